@@ -1,0 +1,1 @@
+"""Pure pandas analysis: consensus, blended estimates, roadmap view tables, disclosure control."""
