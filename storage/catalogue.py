@@ -1,0 +1,315 @@
+"""Catalogue repository: the validated technology record, reads for the browser, and writes.
+
+``TechnologyInput`` is the one boundary model for a technology, used by the edit form, the
+importers and the demo generator, so every path checks the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from storage.db import read_session, write_session
+from storage.models import AdoptionRecord, DataVersion, ExternalId, Site, Technology, TechnologyLink
+from storage.models.base import utcnow
+
+UKCA_CE_CLASSES = ("I", "IIa", "IIb", "III", "A", "B", "C", "D", "none")
+UKCA_CE_REGIMES = ("MDD", "MDR", "IVDR")
+FDA_PATHWAYS = ("510k", "de_novo", "pma")
+LINK_KINDS = ("clinical_area", "workforce_group", "point_of_care")
+# Vocabulary each coded field must come from.
+CODED_FIELDS = {
+    "type_code": "technology_type",
+    "subtype_code": "technology_subtype",
+    "time_to_deployment": "deployment_horizon",
+    "impact_workforce": "impact_level",
+    "impact_pathway": "impact_level",
+    "impact_system": "impact_level",
+    "nice_esf_tier": "nice_esf_tier",
+    "evidence_level": "evidence_level",
+}
+CODED_LIST_FIELDS = {
+    "clinical_areas": "clinical_area",
+    "workforce_groups": "workforce_group",
+    "points_of_care": "point_of_care",
+}
+
+
+class TechnologyInput(BaseModel):
+    """A technology as entered or imported. Codes are checked against the vocabularies
+    passed in the validation context (``{"codes": {vocabulary: set(codes)}, "subtype_parents": {...}}``)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=300)
+    company: str = Field(default="", max_length=300)
+    short_description: str = Field(default="", max_length=500)
+    long_description: str = Field(default="", max_length=20_000)
+    type_code: str | None = None
+    subtype_code: str | None = None
+    ai_technique: str = Field(default="", max_length=200)
+    input_data_type: str = Field(default="", max_length=200)
+    clinical_areas: list[str] = Field(default_factory=list)
+    workforce_groups: list[str] = Field(default_factory=list)
+    primary_workforce_group: str | None = None
+    points_of_care: list[str] = Field(default_factory=list)
+    time_to_deployment: str | None = None
+    impact_workforce: str | None = None
+    impact_pathway: str | None = None
+    impact_system: str | None = None
+    ukca_ce_class: str | None = None
+    ukca_ce_regime: str | None = None
+    fda_pathway: str | None = None
+    fda_submission_number: str | None = Field(default=None, max_length=40)
+    fda_decision_date: date | None = None
+    nice_esf_tier: str | None = None
+    evidence_level: str | None = None
+    source: str = "manual"
+    source_detail: str = Field(default="", max_length=300)
+    catalogue_id: str | None = Field(default=None, max_length=120)
+    needs_classification: bool = False
+    is_demo: bool = False
+    last_reviewed: date | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value, info: ValidationInfo):  # noqa: ANN001
+        if isinstance(value, str) and value.strip() == "" and info.field_name not in _TEXT_FIELDS:
+            return None
+        return value
+
+    @field_validator("clinical_areas", "workforce_groups", "points_of_care")
+    @classmethod
+    def _unique_list(cls, value: list[str]) -> list[str]:
+        seen: list[str] = []
+        for item in value:
+            item = item.strip()
+            if item and item not in seen:
+                seen.append(item)
+        return seen
+
+    @field_validator("ukca_ce_class")
+    @classmethod
+    def _ce_class(cls, value: str | None) -> str | None:
+        if value is not None and value not in UKCA_CE_CLASSES:
+            raise ValueError(f"must be one of {', '.join(UKCA_CE_CLASSES)}")
+        return value
+
+    @field_validator("ukca_ce_regime")
+    @classmethod
+    def _ce_regime(cls, value: str | None) -> str | None:
+        if value is not None and value not in UKCA_CE_REGIMES:
+            raise ValueError(f"must be one of {', '.join(UKCA_CE_REGIMES)}")
+        return value
+
+    @field_validator("fda_pathway")
+    @classmethod
+    def _fda_pathway(cls, value: str | None) -> str | None:
+        if value is not None and value not in FDA_PATHWAYS:
+            raise ValueError(f"must be one of {', '.join(FDA_PATHWAYS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_codes(self, info: ValidationInfo) -> TechnologyInput:
+        context = info.context or {}
+        codes: dict[str, set[str]] = context.get("codes", {})
+        if codes:
+            for field, vocabulary in CODED_FIELDS.items():
+                value = getattr(self, field)
+                if value is not None and value not in codes.get(vocabulary, set()):
+                    raise ValueError(f"{field}: '{value}' is not a known {vocabulary.replace('_', ' ')}")
+            for field, vocabulary in CODED_LIST_FIELDS.items():
+                unknown = [v for v in getattr(self, field) if v not in codes.get(vocabulary, set())]
+                if unknown:
+                    raise ValueError(f"{field}: unknown {vocabulary.replace('_', ' ')} {', '.join(map(repr, unknown))}")
+        parents: dict[str, str] = context.get("subtype_parents", {})
+        if self.subtype_code is not None:
+            if self.type_code is None:
+                raise ValueError("subtype_code: a subtype needs a type")
+            if parents and parents.get(self.subtype_code) != self.type_code:
+                raise ValueError(f"subtype_code: '{self.subtype_code}' is not a subtype of '{self.type_code}'")
+        if self.primary_workforce_group is not None and self.primary_workforce_group not in self.workforce_groups:
+            raise ValueError("primary_workforce_group: must be one of the technology's workforce groups")
+        if self.primary_workforce_group is None and self.workforce_groups:
+            # The first listed group is primary unless said otherwise (template convention).
+            self.primary_workforce_group = self.workforce_groups[0]
+        # Without a taxonomy type the record is shown as "to classify" until a lead sets one.
+        self.needs_classification = self.type_code is None
+        if self.fda_submission_number is not None and self.fda_pathway is None:
+            raise ValueError("fda_pathway: required when an FDA submission number is given")
+        return self
+
+
+_TEXT_FIELDS = {"name", "company", "short_description", "long_description", "ai_technique", "input_data_type", "source_detail", "source"}
+SCALAR_FIELDS = [
+    "name", "company", "short_description", "long_description", "type_code", "subtype_code", "ai_technique",
+    "input_data_type", "time_to_deployment", "impact_workforce", "impact_pathway", "impact_system", "ukca_ce_class",
+    "ukca_ce_regime", "fda_pathway", "fda_submission_number", "fda_decision_date", "nice_esf_tier", "evidence_level",
+    "source", "source_detail", "needs_classification", "is_demo", "last_reviewed",
+]
+
+
+def bump_data_version(session: Session) -> None:
+    """Mark that evidence or catalogue changed, in the caller's transaction."""
+    session.execute(update(DataVersion).where(DataVersion.id == 1).values(version=DataVersion.version + 1, changed_at=utcnow()))
+
+
+def data_version(engine: Engine) -> int:
+    with read_session(engine) as session:
+        return session.scalar(select(DataVersion.version).where(DataVersion.id == 1)) or 0
+
+
+def technology_as_input(technology: Technology) -> TechnologyInput:
+    """The stored record in input form (for edit forms, export and change detection)."""
+    values = {field: getattr(technology, field) for field in SCALAR_FIELDS}
+    for list_field, kind in (("clinical_areas", "clinical_area"), ("workforce_groups", "workforce_group"), ("points_of_care", "point_of_care")):
+        values[list_field] = [link.code for link in technology.links if link.kind == kind]
+    primary = [link.code for link in technology.links if link.kind == "workforce_group" and link.is_primary]
+    values["primary_workforce_group"] = primary[0] if primary else None
+    catalogue_ids = [e.value for e in technology.external_ids if e.scheme == "catalogue"]
+    values["catalogue_id"] = catalogue_ids[0] if catalogue_ids else None
+    return TechnologyInput.model_construct(**values)
+
+
+def apply_input(session: Session, technology: Technology, data: TechnologyInput) -> None:
+    """Copy a validated input onto an ORM row (new or existing), replacing links and ids."""
+    for field in SCALAR_FIELDS:
+        setattr(technology, field, getattr(data, field))
+    wanted_links = [("clinical_area", code, False) for code in data.clinical_areas]
+    wanted_links += [("workforce_group", code, code == data.primary_workforce_group) for code in data.workforce_groups]
+    wanted_links += [("point_of_care", code, False) for code in data.points_of_care]
+    current = {(link.kind, link.code): link for link in technology.links}
+    keep = set()
+    for kind, code, primary in wanted_links:
+        link = current.get((kind, code))
+        if link is None:
+            technology.links.append(TechnologyLink(kind=kind, code=code, is_primary=primary))
+        else:
+            link.is_primary = primary
+        keep.add((kind, code))
+    for key, link in current.items():
+        if key not in keep:
+            technology.links.remove(link)
+    wanted_ids = {}
+    if data.catalogue_id:
+        wanted_ids["catalogue"] = data.catalogue_id
+    if data.fda_submission_number:
+        wanted_ids["fda"] = data.fda_submission_number
+    for external in list(technology.external_ids):
+        if external.scheme in ("catalogue", "fda") and wanted_ids.get(external.scheme) != external.value:
+            technology.external_ids.remove(external)
+    present = {(e.scheme, e.value) for e in technology.external_ids}
+    for scheme, value in wanted_ids.items():
+        if (scheme, value) not in present:
+            technology.external_ids.append(ExternalId(scheme=scheme, value=value))
+    session.add(technology)
+
+
+def create_technology(engine: Engine, data: TechnologyInput) -> int:
+    with write_session(engine) as session:
+        technology = Technology()
+        apply_input(session, technology, data)
+        bump_data_version(session)
+        session.flush()
+        return technology.id
+
+
+def update_technology(engine: Engine, technology_id: int, data: TechnologyInput) -> None:
+    with write_session(engine) as session:
+        technology = session.get(Technology, technology_id, options=[selectinload(Technology.links), selectinload(Technology.external_ids)])
+        if technology is None:
+            raise LookupError(f"technology {technology_id} does not exist")
+        apply_input(session, technology, data)
+        technology.updated_at = utcnow()
+        bump_data_version(session)
+
+
+def delete_technology(engine: Engine, technology_id: int) -> None:
+    with write_session(engine) as session:
+        technology = session.get(Technology, technology_id)
+        if technology is None:
+            raise LookupError(f"technology {technology_id} does not exist")
+        session.delete(technology)
+        bump_data_version(session)
+
+
+def get_technology(engine: Engine, technology_id: int) -> Technology | None:
+    with read_session(engine) as session:
+        return session.get(
+            Technology,
+            technology_id,
+            options=[
+                selectinload(Technology.links),
+                selectinload(Technology.external_ids),
+                selectinload(Technology.adoptions).selectinload(AdoptionRecord.site),
+            ],
+        )
+
+
+def count_technologies(engine: Engine) -> int:
+    with read_session(engine) as session:
+        return session.scalar(select(func.count()).select_from(Technology)) or 0
+
+
+def load_frames(engine: Engine) -> dict[str, pd.DataFrame]:
+    """The catalogue as the documented analysis input frames (see analysis/schemas.py):
+    ``technologies``, ``technology_links`` and ``adoption``."""
+    with engine.connect() as connection:
+        technologies = pd.read_sql(
+            select(
+                Technology.id.label("technology_id"), Technology.name, Technology.company, Technology.short_description,
+                Technology.type_code, Technology.subtype_code, Technology.time_to_deployment, Technology.impact_workforce,
+                Technology.impact_pathway, Technology.impact_system, Technology.nice_esf_tier, Technology.evidence_level,
+                Technology.fda_pathway, Technology.ukca_ce_class, Technology.source, Technology.needs_classification,
+                Technology.last_reviewed, Technology.updated_at, Technology.is_demo,
+            ).order_by(Technology.id),
+            connection,
+        )
+        links = pd.read_sql(
+            select(TechnologyLink.technology_id, TechnologyLink.kind, TechnologyLink.code, TechnologyLink.is_primary).order_by(TechnologyLink.id),
+            connection,
+        )
+        adoption = pd.read_sql(
+            select(
+                AdoptionRecord.technology_id, AdoptionRecord.site_id, Site.name.label("site_name"), Site.region, Site.site_type,
+                AdoptionRecord.status, AdoptionRecord.start_date, AdoptionRecord.end_date, AdoptionRecord.updated_at,
+            ).join(Site, Site.id == AdoptionRecord.site_id).order_by(AdoptionRecord.id),
+            connection,
+        )
+    for frame, columns in ((technologies, ["last_reviewed", "updated_at"]), (adoption, ["start_date", "end_date", "updated_at"])):
+        for column in columns:
+            frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce")
+    technologies["is_demo"] = technologies["is_demo"].astype(bool)
+    technologies["needs_classification"] = technologies["needs_classification"].astype(bool)
+    links["is_primary"] = links["is_primary"].astype(bool)
+    return {"technologies": technologies, "technology_links": links, "adoption": adoption}
+
+
+def list_sites(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as connection:
+        return pd.read_sql(select(Site.id, Site.name, Site.ods_code, Site.site_type, Site.region, Site.is_demo).order_by(Site.name), connection)
+
+
+def upsert_adoptions(session: Session, rows: Iterable[dict]) -> int:
+    """Create or update adoption records (technology_id, site_id, status, start_date, end_date, source)."""
+    count = 0
+    for row in rows:
+        record = session.scalar(
+            select(AdoptionRecord).where(AdoptionRecord.technology_id == row["technology_id"], AdoptionRecord.site_id == row["site_id"])
+        )
+        if record is None:
+            record = AdoptionRecord(technology_id=row["technology_id"], site_id=row["site_id"])
+            session.add(record)
+        record.status = row["status"]
+        record.start_date = row.get("start_date")
+        record.end_date = row.get("end_date")
+        record.source = row.get("source", "manual")
+        record.is_demo = row.get("is_demo", False)
+        count += 1
+    bump_data_version(session)
+    return count

@@ -1,0 +1,5 @@
+"""CLI command groups; each module has ``register(subparsers, common_parent)``."""
+
+from streamlit_app.commands import catalogue, db
+
+COMMAND_GROUPS = [db.register, catalogue.register]

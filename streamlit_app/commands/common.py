@@ -1,0 +1,62 @@
+"""Shared plumbing for CLI commands: errors, output, the database connection."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from storage.db import make_engine
+from storage.migrate import upgrade_to_head
+
+
+class CommandError(Exception):
+    """A failure to report as one line, with the process exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class Result:
+    """What a command returns: data for ``--json`` and lines for people."""
+
+    data: dict
+    lines: list[str] = field(default_factory=list)
+
+
+def emit(args: argparse.Namespace, result: Result) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": True, **result.data}, default=str, ensure_ascii=False))
+    else:
+        for line in result.lines:
+            print(line)
+
+
+def open_database(args: argparse.Namespace) -> Engine:
+    """The engine for ``--database-url``, upgraded to the current schema."""
+    try:
+        engine = make_engine(args.database_url)
+        upgrade_to_head(engine)
+    except OperationalError as error:
+        raise CommandError(f"cannot open the database: {str(error.orig).splitlines()[0]}") from None
+    return engine
+
+
+def read_input_file(path: str) -> bytes:
+    file = Path(path)
+    if not file.is_file():
+        raise CommandError(f"no such file: {path}")
+    return file.read_bytes()
+
+
+def write_output_file(path: str, content: bytes) -> None:
+    file = Path(path)
+    if file.parent and not file.parent.exists():
+        raise CommandError(f"folder does not exist: {file.parent}")
+    file.write_bytes(content)
