@@ -1,0 +1,385 @@
+"""Server-side validation of answers against an instrument (the same rules the form applies).
+
+Input answers are what a form or an import delivers: ``answers`` maps variable -> raw value for
+the non-repeated sections, ``technology_answers`` maps technology id -> {variable: raw value}
+for the sections repeated per technology. Raw values may be strings (``"12"`` is a fine
+integer, ``"12.5"`` is not), numbers, booleans (for yes/no), lists (multiple choice) or dates.
+
+Branching is applied with :mod:`survey.expressions` over the *cleaned* answers given so far, in
+instrument order, so a hidden field is never validated or stored, even if the raw input has a
+value for it. Within a repeated section the scope is that technology's answers on top of the
+shared answers.
+
+The cleaned document has the shape::
+
+    {"answers": {variable: value}, "technologies": {technology_id: {variable: value}}}
+
+with values typed as described in :mod:`survey.instrument`. Every technology passed in appears
+in ``technologies`` (possibly with no answers, when its sections are hidden).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field as dataclass_field
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+from survey.expressions import Expression, is_unanswered, parse
+from survey.instrument import EMAIL_PATTERN, AnswerSlot, Field, FieldType, Instrument, Section
+
+__all__ = [
+    "FieldError",
+    "ValidationResult",
+    "answer_rows",
+    "coerce_answer",
+    "format_value",
+    "validate_section",
+    "validate_submission",
+    "visible_fields",
+]
+
+REQUIRED_MESSAGE = "This question needs an answer."
+MAX_TECHNOLOGY_ID_LENGTH = 200
+_INTEGER_TEXT = re.compile(r"[+-]?\d{1,15}")
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:\d{1,15}(?:\.\d{0,12})?|\.\d{1,12})")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@lru_cache(maxsize=2048)
+def _condition(text: str) -> Expression:
+    # Instruments are immutable and their conditions already parsed once at load time; cache the trees.
+    return parse(text)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one answer. ``section_id`` is None for variables the instrument lacks."""
+
+    section_id: str | None
+    technology_id: str | None
+    variable: str
+    message: str
+
+
+@dataclass
+class ValidationResult:
+    errors: list[FieldError]
+    document: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def errors_for(self, variable: str, technology_id: str | None = None) -> list[FieldError]:
+        return [e for e in self.errors if e.variable == variable and e.technology_id == technology_id]
+
+
+# --------------------------------------------------------------------------- coercion
+
+
+def format_value(value: object) -> str:
+    """Canonical text of a cleaned scalar value: ``12``, ``12.5``, ``'2024-01-31'``, codes as-is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _parse_number(raw: object, whole: bool) -> float | int | None:
+    """A finite number from a number or its text; None if it is not one (or not whole when required)."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        if not math.isfinite(raw) or (whole and not raw.is_integer()):
+            return None
+        return int(raw) if whole else raw
+    if isinstance(raw, str):
+        text = raw.strip()
+        if whole:
+            return int(text) if _INTEGER_TEXT.fullmatch(text) else None
+        return float(text) if _DECIMAL_TEXT.fullmatch(text) else None
+    return None
+
+
+def _range_message(value: float | date, field: Field) -> str | None:
+    low, high = field.bounds()
+    if low is not None and value < low:
+        return f"Must be at least {format_value(low)}." if not isinstance(low, date) else f"Must be on or after {low}."
+    if high is not None and value > high:
+        return f"Must be at most {format_value(high)}." if not isinstance(high, date) else f"Must be on or before {high}."
+    return None
+
+
+def _coerce_choice(raw: object, field: Field) -> tuple[object, str | None]:
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        return None, "Choose one of the options."
+    code = format_value(raw).strip()
+    if code not in field.choice_codes():
+        return None, f"{code[:50]!r} is not one of the options."
+    return code, None
+
+
+def _coerce_yes_no(raw: object) -> tuple[object, str | None]:
+    if isinstance(raw, bool):
+        return ("yes" if raw else "no"), None
+    text = format_value(raw).strip().lower() if isinstance(raw, (str, int, float)) else ""
+    if text in ("yes", "y", "true", "1"):
+        return "yes", None
+    if text in ("no", "n", "false", "0"):
+        return "no", None
+    return None, "Answer yes or no."
+
+
+def _coerce_multiple(raw: object, field: Field) -> tuple[object, str | None]:
+    if not isinstance(raw, (list, tuple, set, frozenset)):
+        return None, "Choose one or more of the options."
+    codes: set[str] = set()
+    for item in raw:
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            return None, "Choose one or more of the options."
+        codes.add(format_value(item).strip())
+    unknown = sorted(codes - field.choice_codes())
+    if unknown:
+        return None, f"{', '.join(repr(code[:50]) for code in unknown)} {'is' if len(unknown) == 1 else 'are'} not among the options."
+    exclusive = [choice for choice in field.choices if choice.exclusive and choice.code in codes]
+    if exclusive and len(codes) > 1:
+        return None, f"“{exclusive[0].label}” cannot be combined with other answers."
+    return [choice.code for choice in field.choices if choice.code in codes], None
+
+
+def _coerce_number(raw: object, field: Field) -> tuple[object, str | None]:
+    whole = field.type in (FieldType.INTEGER, FieldType.RATING_5, FieldType.RATING_9)
+    number = _parse_number(raw, whole)
+    if number is None:
+        return None, "Enter a whole number, for example 12." if whole else "Enter a number, for example 12.5."
+    message = _range_message(number, field)
+    if message:
+        return None, message
+    if field.type is FieldType.SLIDER:
+        step = field.validation.step
+        if step is not None:
+            steps = (number - field.validation.min) / step
+            if abs(steps - round(steps)) > 1e-9:
+                return None, f"Must be a multiple of {format_value(step)} from {format_value(field.validation.min)}."
+        return (int(number) if float(number).is_integer() else float(number)), None
+    if field.type is FieldType.DECIMAL:
+        return float(number), None
+    return number, None
+
+
+def _coerce_date(raw: object, field: Field) -> tuple[object, str | None]:
+    if isinstance(raw, datetime):
+        return None, "Enter a date without a time, as YYYY-MM-DD."
+    if isinstance(raw, date):
+        value = raw
+    elif isinstance(raw, str) and _ISO_DATE.fullmatch(raw.strip()):
+        try:
+            value = date.fromisoformat(raw.strip())
+        except ValueError:
+            return None, f"{raw.strip()} is not a real date."
+    else:
+        return None, "Enter a date as YYYY-MM-DD, for example 2024-03-31."
+    message = _range_message(value, field)
+    return (None, message) if message else (value.isoformat(), None)
+
+
+def _coerce_text(raw: object, field: Field) -> tuple[object, str | None]:
+    if not isinstance(raw, str):
+        return None, "Enter text."
+    text = raw.replace("\r\n", "\n").strip()
+    if field.type is FieldType.SHORT_TEXT:
+        text = " ".join(text.split("\n"))
+    if _FORBIDDEN_CONTROL.search(text):
+        return None, "The text contains control characters; please retype it."
+    limit = field.max_length()
+    if limit is not None and len(text) > limit:
+        return None, f"Use at most {limit} characters (this answer has {len(text)})."
+    pattern = field.validation.pattern
+    if pattern is not None and not re.fullmatch(pattern, text):
+        if pattern == EMAIL_PATTERN:
+            return None, "Enter an e-mail address, for example name@nhs.net."
+        return None, "The answer is not in the expected format."
+    return text, None
+
+
+def coerce_answer(slot: AnswerSlot, raw: object) -> tuple[object, str | None]:
+    """Turn a raw answer into its stored value. Returns (value, None), (None, message) or (None, None) if unanswered."""
+    if is_unanswered(raw):
+        return None, None
+    field = slot.field
+    kind = field.type
+    if kind in (FieldType.SINGLE_CHOICE, FieldType.DROPDOWN, FieldType.MATRIX):
+        return _coerce_choice(raw, field)
+    if kind is FieldType.YES_NO:
+        return _coerce_yes_no(raw)
+    if kind is FieldType.MULTIPLE_CHOICE:
+        return _coerce_multiple(raw, field)
+    if kind in (FieldType.INTEGER, FieldType.DECIMAL, FieldType.SLIDER, FieldType.RATING_5, FieldType.RATING_9):
+        return _coerce_number(raw, field)
+    if kind is FieldType.DATE:
+        return _coerce_date(raw, field)
+    return _coerce_text(raw, field)
+
+
+# --------------------------------------------------------------------------- the walk
+
+
+@dataclass
+class _Walk:
+    """One pass over the instrument in order, applying branching and validating visible answers."""
+
+    instrument: Instrument
+    errors: list[FieldError] = dataclass_field(default_factory=list)
+    shared: dict[str, object] = dataclass_field(default_factory=dict)
+    per_technology: dict[str, dict[str, object]] = dataclass_field(default_factory=dict)
+    visible: dict[tuple[str, str | None], list[Field]] = dataclass_field(default_factory=dict)
+
+    def run(self, answers: Mapping[str, object], technology_answers: Mapping[str, Mapping[str, object]]) -> None:
+        self._check_unknown(answers, technology_answers)
+        for technology_id in technology_answers:
+            if isinstance(technology_id, str) and 0 < len(technology_id.strip()) <= MAX_TECHNOLOGY_ID_LENGTH:
+                self.per_technology[technology_id] = {}
+        for section in self.instrument.sections:
+            if not section.repeat_per_technology:
+                self._visit(section, answers, self.shared, self.shared, None)
+                continue
+            for technology_id, store in self.per_technology.items():
+                raw = technology_answers[technology_id]
+                raw = raw if isinstance(raw, Mapping) else {}
+                self._visit(section, raw, ChainMap(store, self.shared), store, technology_id)
+
+    def _visit(self, section: Section, raw: Mapping[str, object], scope: Mapping[str, object],
+               store: MutableMapping[str, object], technology_id: str | None) -> None:
+        shown: list[Field] = []
+        self.visible[(section.id, technology_id)] = shown
+        if section.show_if and not _condition(section.show_if).evaluate(scope):
+            return
+        for field in section.fields:
+            if field.show_if and not _condition(field.show_if).evaluate(scope):
+                continue
+            shown.append(field)
+            for slot in field.answer_slots():
+                value, message = coerce_answer(slot, raw.get(slot.variable))
+                if message is None and value is None and field.required:
+                    message = REQUIRED_MESSAGE
+                if message is not None:
+                    self.errors.append(FieldError(section.id, technology_id, slot.variable, message))
+                elif value is not None:
+                    store[slot.variable] = value
+
+    def _check_unknown(self, answers: Mapping[str, object], technology_answers: Mapping[str, object]) -> None:
+        shared_names: set[str] = set()
+        repeated_names: set[str] = set()
+        silent: set[str] = set()  # descriptive and matrix-group names: never answers, ignored
+        for section in self.instrument.sections:
+            names = repeated_names if section.repeat_per_technology else shared_names
+            for field in section.fields:
+                slots = field.answer_slots()
+                names.update(slot.variable for slot in slots)
+                if field.type in (FieldType.DESCRIPTIVE, FieldType.MATRIX):
+                    silent.add(field.variable)
+        for name in answers:
+            if name in shared_names or name in silent:
+                continue
+            hint = ("is asked per technology; give it in the technology answers" if name in repeated_names
+                    else "is not a question of this instrument")
+            self.errors.append(FieldError(None, None, str(name)[:100], f"{str(name)[:100]!r} {hint}."))
+        for technology_id, raw in technology_answers.items():
+            label = str(technology_id)[:100]
+            if not self.instrument.has_technology_sections:
+                self.errors.append(FieldError(None, label, "technology_id",
+                                              "This instrument has no questions asked per technology."))
+                continue
+            if not isinstance(technology_id, str) or not technology_id.strip() or len(technology_id) > MAX_TECHNOLOGY_ID_LENGTH:
+                self.errors.append(FieldError(None, label, "technology_id",
+                                              f"A technology id must be text of 1 to {MAX_TECHNOLOGY_ID_LENGTH} characters."))
+                continue
+            if not isinstance(raw, Mapping):
+                self.errors.append(FieldError(None, technology_id, "technology_id",
+                                              "The answers for a technology must be a mapping of variable to value."))
+                continue
+            for name in raw:
+                if name in repeated_names or name in silent:
+                    continue
+                hint = ("is not asked per technology" if name in shared_names
+                        else "is not a question of this instrument")
+                self.errors.append(FieldError(None, technology_id, str(name)[:100], f"{str(name)[:100]!r} {hint}."))
+
+    def document(self) -> dict[str, Any]:
+        return {"answers": dict(self.shared), "technologies": {tid: dict(values) for tid, values in self.per_technology.items()}}
+
+
+def _walk(instrument: Instrument, answers: Mapping[str, object] | None,
+          technology_answers: Mapping[str, Mapping[str, object]] | None) -> _Walk:
+    walk = _Walk(instrument)
+    walk.run(answers or {}, technology_answers or {})
+    return walk
+
+
+def validate_submission(instrument: Instrument, answers: Mapping[str, object],
+                        technology_answers: Mapping[str, Mapping[str, object]] | None = None) -> ValidationResult:
+    """Validate a whole submission; returns every error and the cleaned document. Never raises on bad answers."""
+    walk = _walk(instrument, answers, technology_answers)
+    return ValidationResult(errors=walk.errors, document=walk.document())
+
+
+def validate_section(instrument: Instrument, section: Section | str, answers: Mapping[str, object],
+                     technology_answers: Mapping[str, Mapping[str, object]] | None = None,
+                     technology_id: str | None = None) -> list[FieldError]:
+    """Errors on one page: the section's own questions (for one technology if ``technology_id`` is given).
+
+    Earlier pages' answers are used for branching exactly as in :func:`validate_submission`;
+    their errors (and later pages' missing answers) are not reported here.
+    """
+    section_id = section if isinstance(section, str) else section.id
+    instrument.section(section_id)  # KeyError for an unknown section
+    walk = _walk(instrument, answers, technology_answers)
+    return [error for error in walk.errors
+            if error.section_id == section_id and (technology_id is None or error.technology_id == technology_id)]
+
+
+def visible_fields(instrument: Instrument, answers: Mapping[str, object], section: Section | str,
+                   technology_answers: Mapping[str, object] | None = None) -> list[Field]:
+    """The fields of ``section`` to show now, given the answers so far.
+
+    For a repeated section, ``technology_answers`` are the answers for the one technology being
+    shown (variable -> value). A hidden section gives an empty list.
+    """
+    section_id = section if isinstance(section, str) else section.id
+    target = instrument.section(section_id)
+    if not target.repeat_per_technology:
+        return _walk(instrument, answers, None).visible.get((section_id, None), [])
+    walk = _walk(instrument, answers, {"current": technology_answers or {}})
+    return walk.visible.get((section_id, "current"), [])
+
+
+# --------------------------------------------------------------------------- long format
+
+
+def answer_rows(document: Mapping[str, Any]) -> list[tuple[str | None, str, str]]:
+    """Long-format rows ``(technology_id or None, variable, value)`` of a cleaned document.
+
+    One row per answered variable; a multiple-choice answer gives one row per selected code;
+    numbers are canonical text (``12``, ``12.5``).
+    """
+    rows: list[tuple[str | None, str, str]] = []
+    blocks = [(None, document.get("answers", {}))]
+    blocks += list(document.get("technologies", {}).items())
+    for technology_id, values in blocks:
+        for variable, value in values.items():
+            items = value if isinstance(value, (list, tuple)) else [value]
+            rows.extend((technology_id, variable, format_value(item)) for item in items)
+    return rows
