@@ -16,6 +16,7 @@ from analysis.consensus_io import (
     RATING_COLUMNS,
     RatingsError,
     RatingsFileError,
+    format_cell_value,
     read_ratings_csv,
     validate_ratings,
 )
@@ -354,7 +355,7 @@ def _validated_invited(invited: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"the invited table is missing column(s): {', '.join(missing)}")
     numbers = invited[["round", "invited"]].apply(pd.to_numeric, errors="coerce")
     problems = [
-        f"invited table row {label}, column {column}: {invited.at[label, column]!r} is not a "
+        f"invited table row {label}, column {column}: {format_cell_value(invited.at[label, column])} is not a "
         f"{'positive' if column == 'round' else 'non-negative'} whole number"
         for column, lowest in (("round", 1), ("invited", 0))
         for label in invited.index[

@@ -57,7 +57,8 @@ def _blank(text: pd.Series) -> pd.Series:
     return text.isna() | (text == "")
 
 
-def _shown(value: object) -> str:
+def format_cell_value(value: object) -> str:
+    """A cell as quoted in error messages: text in quotes, numbers plain."""
     return repr(value.strip()) if isinstance(value, str) else str(value)
 
 
@@ -104,7 +105,7 @@ def _validate_ratings(
     report(
         bad_round,
         "round",
-        lambda position: f"{_shown(originals['round'].iloc[position])} is not a positive whole number",
+        lambda position: f"{format_cell_value(originals['round'].iloc[position])} is not a positive whole number",
     )
     clean["round"] = round_numbers.where(~(round_blank | bad_round), 0).astype("int64")
 
@@ -114,7 +115,7 @@ def _validate_ratings(
     report(
         not_number,
         "rating",
-        lambda position: f"{_shown(originals['rating'].iloc[position])} is not a number",
+        lambda position: f"{format_cell_value(originals['rating'].iloc[position])} is not a number",
     )
     if scale is not None:
         outside = ~rating_blank & ~not_number & ((rating_numbers < scale.min) | (rating_numbers > scale.max))

@@ -41,6 +41,10 @@ def table_bytes(frame: pd.DataFrame, fmt: ExportFormat = "csv", *, sheet_name: s
     if fmt == "csv":
         return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     if fmt == "xlsx":
+        # Excel has no time zones: write UTC wall-clock times (the column headers say UTC where it matters).
+        for column in safe.columns:
+            if isinstance(safe[column].dtype, pd.DatetimeTZDtype):
+                safe[column] = safe[column].dt.tz_convert("UTC").dt.tz_localize(None)
         buffer = io.BytesIO()
         with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
             safe.to_excel(writer, index=False, sheet_name=sheet_name[:31])

@@ -130,3 +130,120 @@ def subtype_parents(session: Session) -> dict[str, str]:
 def fda_crosswalk(session: Session) -> dict[str, str]:
     """FDA panel (lower case) -> clinical area code."""
     return {row.panel.strip().lower(): row.clinical_area for row in session.scalars(select(FdaPanelCrosswalk))}
+
+
+class VocabularyError(ValueError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+_CODE_PATTERN = r"^[a-z0-9][a-z0-9_:\-]{0,79}$"
+
+
+def codes_in_use(session: Session, vocabulary: str) -> set[str]:
+    """Codes that catalogue records refer to (they may be retired, not deleted)."""
+    from storage.models import Site, Technology, TechnologyLink
+
+    columns = {
+        "technology_type": [Technology.type_code],
+        SUBTYPE_VOCABULARY: [Technology.subtype_code],
+        "deployment_horizon": [Technology.time_to_deployment],
+        "region": [Site.region],
+        "site_type": [Site.site_type],
+    }
+    used: set[str] = set()
+    for column in columns.get(vocabulary, []):
+        used |= {v for v in session.scalars(select(column).distinct()) if v}
+    link_kind = {"clinical_area": "clinical_area", "workforce_group": "workforce_group", "point_of_care": "point_of_care"}.get(vocabulary)
+    if link_kind:
+        used |= set(session.scalars(select(TechnologyLink.code).where(TechnologyLink.kind == link_kind).distinct()))
+    if vocabulary == "technology_type":
+        used |= {t.parent_code for t in terms(session, SUBTYPE_VOCABULARY, include_inactive=True) if t.parent_code}
+    return used
+
+
+def save_vocabulary(engine: Engine, vocabulary: str, rows: list[dict]) -> None:
+    """Replace a vocabulary's terms with ``rows`` (code, label, active, parent_code), in order.
+
+    Refused as a whole, with every problem listed, when a code is malformed or repeated, a
+    label is empty, a code still in use is removed (retire it instead), a subtype names an
+    unknown type, or a code is added to/removed from a vocabulary the app's logic relies on.
+    """
+    import re
+
+    from storage.catalogue import bump_data_version
+
+    if vocabulary not in EDITABLE_VOCABULARIES:
+        raise VocabularyError([f"'{vocabulary}' is not an editable vocabulary"])
+    with write_session(engine) as session:
+        existing = {r.code: r for r in session.scalars(select(VocabularyTerm).where(VocabularyTerm.vocabulary == vocabulary))}
+        problems = []
+        seen: set[str] = set()
+        type_codes = {t.code for t in terms(session, "technology_type", include_inactive=True)}
+        for number, row in enumerate(rows, start=1):
+            code = str(row.get("code") or "").strip()
+            label = str(row.get("label") or "").strip()
+            if not re.fullmatch(_CODE_PATTERN, code):
+                problems.append(f"row {number}: code '{code}' must be lower-case letters, digits, '_', ':' or '-' (max 80)")
+            if code in seen:
+                problems.append(f"row {number}: code '{code}' appears twice")
+            seen.add(code)
+            if not label:
+                problems.append(f"row {number}: label is empty")
+            elif len(label) > 200:
+                problems.append(f"row {number}: label is longer than 200 characters")
+            if vocabulary == SUBTYPE_VOCABULARY and (row.get("parent_code") or "") not in type_codes:
+                problems.append(f"row {number}: parent type '{row.get('parent_code') or ''}' is not a technology type code")
+        removed = set(existing) - seen
+        added = seen - set(existing)
+        if vocabulary in FIXED_CODE_VOCABULARIES and (removed or added):
+            problems.append("the codes of this vocabulary are fixed (the analysis relies on them): you can change labels, order and active flags only")
+        in_use = removed & codes_in_use(session, vocabulary)
+        if in_use:
+            problems.append(f"cannot delete code(s) still in use: {', '.join(sorted(in_use))} — untick 'active' to retire them instead")
+        if problems:
+            raise VocabularyError(problems)
+        for code in removed:
+            session.delete(existing[code])
+        for order, row in enumerate(rows):
+            code = str(row["code"]).strip()
+            term = existing.get(code) or VocabularyTerm(vocabulary=vocabulary, code=code)
+            term.label = str(row["label"]).strip()
+            term.active = bool(row.get("active", True))
+            term.sort_order = order
+            term.parent_code = (row.get("parent_code") or None) if vocabulary == SUBTYPE_VOCABULARY else None
+            session.add(term)
+        bump_data_version(session)
+
+
+def crosswalk_rows(engine: Engine) -> list[dict]:
+    from storage.db import read_session
+
+    with read_session(engine) as session:
+        return [{"panel": r.panel, "clinical_area": r.clinical_area} for r in session.scalars(select(FdaPanelCrosswalk).order_by(FdaPanelCrosswalk.panel))]
+
+
+def save_crosswalk(engine: Engine, rows: list[dict]) -> None:
+    """Replace the FDA panel -> clinical area crosswalk (panels unique, areas must exist)."""
+    with write_session(engine) as session:
+        areas = {t.code for t in terms(session, "clinical_area")}
+        problems = []
+        seen = set()
+        for number, row in enumerate(rows, start=1):
+            panel = str(row.get("panel") or "").strip()
+            area = str(row.get("clinical_area") or "").strip()
+            if not panel:
+                problems.append(f"row {number}: panel is empty")
+            elif panel.lower() in seen:
+                problems.append(f"row {number}: panel '{panel}' appears twice")
+            seen.add(panel.lower())
+            if area not in areas:
+                problems.append(f"row {number}: '{area}' is not an active clinical area code")
+        if problems:
+            raise VocabularyError(problems)
+        for existing in session.scalars(select(FdaPanelCrosswalk)):
+            session.delete(existing)
+        session.flush()
+        for row in rows:
+            session.add(FdaPanelCrosswalk(panel=str(row["panel"]).strip(), clinical_area=str(row["clinical_area"]).strip()))

@@ -1,0 +1,892 @@
+"""Blended estimates: catalogue desk assessment + survey evidence + workshop consensus.
+
+The model (full write-up with formulas in ``docs/method.md``):
+
+* Ordinal quantities (time to deployment, the three impact levels, adoption stage) use a
+  Dirichlet–multinomial update. For technology *t* and category *k*::
+
+      alpha_k = background_alpha
+              + prior_strength  * [catalogue desk value == k]
+              + sum over survey answers == k of (user_weight or aware_weight)
+              + site_weight     * #sites whose current adoption status == k   (adoption stage only)
+              + workshop_weight * #standing consensus-in workshop results == k
+
+  The posterior mean ``p_k = alpha_k / sum(alpha)`` is also the posterior predictive probability
+  that the next piece of evidence (or the realised outcome) falls in category *k*. The point
+  estimate is the median category of ``p``; the 90% interval is the mid-p central interval:
+  the categories whose mid-point lies inside the central 90% of ``p`` spread uniformly over
+  unit-wide category bins (always widened to contain the point).
+* ``minutes_per_case`` (signed: + saved, - added) is the median of the survey values with a
+  bootstrap percentile interval of the median (an exact order-statistic bootstrap, see
+  :func:`bootstrap_median_intervals`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from analysis import schemas as s
+
+# Survey variables read by the engine, in a fixed order (their position is their code).
+_ORDINAL_VARIABLES: tuple[str, ...] = tuple(s.SURVEY_VARIABLE[q] for q in s.ORDINAL_QUANTITIES)
+_ENGINE_VARIABLES: tuple[str, ...] = _ORDINAL_VARIABLES + (
+    s.VAR_USE_FREQUENCY,
+    s.VAR_TIME_EFFECT,
+    s.VAR_MINUTES,
+)
+_FREQUENCY_VAR = _ENGINE_VARIABLES.index(s.VAR_USE_FREQUENCY)
+_EFFECT_VAR = _ENGINE_VARIABLES.index(s.VAR_TIME_EFFECT)
+_MINUTES_VAR = _ENGINE_VARIABLES.index(s.VAR_MINUTES)
+
+# Category-position markers in the survey evidence frame.
+DISCONTINUED = -1
+IGNORED_DONT_KNOW = -2
+_INVALID = -9
+
+PROBABILITY_CODES: tuple[str, ...] = tuple(
+    dict.fromkeys(code for q in s.ORDINAL_QUANTITIES for code in s.QUANTITY_CATEGORIES[q])
+)
+PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{code}" for code in PROBABILITY_CODES)
+
+ESTIMATE_COLUMNS: tuple[str, ...] = (
+    "technology_id",
+    "quantity",
+    "point",
+    "point_index",
+    "lower",
+    "upper",
+    "lower_index",
+    "upper_index",
+    "latent_point",
+    "latent_lower",
+    "latent_upper",
+    *PROBABILITY_COLUMNS,
+    "discontinued_share",
+    "n_catalogue",
+    "n_survey",
+    "n_workshop",
+    "effective_n",
+    "agreement",
+    "newest_evidence",
+    "strength",
+    "primary_workforce_group",
+)
+
+
+class BlendSettings(BaseModel):
+    """Weights of the blending model. Defaults and their reasons are in ``docs/method.md``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prior_strength: float = Field(
+        3.0, ge=0, description="Pseudo-responses the catalogue desk assessment is worth: enough to "
+        "anchor a technology with no survey evidence, outweighed by a handful of users.")
+    user_weight: float = Field(1.0, ge=0, description="Weight of an answer from a respondent who uses the technology.")
+    aware_weight: float = Field(
+        0.4, ge=0, description="Weight of an answer from a respondent who knows of it but does not use it "
+        "(tech_use_frequency = not_used) or did not say how often they use it.")
+    site_weight: float = Field(
+        1.0, ge=0, description="Weight of one site's current adoption status (adoption stage only).")
+    workshop_weight: float = Field(
+        10.0, ge=0, description="Responses a workshop consensus result counts as, placed on its band: "
+        "a consensus panel typically has 8-15 participants who deliberated.")
+    background_alpha: float = Field(
+        0.5, gt=0, description="Symmetric concentration added to every category (Jeffreys-like) so "
+        "categories with no evidence keep some mass.")
+    interval: float = Field(0.90, gt=0, lt=1, description="Coverage of the reported intervals.")
+    bootstrap_samples: int = Field(1000, ge=100, le=100_000, description="Bootstrap draws for numeric intervals.")
+    seed: int = Field(20240501, ge=0, description="Seed of the bootstrap generator (estimates are deterministic).")
+    moderate_from: float = Field(5.0, gt=0, description="effective_n at which evidence is 'moderate'.")
+    strong_from: float = Field(20.0, gt=0, description="effective_n at which evidence is 'strong'.")
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> "BlendSettings":
+        if self.strong_from <= self.moderate_from:
+            raise ValueError(
+                f"strong_from ({self.strong_from}) must be greater than moderate_from ({self.moderate_from})"
+            )
+        return self
+
+
+# Numeric estimates with fewer values than this get a point but no interval.
+MIN_VALUES_FOR_INTERVAL = 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Input preparation shared by estimate_all and evidence_for
+# ---------------------------------------------------------------------------------------------
+
+
+def _category_codes(values: pd.Series | np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
+    """Position of each value in ``categories`` (-1 for anything else, including NA), vectorised.
+
+    Factorises first, so the string comparison runs once per distinct value (fast for the
+    repetitive code columns of the answers frame, whatever their string storage).
+    """
+    codes, uniques = pd.factorize(values)
+    return _lookup(codes, np.asarray(uniques, dtype=object), categories)
+
+
+def _lookup(codes: np.ndarray, uniques: np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
+    positions = np.append(pd.Index(list(categories), dtype=object).get_indexer(uniques), -1)
+    return positions[codes]  # code -1 (NA) picks the appended -1
+
+
+def _technology_positions(ids: np.ndarray, technology_ids: np.ndarray, frame_name: str,
+                          labels: pd.Index) -> np.ndarray:
+    positions = np.searchsorted(technology_ids, ids)
+    positions = np.clip(positions, 0, max(len(technology_ids) - 1, 0))
+    unknown = (technology_ids[positions] != ids) if len(technology_ids) else np.ones(len(ids), bool)
+    if unknown.any():
+        first = int(np.flatnonzero(unknown)[0])
+        raise s.FrameValidationError(
+            f"{frame_name} row {labels[first]}, field 'technology_id': {int(ids[first])} "
+            "is not a technology_id in technologies"
+        )
+    return positions
+
+
+@dataclass(frozen=True)
+class _EngineAnswers:
+    """Answers rows the engine reads (technology-specific, engine variables only), as arrays.
+
+    Values are factorised once: ``value_codes`` index into ``value_uniques``.
+    """
+
+    labels: pd.Index  # row labels in the caller's frame, for error messages
+    response_id: np.ndarray
+    tech_pos: np.ndarray
+    variable: np.ndarray  # position in _ENGINE_VARIABLES
+    value_codes: np.ndarray
+    value_uniques: np.ndarray
+
+    def codes_in(self, rows: np.ndarray, vocabulary: tuple[str, ...]) -> np.ndarray:
+        """Position of the values at ``rows`` in ``vocabulary`` (-1 if not in it)."""
+        return _lookup(self.value_codes[rows], self.value_uniques, vocabulary)
+
+    def values_at(self, rows: np.ndarray) -> np.ndarray:
+        return np.append(self.value_uniques, None)[self.value_codes[rows]]
+
+    def numbers_at(self, rows: np.ndarray) -> np.ndarray:
+        numbers = pd.to_numeric(pd.Series(self.value_uniques, dtype=object), errors="coerce").to_numpy(dtype=float)
+        return np.append(numbers, np.nan)[self.value_codes[rows]]
+
+
+def _engine_answers(answers: pd.DataFrame, technology_ids: np.ndarray) -> _EngineAnswers:
+    variable = _category_codes(answers["variable"], _ENGINE_VARIABLES)
+    tech = answers["technology_id"]
+    keep = (variable >= 0) & tech.notna().to_numpy()
+    kept_tech = tech.to_numpy(dtype=np.int64, na_value=-1)[keep]
+    labels = answers.index[keep]
+    value_codes, value_uniques = pd.factorize(answers["value"][keep])
+    return _EngineAnswers(
+        labels=labels,
+        response_id=answers["response_id"].to_numpy(dtype=np.int64)[keep],
+        tech_pos=_technology_positions(kept_tech, technology_ids, "answers", labels),
+        variable=variable[keep],
+        value_codes=value_codes,
+        value_uniques=np.asarray(value_uniques, dtype=object),
+    )
+
+
+def _raise_bad_answer(prepared: _EngineAnswers, bad: np.ndarray, rows: np.ndarray, allowed: str) -> None:
+    first = int(rows[np.flatnonzero(bad)[0]])
+    raise s.FrameValidationError(
+        f"answers row {prepared.labels[first]}, field 'value' ({_ENGINE_VARIABLES[prepared.variable[first]]}): "
+        f"{prepared.values_at(np.array([first]))[0]!r} is not one of {allowed}"
+    )
+
+
+def _respondent_keys(response_id: np.ndarray, tech_pos: np.ndarray, n_tech: int) -> np.ndarray:
+    return response_id * max(n_tech, 1) + tech_pos
+
+
+def _answer_weights(prepared: _EngineAnswers, rows: np.ndarray, n_tech: int,
+                    settings: BlendSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Weight of each answer in ``rows`` and whether its respondent uses the technology.
+
+    Users (daily/weekly/monthly/rarely) weigh ``user_weight``; respondents who only know of it
+    (not_used) or did not answer the use question weigh ``aware_weight`` (the cautious choice).
+    """
+    freq_rows = np.flatnonzero(prepared.variable == _FREQUENCY_VAR)
+    freq_code = prepared.codes_in(freq_rows, s.USE_FREQUENCIES)
+    if (freq_code < 0).any():
+        _raise_bad_answer(prepared, freq_code < 0, freq_rows, ", ".join(s.USE_FREQUENCIES))
+    is_user_freq = np.isin(freq_code, [s.USE_FREQUENCIES.index(f) for f in s.USER_FREQUENCIES])
+    found = _match_respondent_answer(prepared, freq_rows, rows, n_tech)
+    is_user = np.where(found >= 0, is_user_freq[np.maximum(found, 0)] if len(freq_rows) else False, False)
+    weights = np.where(is_user, settings.user_weight, settings.aware_weight)
+    return weights, is_user
+
+
+def _match_respondent_answer(prepared: _EngineAnswers, answer_rows: np.ndarray, rows: np.ndarray,
+                             n_tech: int) -> np.ndarray:
+    """For each of ``rows``, the position in ``answer_rows`` of the same respondent's answer about
+    the same technology (-1 if none). ``answer_rows`` must hold one answer per respondent and
+    technology (single-choice questions)."""
+    keys = pd.Index(_respondent_keys(prepared.response_id[answer_rows], prepared.tech_pos[answer_rows], n_tech))
+    if not keys.is_unique:
+        duplicate = int(answer_rows[np.flatnonzero(keys.duplicated())[0]])
+        raise s.FrameValidationError(
+            f"answers row {prepared.labels[duplicate]}: response {prepared.response_id[duplicate]} answers "
+            f"{_ENGINE_VARIABLES[prepared.variable[duplicate]]} twice for technology_id at that row"
+        )
+    return keys.get_indexer(_respondent_keys(prepared.response_id[rows], prepared.tech_pos[rows], n_tech))
+
+
+def _ordinal_value_table() -> tuple[tuple[str, ...], np.ndarray]:
+    """Vocabulary of ordinal answer values and a (quantity, value) -> category-position table."""
+    vocabulary = tuple(dict.fromkeys((*PROBABILITY_CODES, "discontinued", s.DONT_KNOW)))
+    table = np.full((len(s.ORDINAL_QUANTITIES), len(vocabulary) + 1), _INVALID, dtype=np.int64)
+    for q, quantity in enumerate(s.ORDINAL_QUANTITIES):
+        for k, code in enumerate(s.QUANTITY_CATEGORIES[quantity]):
+            table[q, vocabulary.index(code)] = k
+        table[q, vocabulary.index(s.DONT_KNOW)] = IGNORED_DONT_KNOW
+    table[s.ORDINAL_QUANTITIES.index("adoption_stage"), vocabulary.index("discontinued")] = DISCONTINUED
+    return vocabulary, table
+
+
+_ANSWER_VOCABULARY, _ANSWER_CATEGORY = _ordinal_value_table()
+
+
+def survey_evidence(prepared: _EngineAnswers, n_tech: int, settings: BlendSettings) -> pd.DataFrame:
+    """Ordinal survey answers as evidence rows.
+
+    Columns: row (position in ``prepared``), response_id, tech_pos, quantity (position in
+    ORDINAL_QUANTITIES), category (position in the quantity's categories; DISCONTINUED or
+    IGNORED_DONT_KNOW markers), weight (0 for dont_know), is_user.
+    """
+    rows = np.flatnonzero(prepared.variable < len(_ORDINAL_VARIABLES))
+    quantity = prepared.variable[rows]
+    value_code = prepared.codes_in(rows, _ANSWER_VOCABULARY)
+    category = _ANSWER_CATEGORY[quantity, value_code]  # value_code -1 -> last column (invalid)
+    invalid = category == _INVALID
+    if invalid.any():
+        bad_quantity = s.ORDINAL_QUANTITIES[int(quantity[np.flatnonzero(invalid)[0]])]
+        allowed = ", ".join((*s.QUANTITY_CATEGORIES[bad_quantity], s.DONT_KNOW)
+                            + (("discontinued",) if bad_quantity == "adoption_stage" else ()))
+        _raise_bad_answer(prepared, invalid, rows, allowed)
+    weights, is_user = _answer_weights(prepared, rows, n_tech, settings)
+    return pd.DataFrame({
+        "row": rows,
+        "response_id": prepared.response_id[rows],
+        "tech_pos": prepared.tech_pos[rows],
+        "quantity": quantity,
+        "category": category,
+        "weight": np.where(category == IGNORED_DONT_KNOW, 0.0, weights),
+        "is_user": is_user,
+    })
+
+
+def signed_minutes(prepared: _EngineAnswers, n_tech: int) -> pd.DataFrame:
+    """Signed minutes per case per (response, technology): + saved, - added, 0 for no_change.
+
+    Rules: tech_time_effect = no_change gives 0 whatever the minutes; saved/added need a minutes
+    answer; dont_know, a missing effect answer (sign unknown) or a missing minutes answer with
+    saved/added give no value. Columns: row (of the minutes or effect answer), response_id,
+    tech_pos, minutes.
+    """
+    effect_rows = np.flatnonzero(prepared.variable == _EFFECT_VAR)
+    effect = prepared.codes_in(effect_rows, s.TIME_EFFECTS)
+    if (effect < 0).any():
+        _raise_bad_answer(prepared, effect < 0, effect_rows, ", ".join(s.TIME_EFFECTS))
+    minute_rows = np.flatnonzero(prepared.variable == _MINUTES_VAR)
+    magnitude = prepared.numbers_at(minute_rows)
+    bad = ~np.isfinite(magnitude) | (magnitude < 0)
+    if bad.any():
+        _raise_bad_answer(prepared, bad, minute_rows, "a non-negative number of minutes")
+
+    effect_of_minutes = _match_respondent_answer(prepared, effect_rows, minute_rows, n_tech)
+    minute_effect = np.where(effect_of_minutes >= 0, np.append(effect, -1)[effect_of_minutes], -1)
+    sign = np.select(
+        [minute_effect == s.TIME_EFFECTS.index("saved"), minute_effect == s.TIME_EFFECTS.index("added")],
+        [1.0, -1.0],
+        default=np.nan,
+    )
+    with_minutes = pd.DataFrame({
+        "row": minute_rows,
+        "response_id": prepared.response_id[minute_rows],
+        "tech_pos": prepared.tech_pos[minute_rows],
+        "minutes": sign * magnitude,
+    })
+    no_change = effect == s.TIME_EFFECTS.index("no_change")
+    zero_rows = effect_rows[no_change]
+    zeros = pd.DataFrame({
+        "row": zero_rows,
+        "response_id": prepared.response_id[zero_rows],
+        "tech_pos": prepared.tech_pos[zero_rows],
+        "minutes": 0.0,
+    })
+    # A no_change answer wins over any minutes given alongside it (those rows have no sign).
+    values = pd.concat([with_minutes.dropna(subset=["minutes"]), zeros], ignore_index=True)
+    return values.sort_values(["tech_pos", "response_id"], kind="stable", ignore_index=True)
+
+
+def current_site_status(adoption: pd.DataFrame) -> pd.DataFrame:
+    """The current status record of each (technology, site).
+
+    Current = the ongoing record (no end_date); among several, or if all ended, the one with the
+    latest start_date, then the latest updated_at. Returns the chosen adoption rows.
+    """
+    ordered = adoption.assign(_ongoing=adoption["end_date"].isna()).sort_values(
+        ["technology_id", "site_id", "_ongoing", "start_date", "updated_at"],
+        kind="stable",
+        na_position="first",
+    )
+    current = ordered.drop_duplicates(["technology_id", "site_id"], keep="last")
+    return current.drop(columns="_ongoing")
+
+
+def standing_workshop_results(workshop_results: pd.DataFrame) -> pd.DataFrame:
+    """Workshop rows that still stand: the latest round of each (workshop, technology, quantity).
+
+    Earlier rounds are superseded by later ones. Only standing rows with consensus = in carry
+    weight; standing out/none rows carry none (no agreed band to place the pseudo-responses on).
+    Adds a boolean ``carries_weight`` column and checks each category belongs to its quantity.
+    """
+    for quantity, group in workshop_results.groupby("quantity", observed=True):
+        allowed = s.QUANTITY_CATEGORIES[str(quantity)]
+        bad = ~group["category"].astype(object).isin(allowed) & group["category"].notna()
+        if bad.any():
+            label = bad[bad].index[0]
+            raise s.FrameValidationError(
+                f"workshop_results row {label}, field 'category': {group.loc[label, 'category']!r} "
+                f"is not one of {', '.join(allowed)} (quantity {quantity})"
+            )
+    in_rows = workshop_results["consensus"].astype(object) == "in"
+    missing_band = in_rows & workshop_results["category"].isna()
+    if missing_band.any():
+        label = missing_band[missing_band].index[0]
+        raise s.FrameValidationError(
+            f"workshop_results row {label}, field 'category': consensus is 'in' but no band is given"
+        )
+    latest = workshop_results.sort_values(
+        ["workshop_id", "technology_id", "quantity", "round"], kind="stable"
+    ).drop_duplicates(["workshop_id", "technology_id", "quantity"], keep="last")
+    return latest.assign(carries_weight=latest["consensus"].astype(object) == "in")
+
+
+# ---------------------------------------------------------------------------------------------
+# Ordinal maths (vectorised over technologies)
+# ---------------------------------------------------------------------------------------------
+
+
+def ordinal_summary(alpha: np.ndarray, background_alpha: float, interval: float) -> dict[str, np.ndarray]:
+    """Point, interval, agreement and effective n from Dirichlet posterior concentrations.
+
+    ``alpha`` has shape (technologies, categories). The posterior mean ``p = alpha / sum(alpha)``
+    is the posterior predictive distribution of the category. Returns arrays:
+
+    * probabilities: ``p``;
+    * point / lower / upper: the categories holding the 50%, tail and 1 - tail quantiles of ``p``
+      (the central ``interval`` credible interval over the ordered categories);
+    * latent_point / latent_lower / latent_upper: the same quantiles on the continuous latent
+      scale where category k is spread uniformly over [k, k+1) — e.g. 1.25 is a quarter of the way
+      into category 1. This interval holds exactly ``interval`` of the predictive mass (the
+      category interval holds at least that) and is what the calibration test checks;
+    * effective_n: evidence weight (alpha minus the background);
+    * agreement: 1 - normalised Shannon entropy of the evidence weights (1 = all evidence in one
+      category, 0 = spread evenly), NaN without evidence.
+    """
+    n_categories = alpha.shape[1]
+    probabilities = alpha / alpha.sum(axis=1, keepdims=True)
+    cumulative = np.cumsum(probabilities, axis=1)
+    cumulative[:, -1] = 1.0
+    tail = (1.0 - interval) / 2
+    result: dict[str, np.ndarray] = {"probabilities": probabilities}
+    for name, level in (("point", 0.5), ("lower", tail), ("upper", 1.0 - tail)):
+        category, latent = _ordinal_quantile(probabilities, cumulative, level)
+        result[name] = category
+        result[f"latent_{name}"] = latent
+
+    evidence = alpha - background_alpha
+    effective_n = evidence.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = evidence / effective_n[:, None]
+        entropy = -np.where(shares > 0, shares * np.log(shares), 0.0).sum(axis=1)
+        agreement = np.where(effective_n > 0, 1.0 - entropy / np.log(n_categories), np.nan)
+    result["effective_n"] = effective_n
+    result["agreement"] = agreement
+    return result
+
+
+def _ordinal_quantile(probabilities: np.ndarray, cumulative: np.ndarray,
+                      level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Category holding the ``level`` quantile, and the quantile on the latent uniform-bin scale."""
+    category = _first_true(cumulative >= level - 1e-12)
+    rows = np.arange(len(category))
+    below = cumulative[rows, category] - probabilities[rows, category]
+    latent = category + np.clip((level - below) / probabilities[rows, category], 0.0, 1.0)
+    return category, latent
+
+
+def _first_true(mask: np.ndarray) -> np.ndarray:
+    """Index of the first True per row (the last column if none)."""
+    has = mask.any(axis=1)
+    return np.where(has, mask.argmax(axis=1), mask.shape[1] - 1)
+
+
+def strength_labels(effective_n: np.ndarray, settings: BlendSettings) -> np.ndarray:
+    """thin below ``moderate_from``, moderate below ``strong_from``, strong from there."""
+    return np.where(
+        effective_n >= settings.strong_from,
+        "strong",
+        np.where(effective_n >= settings.moderate_from, "moderate", "thin"),
+    ).astype(object)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numeric maths
+# ---------------------------------------------------------------------------------------------
+
+
+def group_medians(sorted_values: np.ndarray, offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Median of each group of a flat array sorted by (group, value); NaN for empty groups."""
+    safe = np.maximum(counts, 1)
+    low = offsets + (safe - 1) // 2
+    high = offsets + safe // 2
+    if len(sorted_values) == 0:
+        return np.full(len(counts), np.nan)
+    low = np.minimum(low, len(sorted_values) - 1)
+    high = np.minimum(high, len(sorted_values) - 1)
+    medians = (sorted_values[low] + sorted_values[high]) / 2
+    return np.where(counts > 0, medians, np.nan)
+
+
+def bootstrap_median_intervals(sorted_values: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
+                               samples: int, interval: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap percentile interval of the median for every group at once.
+
+    Resampling n values with replacement from sorted x and taking the median is the same in
+    distribution as taking x at the order statistics of n uniforms: the resample median is
+    x[ceil(n U_(k))] (odd n, k = (n+1)/2) or the mean of x[ceil(n U_(k))] and x[ceil(n U_(k+1))]
+    (even n, k = n/2). U_(k) ~ Beta(k, n-k+1) and U_(k+1) = U_(k) + (1 - U_(k)) Beta(1, n-k), so each
+    bootstrap replicate costs two Beta draws instead of n resampled values. Groups with fewer than
+    MIN_VALUES_FOR_INTERVAL values get NaN. Deterministic for a given seed and input.
+    """
+    lower = np.full(len(counts), np.nan)
+    upper = np.full(len(counts), np.nan)
+    eligible = np.flatnonzero(counts >= MIN_VALUES_FOR_INTERVAL)
+    if len(eligible) == 0:
+        return lower, upper
+    rng = np.random.default_rng(seed)
+    n = counts[eligible].astype(float)[:, None]
+    k = np.floor((n + 1) / 2)
+    first = rng.beta(k, n - k + 1, size=(len(eligible), samples))
+    base = offsets[eligible][:, None]
+    n_int = counts[eligible][:, None]
+
+    def value_at(uniform: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
+        rank = np.clip(np.ceil(n[rows] * uniform).astype(np.int64) - 1, 0, n_int[rows] - 1)
+        return sorted_values[base[rows] + rank]
+
+    medians = value_at(first, slice(None))
+    even = np.flatnonzero(counts[eligible] % 2 == 0)
+    if len(even):
+        second = first[even] + (1 - first[even]) * rng.beta(1.0, n[even] - k[even], size=(len(even), samples))
+        medians[even] = (medians[even] + value_at(second, even)) / 2
+    tail = (1 - interval) / 2
+    bounds = np.quantile(medians, [tail, 1 - tail], axis=1)
+    lower[eligible] = bounds[0]
+    upper[eligible] = bounds[1]
+    return lower, upper
+
+
+# ---------------------------------------------------------------------------------------------
+# estimate_all
+# ---------------------------------------------------------------------------------------------
+
+
+def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, adoption: pd.DataFrame,
+                 answers: pd.DataFrame, workshop_results: pd.DataFrame,
+                 settings: BlendSettings | None = None, *,
+                 responses: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Blended estimates for every technology and quantity.
+
+    Inputs are the frames documented in :mod:`analysis.schemas`; ``responses`` (optional) supplies
+    submission dates for ``newest_evidence``. Every row given is used: filter demo data out first
+    if it should not count.
+
+    Returns one row per (technology_id, quantity), ordered by technology_id then
+    ``schemas.QUANTITIES``, with columns ``ESTIMATE_COLUMNS``:
+    point (category code, or signed minutes), point_index (category position; the value itself
+    for minutes), lower/upper and lower_index/upper_index (90% interval), p_<code> (posterior
+    predictive probabilities of the quantity's categories, NaN for other codes), discontinued_share
+    (adoption stage: weighted share of evidence saying discontinued), n_catalogue (desk value
+    present: 0/1; adoption stage: sites), n_survey (answers used), n_workshop (standing consensus
+    results), effective_n (weighted evidence), agreement, newest_evidence, strength
+    (thin/moderate/strong) and primary_workforce_group.
+    """
+    settings = settings or BlendSettings()
+    technologies = s.validate_frame(technologies, "technologies")
+    s.check_unique(technologies, "technologies", ["technology_id"])
+    technologies = technologies.sort_values("technology_id", kind="stable")
+    technology_ids = technologies["technology_id"].to_numpy(dtype=np.int64)
+    n_tech = len(technology_ids)
+    links = s.validate_frame(technology_links, "technology_links")
+    s.check_known_technologies(links, "technology_links", pd.Index(technology_ids))
+    adoption = s.validate_frame(adoption, "adoption")
+    workshops = s.validate_frame(workshop_results, "workshop_results")
+    answers = s.validate_frame(answers, "answers")
+    submitted = _submission_dates(responses)
+
+    prepared = _engine_answers(answers, technology_ids)
+    survey = survey_evidence(prepared, n_tech, settings)
+    survey = survey[survey["category"] != IGNORED_DONT_KNOW]
+    survey_dates = _dates_of(survey["response_id"].to_numpy(), submitted)
+
+    sites = current_site_status(adoption)
+    site_pos = _technology_positions(sites["technology_id"].to_numpy(np.int64), technology_ids, "adoption", sites.index)
+    site_status = _category_codes(sites["status"], s.ADOPTION_STATUSES)
+    standing = standing_workshop_results(workshops)
+    standing = standing[standing["carries_weight"]]
+    workshop_pos = _technology_positions(
+        standing["technology_id"].to_numpy(np.int64), technology_ids, "workshop_results", standing.index
+    )
+    catalogue_dates = technologies["last_reviewed"].fillna(technologies["updated_at"]).to_numpy()
+
+    frames = []
+    for q, quantity in enumerate(s.ORDINAL_QUANTITIES):
+        categories = s.QUANTITY_CATEGORIES[quantity]
+        n_cat = len(categories)
+        evidence = np.zeros((n_tech, n_cat))
+        newest = np.full(n_tech, np.datetime64("NaT"), dtype="datetime64[ns]")
+        n_catalogue = np.zeros(n_tech, dtype=np.int64)
+        discontinued_weight = np.zeros(n_tech)
+
+        rows = survey["quantity"].to_numpy() == q
+        tech = survey["tech_pos"].to_numpy()[rows]
+        category = survey["category"].to_numpy()[rows]
+        weight = survey["weight"].to_numpy()[rows]
+        on_scale = category >= 0
+        evidence += _weighted_counts(tech[on_scale], category[on_scale], weight[on_scale], n_tech, n_cat)
+        discontinued_weight += np.bincount(tech[~on_scale], weights=weight[~on_scale], minlength=n_tech)
+        n_survey = np.bincount(tech, minlength=n_tech)
+        newest = _latest(newest, tech, survey_dates[rows])
+
+        if quantity == "adoption_stage":
+            on_stage = site_status < len(categories)
+            evidence += settings.site_weight * _weighted_counts(
+                site_pos[on_stage], site_status[on_stage], None, n_tech, n_cat)
+            ended = site_status == s.ADOPTION_STATUSES.index("discontinued")
+            discontinued_weight += settings.site_weight * np.bincount(site_pos[ended], minlength=n_tech)
+            n_catalogue = np.bincount(site_pos, minlength=n_tech)
+            newest = _latest(newest, site_pos, sites["updated_at"].to_numpy())
+        else:
+            desk = _category_codes(technologies[s.CATALOGUE_COLUMN[quantity]], categories)
+            has_desk = desk >= 0
+            evidence[np.flatnonzero(has_desk), desk[has_desk]] += settings.prior_strength
+            n_catalogue = has_desk.astype(np.int64)
+            newest = _max_dates(newest, np.where(has_desk, catalogue_dates, np.datetime64("NaT")))
+
+        in_quantity = (standing["quantity"].astype(object) == quantity).to_numpy()
+        band = _category_codes(standing["category"][in_quantity], categories)
+        w_pos = workshop_pos[in_quantity]
+        n_workshop = np.bincount(w_pos, minlength=n_tech)
+        evidence += settings.workshop_weight * _weighted_counts(w_pos, band, None, n_tech, n_cat)
+        newest = _latest(newest, w_pos, standing["closed_at"].to_numpy()[in_quantity])
+
+        summary = ordinal_summary(evidence + settings.background_alpha, settings.background_alpha, settings.interval)
+        codes = np.array(categories, dtype=object)
+        frame = pd.DataFrame({
+            "technology_id": technology_ids,
+            "quantity": quantity,
+            "point": codes[summary["point"]],
+            "point_index": summary["point"].astype(float),
+            "lower": codes[summary["lower"]],
+            "upper": codes[summary["upper"]],
+            "lower_index": summary["lower"].astype(float),
+            "upper_index": summary["upper"].astype(float),
+            "latent_point": summary["latent_point"],
+            "latent_lower": summary["latent_lower"],
+            "latent_upper": summary["latent_upper"],
+        })
+        for k, code in enumerate(categories):
+            frame[f"p_{code}"] = summary["probabilities"][:, k]
+        total_stage_weight = summary["effective_n"] + discontinued_weight
+        frame["discontinued_share"] = (
+            np.divide(discontinued_weight, total_stage_weight, out=np.zeros(n_tech), where=total_stage_weight > 0)
+            if quantity == "adoption_stage" else np.nan
+        )
+        frame["n_catalogue"] = n_catalogue
+        frame["n_survey"] = n_survey
+        frame["n_workshop"] = n_workshop
+        frame["effective_n"] = summary["effective_n"]
+        frame["agreement"] = summary["agreement"]
+        frame["newest_evidence"] = newest
+        frame["strength"] = strength_labels(summary["effective_n"], settings)
+        frames.append(frame)
+
+    frames.append(_minutes_estimates(prepared, technology_ids, submitted, settings))
+    estimates = pd.concat(frames, ignore_index=True)
+    for column in PROBABILITY_COLUMNS:
+        if column not in estimates:
+            estimates[column] = np.nan
+    estimates["primary_workforce_group"] = estimates["technology_id"].map(_primary_groups(links))
+    order = pd.Categorical(estimates["quantity"], categories=list(s.QUANTITIES), ordered=True)
+    estimates["quantity"] = order
+    estimates = estimates.sort_values(["technology_id", "quantity"], kind="stable", ignore_index=True)
+    estimates["quantity"] = estimates["quantity"].astype(str)
+    return estimates[list(ESTIMATE_COLUMNS)]
+
+
+def _weighted_counts(tech: np.ndarray, category: np.ndarray, weight: np.ndarray | None,
+                     n_tech: int, n_cat: int) -> np.ndarray:
+    flat = np.bincount(tech * n_cat + category, weights=weight, minlength=n_tech * n_cat)
+    return flat.reshape(n_tech, n_cat).astype(float)
+
+
+def _is_later(current: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """True where ``current`` is a date later than ``candidate`` (NaT never wins)."""
+    return ~np.isnat(current) & (np.isnat(candidate) | (current > candidate))
+
+
+def _latest(newest: np.ndarray, tech: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """Fold dates into the per-technology newest date (NaT-aware)."""
+    if len(tech) == 0:
+        return newest
+    per_tech = pd.Series(dates).groupby(tech).max()
+    candidate = np.full(len(newest), np.datetime64("NaT"), dtype="datetime64[ns]")
+    candidate[per_tech.index.to_numpy()] = per_tech.to_numpy(dtype="datetime64[ns]")
+    return _max_dates(newest, candidate)
+
+
+def _max_dates(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Element-wise latest of two date arrays, ignoring NaT."""
+    return np.where(_is_later(first, second), first, second).astype("datetime64[ns]")
+
+
+def _submission_dates(responses: pd.DataFrame | None) -> pd.Series | None:
+    if responses is None:
+        return None
+    responses = s.validate_frame(responses, "responses")
+    s.check_unique(responses, "responses", ["response_id"])
+    return pd.Series(responses["submitted_at"].to_numpy(), index=responses["response_id"].to_numpy())
+
+
+def _dates_of(response_ids: np.ndarray, submitted: pd.Series | None) -> np.ndarray:
+    if submitted is None or len(submitted) == 0:
+        return np.full(len(response_ids), np.datetime64("NaT"), dtype="datetime64[ns]")
+    position = submitted.index.get_indexer(response_ids)
+    dates = submitted.to_numpy(dtype="datetime64[ns]")[np.maximum(position, 0)]
+    return np.where(position >= 0, dates, np.datetime64("NaT"))
+
+
+def _primary_groups(links: pd.DataFrame) -> pd.Series:
+    primary = links[(links["kind"].astype(object) == "workforce_group") & links["is_primary"]]
+    primary = primary.sort_values(["technology_id", "code"], kind="stable")
+    return primary.drop_duplicates("technology_id").set_index("technology_id")["code"].astype(object)
+
+
+def _minutes_estimates(prepared: _EngineAnswers, technology_ids: np.ndarray, submitted: pd.Series | None,
+                       settings: BlendSettings) -> pd.DataFrame:
+    n_tech = len(technology_ids)
+    values = signed_minutes(prepared, n_tech)
+    values = values.sort_values(["tech_pos", "minutes"], kind="stable", ignore_index=True)
+    tech = values["tech_pos"].to_numpy()
+    minutes = values["minutes"].to_numpy(dtype=float)
+    counts = np.bincount(tech, minlength=n_tech)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]) if n_tech else np.zeros(0, np.int64)
+    point = group_medians(minutes, offsets, counts)
+    lower, upper = bootstrap_median_intervals(
+        minutes, offsets, counts, settings.bootstrap_samples, settings.interval, settings.seed)
+    # Agreement: share of values on the same side as the median (saved / added / no change).
+    same_side = np.sign(minutes) == np.sign(point[tech]) if len(tech) else np.zeros(0, bool)
+    agreeing = np.bincount(tech, weights=same_side.astype(float), minlength=n_tech)
+    newest = _latest(np.full(n_tech, np.datetime64("NaT"), dtype="datetime64[ns]"), tech,
+                     _dates_of(values["response_id"].to_numpy(), submitted))
+    strength = strength_labels(counts.astype(float), settings)
+    strength[counts < MIN_VALUES_FOR_INTERVAL] = "thin"
+    return pd.DataFrame({
+        "technology_id": technology_ids,
+        "quantity": "minutes_per_case",
+        "point": pd.array(point, dtype=object),
+        "point_index": point,
+        "lower": pd.array(lower, dtype=object),
+        "upper": pd.array(upper, dtype=object),
+        "lower_index": lower,
+        "upper_index": upper,
+        "latent_point": np.nan,
+        "latent_lower": np.nan,
+        "latent_upper": np.nan,
+        "discontinued_share": np.nan,
+        "n_catalogue": 0,
+        "n_survey": counts,
+        "n_workshop": 0,
+        "effective_n": counts.astype(float),
+        "agreement": np.divide(agreeing, counts, out=np.full(n_tech, np.nan), where=counts > 0),
+        "newest_evidence": newest,
+        "strength": strength,
+    })
+
+
+# ---------------------------------------------------------------------------------------------
+# Provenance and sensitivity
+# ---------------------------------------------------------------------------------------------
+
+EVIDENCE_COLUMNS: tuple[str, ...] = ("source", "reference", "value", "weight", "used", "note", "date")
+
+
+def evidence_for(technology_id: int, quantity: str, technologies: pd.DataFrame, adoption: pd.DataFrame,
+                 answers: pd.DataFrame, workshop_results: pd.DataFrame,
+                 responses: pd.DataFrame | None = None, settings: BlendSettings | None = None) -> pd.DataFrame:
+    """Every evidence row behind one estimate, for the provenance drill-down.
+
+    Columns: source (catalogue | adoption | survey | workshop), reference (catalogue entry id,
+    site record, survey response record number, workshop id + round), value (the category code or
+    signed minutes), weight (pseudo-responses it adds; 0 when it is ignored), used (bool), note
+    (why a row is ignored, or user/aware for survey rows), date. No respondent identity or profile
+    answer is included: survey rows carry only the internal response record number.
+    Rows are ordered by source, then date (newest first).
+    """
+    settings = settings or BlendSettings()
+    if quantity not in s.QUANTITIES:
+        raise ValueError(f"unknown quantity {quantity!r}; expected one of {', '.join(s.QUANTITIES)}")
+    technologies = s.validate_frame(technologies, "technologies")
+    entry = technologies[technologies["technology_id"] == technology_id]
+    if entry.empty:
+        raise ValueError(f"technology_id {technology_id} is not in technologies")
+    technology_ids = np.array([technology_id], dtype=np.int64)
+    answers = s.validate_frame(answers, "answers")
+    answers = answers[answers["technology_id"].eq(technology_id).fillna(False).to_numpy(bool)]
+    prepared = _engine_answers(answers, technology_ids)
+    submitted = _submission_dates(responses)
+
+    parts = []
+    if quantity == "minutes_per_case":
+        values = signed_minutes(prepared, 1)
+        parts.append(pd.DataFrame({
+            "source": "survey",
+            "reference": "survey response " + values["response_id"].astype(str),
+            "value": values["minutes"].astype(object),
+            "weight": 1.0,
+            "used": True,
+            "note": "signed minutes (+ saved, - added)",
+            "date": _dates_of(values["response_id"].to_numpy(), submitted),
+        }))
+    else:
+        q = s.ORDINAL_QUANTITIES.index(quantity)
+        categories = s.QUANTITY_CATEGORIES[quantity]
+        survey = survey_evidence(prepared, 1, settings)
+        survey = survey[survey["quantity"] == q]
+        parts.append(pd.DataFrame({
+            "source": "survey",
+            "reference": "survey response " + survey["response_id"].astype(str),
+            "value": prepared.values_at(survey["row"].to_numpy()),
+            "weight": survey["weight"].to_numpy(),
+            "used": (survey["category"] != IGNORED_DONT_KNOW).to_numpy(),
+            "note": np.select(
+                [survey["category"].to_numpy() == IGNORED_DONT_KNOW, survey["is_user"].to_numpy()],
+                ["ignored: dont_know", "uses the technology"],
+                default="knows of it (not a user)",
+            ),
+            "date": _dates_of(survey["response_id"].to_numpy(), submitted),
+        }))
+        if quantity == "adoption_stage":
+            parts.append(_adoption_evidence(adoption, technology_id, settings))
+        else:
+            parts.append(_catalogue_evidence(entry.iloc[0], quantity, settings))
+            parts.append(_workshop_evidence(workshop_results, technology_id, quantity, categories, settings))
+    evidence = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(
+        not p.empty for p in parts) else pd.DataFrame({c: [] for c in EVIDENCE_COLUMNS})
+    source_order = pd.Categorical(evidence["source"], ["catalogue", "adoption", "workshop", "survey"], ordered=True)
+    evidence = evidence.assign(_order=source_order).sort_values(
+        ["_order", "date"], ascending=[True, False], kind="stable", na_position="last")
+    return evidence.drop(columns="_order").reset_index(drop=True)[list(EVIDENCE_COLUMNS)]
+
+
+def _catalogue_evidence(entry: pd.Series, quantity: str, settings: BlendSettings) -> pd.DataFrame:
+    value = entry[s.CATALOGUE_COLUMN[quantity]]
+    present = not pd.isna(value)
+    date = entry["last_reviewed"] if not pd.isna(entry["last_reviewed"]) else entry["updated_at"]
+    return pd.DataFrame({
+        "source": ["catalogue"],
+        "reference": [f"catalogue entry {int(entry['technology_id'])}"],
+        "value": [str(value) if present else None],
+        "weight": [settings.prior_strength if present else 0.0],
+        "used": [present],
+        "note": ["desk assessment (prior)" if present else "ignored: no desk assessment"],
+        "date": [date],
+    })
+
+
+def _adoption_evidence(adoption: pd.DataFrame, technology_id: int, settings: BlendSettings) -> pd.DataFrame:
+    adoption = s.validate_frame(adoption, "adoption")
+    records = adoption[adoption["technology_id"] == technology_id]
+    current = current_site_status(records)
+    superseded = records.drop(index=current.index)
+    status = pd.concat([current["status"].astype(object), superseded["status"].astype(object)])
+    used = np.r_[np.ones(len(current), bool), np.zeros(len(superseded), bool)]
+    is_discontinued = (status == "discontinued").to_numpy()
+    return pd.DataFrame({
+        "source": "adoption",
+        "reference": ("site " + pd.concat([current["site_id"], superseded["site_id"]]).astype(str)
+                      + " (" + pd.concat([current["region"], superseded["region"]]).astype(str) + ")").to_numpy(),
+        "value": status.to_numpy(),
+        "weight": np.where(used, settings.site_weight, 0.0),
+        "used": used,
+        "note": np.where(
+            used,
+            np.where(is_discontinued, "current status: counts towards discontinued_share", "current status"),
+            "ignored: superseded by a later record for this site",
+        ),
+        "date": pd.concat([current["updated_at"], superseded["updated_at"]]).to_numpy(),
+    })
+
+
+def _workshop_evidence(workshop_results: pd.DataFrame, technology_id: int, quantity: str,
+                       categories: tuple[str, ...], settings: BlendSettings) -> pd.DataFrame:
+    workshops = s.validate_frame(workshop_results, "workshop_results")
+    rows = workshops[(workshops["technology_id"] == technology_id)
+                     & (workshops["quantity"].astype(object) == quantity)]
+    standing = standing_workshop_results(rows)
+    carries = pd.Series(False, index=rows.index)
+    carries[standing.index[standing["carries_weight"]]] = True
+    is_standing = rows.index.isin(standing.index)
+    note = np.where(
+        carries.to_numpy(),
+        "consensus in: placed on its band",
+        np.where(is_standing, "ignored: no consensus (" + rows["consensus"].astype(str) + ")",
+                 "ignored: superseded by a later round"),
+    )
+    return pd.DataFrame({
+        "source": "workshop",
+        "reference": ("workshop " + rows["workshop_id"].astype(str) + " round " + rows["round"].astype(str)).to_numpy(),
+        "value": rows["category"].astype(object).to_numpy(),
+        "weight": np.where(carries.to_numpy(), settings.workshop_weight, 0.0),
+        "used": carries.to_numpy(),
+        "note": note,
+        "date": rows["closed_at"].to_numpy(),
+    })
+
+
+def compare_estimates(default_estimates: pd.DataFrame, new_estimates: pd.DataFrame) -> pd.DataFrame:
+    """Sensitivity comparison of two ``estimate_all`` outputs (e.g. defaults vs slider settings).
+
+    One row per (technology_id, quantity) present in either. Columns: technology_id, quantity,
+    point_default, point_new, point_index_default, point_index_new, shift (new - default index;
+    minutes difference for minutes_per_case), strength_default, strength_new, interval_default,
+    interval_new ("lower – upper"), changed (point or interval differs).
+    """
+    keys = ["technology_id", "quantity"]
+    kept = ["point", "point_index", "lower", "upper", "strength"]
+    merged = default_estimates[keys + kept].merge(
+        new_estimates[keys + kept], on=keys, how="outer", suffixes=("_default", "_new"), sort=True)
+
+    def interval_text(suffix: str) -> pd.Series:
+        return merged[f"lower{suffix}"].astype(str) + " – " + merged[f"upper{suffix}"].astype(str)
+
+    result = merged[keys].copy()
+    for column in ("point", "point_index", "strength"):
+        result[f"{column}_default"] = merged[f"{column}_default"]
+        result[f"{column}_new"] = merged[f"{column}_new"]
+    result["shift"] = merged["point_index_new"] - merged["point_index_default"]
+    result["interval_default"] = interval_text("_default")
+    result["interval_new"] = interval_text("_new")
+    same_point = (merged["point_default"].astype(str) == merged["point_new"].astype(str))
+    result["changed"] = ~same_point | (result["interval_default"] != result["interval_new"])
+    return result

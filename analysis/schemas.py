@@ -1,0 +1,341 @@
+"""Input frames of the analysis layer: column definitions, vocabularies and validation.
+
+The storage layer produces exactly these frames; analysts can build them by hand in a notebook.
+Every public function in ``analysis`` validates its inputs with :func:`validate_frame`, which
+returns a normalised copy (integer ids, datetimes, categorical code columns) or raises
+:class:`FrameValidationError` naming the frame, the row and the field at fault.
+
+Frames (one row per ...):
+
+``technologies`` (technology)
+    technology_id int, name str, type_code str, subtype_code str|NA,
+    time_to_deployment horizon code|NA, impact_workforce / impact_pathway / impact_system
+    level code|NA (the catalogue's desk assessment), last_reviewed datetime|NaT,
+    updated_at datetime, is_demo bool.
+``technology_links`` (link between a technology and a vocabulary code)
+    technology_id int, kind clinical_area|workforce_group|point_of_care, code str,
+    is_primary bool (True for the primary workforce group).
+``adoption`` (status record of a technology at a site; history rows allowed)
+    technology_id int, site_id int, region code, site_type code, status code,
+    start_date datetime|NaT, end_date datetime|NaT (NaT while ongoing), updated_at datetime.
+``responses`` (submitted survey response)
+    response_id int, instrument str, submitted_at datetime, region / site_type / staff_group
+    code|NA (profile answers copied out for filtering), is_demo bool.
+``answers`` (one answer; one row per selected code for multiple choice)
+    response_id int, technology_id int|NA (NA for profile questions), variable str, value str.
+``workshop_results`` (result of one workshop round for one technology and quantity)
+    workshop_id int, round int, technology_id int, quantity str, category code,
+    consensus in|out|none, n_participants int, rule str, closed_at datetime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+# --- vocabularies (codes match storage/seed/vocabularies.yaml) -------------------------------
+
+HORIZONS: tuple[str, ...] = ("at_scale", "within_1y", "1_3y", "over_3y")
+IMPACT_LEVELS: tuple[str, ...] = ("low", "medium", "high")
+ADOPTION_STATUSES: tuple[str, ...] = ("exploring", "piloting", "live", "scaled", "discontinued")
+# The ordinal maturity scale used by the adoption-stage estimate (discontinued sits outside it).
+ADOPTION_STAGES: tuple[str, ...] = ("exploring", "piloting", "live", "scaled")
+LIVE_STATUSES: tuple[str, ...] = ("live", "scaled")
+REGIONS: tuple[str, ...] = (
+    "east_of_england",
+    "london",
+    "midlands",
+    "north_east_yorkshire",
+    "north_west",
+    "south_east",
+    "south_west",
+)
+SITE_TYPES: tuple[str, ...] = (
+    "acute_trust",
+    "mental_health_trust",
+    "community_provider",
+    "ambulance_trust",
+    "primary_care",
+    "icb",
+    "other",
+)
+LINK_KINDS: tuple[str, ...] = ("clinical_area", "workforce_group", "point_of_care")
+CONSENSUS_VALUES: tuple[str, ...] = ("in", "out", "none")
+ARCHETYPES: tuple[str, ...] = ("shaper", "driver", "creator", "embedder", "user")
+TRAINING_TYPES: tuple[str, ...] = ("foundational", "archetype", "product", "none")
+
+# Survey answer codes of the clinician survey's per-technology variables.
+DONT_KNOW = "dont_know"
+USE_FREQUENCIES: tuple[str, ...] = ("daily", "weekly", "monthly", "rarely", "not_used")
+USER_FREQUENCIES: tuple[str, ...] = ("daily", "weekly", "monthly", "rarely")
+TIME_EFFECTS: tuple[str, ...] = ("saved", "added", "no_change", DONT_KNOW)
+
+# --- estimated quantities ---------------------------------------------------------------------
+
+ORDINAL_QUANTITIES: tuple[str, ...] = (
+    "time_to_deployment",
+    "impact_workforce",
+    "impact_pathway",
+    "impact_system",
+    "adoption_stage",
+)
+NUMERIC_QUANTITIES: tuple[str, ...] = ("minutes_per_case",)
+QUANTITIES: tuple[str, ...] = ORDINAL_QUANTITIES + NUMERIC_QUANTITIES
+# Quantities a workshop can rate (workshop_results.quantity).
+WORKSHOP_QUANTITIES: tuple[str, ...] = (
+    "time_to_deployment",
+    "impact_workforce",
+    "impact_pathway",
+    "impact_system",
+)
+
+QUANTITY_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "time_to_deployment": HORIZONS,
+    "impact_workforce": IMPACT_LEVELS,
+    "impact_pathway": IMPACT_LEVELS,
+    "impact_system": IMPACT_LEVELS,
+    "adoption_stage": ADOPTION_STAGES,
+}
+# Survey variable feeding each ordinal quantity.
+SURVEY_VARIABLE: dict[str, str] = {
+    "time_to_deployment": "tech_time_to_scale",
+    "impact_workforce": "tech_impact_workforce",
+    "impact_pathway": "tech_impact_pathway",
+    "impact_system": "tech_impact_system",
+    "adoption_stage": "tech_stage",
+}
+# Catalogue (desk assessment) column feeding each quantity; adoption_stage uses adoption records.
+CATALOGUE_COLUMN: dict[str, str] = {
+    "time_to_deployment": "time_to_deployment",
+    "impact_workforce": "impact_workforce",
+    "impact_pathway": "impact_pathway",
+    "impact_system": "impact_system",
+}
+
+VAR_USE_FREQUENCY = "tech_use_frequency"
+VAR_STAGE = "tech_stage"
+VAR_TIME_EFFECT = "tech_time_effect"
+VAR_MINUTES = "tech_minutes_per_case"
+VAR_TRAINING_RECEIVED = "tech_training_received"
+VAR_TRAINING_NEEDED = "tech_training_needed"
+VAR_ARCHETYPES = "archetypes"
+
+STRENGTHS: tuple[str, ...] = ("thin", "moderate", "strong")
+
+
+class FrameValidationError(ValueError):
+    """An input frame does not match its documented schema."""
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One documented input column.
+
+    kind: ``int`` (integer ids and counts), ``str`` (free text), ``code`` (a vocabulary code from
+    ``codes``; stored as a categorical), ``bool`` or ``datetime``.
+    """
+
+    name: str
+    kind: Literal["int", "str", "code", "bool", "datetime"]
+    nullable: bool = False
+    codes: tuple[str, ...] | None = None
+    ordered: bool = False
+
+
+FRAME_SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
+    "technologies": (
+        ColumnSpec("technology_id", "int"),
+        ColumnSpec("name", "str"),
+        ColumnSpec("type_code", "code"),
+        ColumnSpec("subtype_code", "code", nullable=True),
+        ColumnSpec("time_to_deployment", "code", nullable=True, codes=HORIZONS, ordered=True),
+        ColumnSpec("impact_workforce", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
+        ColumnSpec("impact_pathway", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
+        ColumnSpec("impact_system", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
+        ColumnSpec("last_reviewed", "datetime", nullable=True),
+        ColumnSpec("updated_at", "datetime"),
+        ColumnSpec("is_demo", "bool"),
+    ),
+    "technology_links": (
+        ColumnSpec("technology_id", "int"),
+        ColumnSpec("kind", "code", codes=LINK_KINDS),
+        ColumnSpec("code", "code"),
+        ColumnSpec("is_primary", "bool"),
+    ),
+    "adoption": (
+        ColumnSpec("technology_id", "int"),
+        ColumnSpec("site_id", "int"),
+        ColumnSpec("region", "code", codes=REGIONS),
+        ColumnSpec("site_type", "code", codes=SITE_TYPES),
+        ColumnSpec("status", "code", codes=ADOPTION_STATUSES),
+        ColumnSpec("start_date", "datetime", nullable=True),
+        ColumnSpec("end_date", "datetime", nullable=True),
+        ColumnSpec("updated_at", "datetime"),
+    ),
+    "responses": (
+        ColumnSpec("response_id", "int"),
+        ColumnSpec("instrument", "str"),
+        ColumnSpec("submitted_at", "datetime"),
+        ColumnSpec("region", "code", nullable=True, codes=REGIONS),
+        ColumnSpec("site_type", "code", nullable=True, codes=SITE_TYPES),
+        ColumnSpec("staff_group", "code", nullable=True),
+        ColumnSpec("is_demo", "bool"),
+    ),
+    "answers": (
+        ColumnSpec("response_id", "int"),
+        ColumnSpec("technology_id", "int", nullable=True),
+        ColumnSpec("variable", "str"),
+        ColumnSpec("value", "str"),
+    ),
+    "workshop_results": (
+        ColumnSpec("workshop_id", "int"),
+        ColumnSpec("round", "int"),
+        ColumnSpec("technology_id", "int"),
+        ColumnSpec("quantity", "code", codes=WORKSHOP_QUANTITIES),
+        ColumnSpec("category", "code"),
+        ColumnSpec("consensus", "code", codes=CONSENSUS_VALUES),
+        ColumnSpec("n_participants", "int"),
+        ColumnSpec("rule", "str"),
+        ColumnSpec("closed_at", "datetime"),
+    ),
+}
+
+
+def empty_frame(frame_name: str) -> pd.DataFrame:
+    """An empty, valid frame of the named kind (for sources with no data yet)."""
+    columns = {spec.name: pd.Series([], dtype=object) for spec in _schema(frame_name)}
+    return validate_frame(pd.DataFrame(columns), frame_name)
+
+
+def validate_frame(frame: pd.DataFrame, frame_name: str) -> pd.DataFrame:
+    """Check ``frame`` against the documented schema of ``frame_name`` and return a normalised copy.
+
+    Normalisation: ids become ``int64`` (``Int64`` when nullable), dates ``datetime64[ns]``,
+    booleans ``bool``, code columns ``category`` (ordered for ordinal scales); extra columns are
+    kept unchanged. Raises :class:`FrameValidationError` naming the row label and field of the
+    first offending value, e.g. ``adoption row 3, field 'status': 'Live' is not one of ...``.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise FrameValidationError(f"{frame_name}: expected a pandas DataFrame, got {type(frame).__name__}")
+    specs = _schema(frame_name)
+    missing = [spec.name for spec in specs if spec.name not in frame.columns]
+    if missing:
+        raise FrameValidationError(f"{frame_name}: missing column(s) {', '.join(repr(m) for m in missing)}")
+    result = frame.copy()
+    for spec in specs:
+        result[spec.name] = _normalise_column(result[spec.name], spec, frame_name)
+    return result
+
+
+def _schema(frame_name: str) -> tuple[ColumnSpec, ...]:
+    try:
+        return FRAME_SCHEMAS[frame_name]
+    except KeyError:
+        known = ", ".join(FRAME_SCHEMAS)
+        raise FrameValidationError(f"unknown frame {frame_name!r}; known frames: {known}") from None
+
+
+def _fail(frame_name: str, column: pd.Series, bad_mask: np.ndarray | pd.Series, problem: str) -> None:
+    bad_mask = np.asarray(bad_mask, dtype=bool)
+    if not bad_mask.any():
+        return
+    position = int(np.flatnonzero(bad_mask)[0])
+    label = column.index[position]
+    raw = column.iloc[position]
+    count = int(bad_mask.sum())
+    more = f" ({count - 1} more row(s) with the same problem)" if count > 1 else ""
+    raise FrameValidationError(
+        f"{frame_name} row {label}, field {column.name!r}: {raw!r} {problem}{more}"
+    )
+
+
+def _normalise_column(column: pd.Series, spec: ColumnSpec, frame_name: str) -> pd.Series:
+    missing = column.isna().to_numpy()
+    if not spec.nullable:
+        _fail(frame_name, column, missing, "is missing but the field is required")
+    if spec.kind == "int":
+        return _as_int(column, spec, frame_name, missing)
+    if spec.kind == "datetime":
+        return _as_datetime(column, spec, frame_name, missing)
+    if spec.kind == "bool":
+        return _as_bool(column, frame_name)
+    if spec.kind == "code":
+        return _as_code(column, spec, frame_name)
+    return _as_text(column, frame_name)
+
+
+def _as_int(column: pd.Series, spec: ColumnSpec, frame_name: str, missing: np.ndarray) -> pd.Series:
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return column.astype("Int64" if spec.nullable else "int64")
+    numbers = pd.to_numeric(column, errors="coerce")
+    _fail(frame_name, column, numbers.isna().to_numpy() & ~missing, "is not a number")
+    values = numbers.to_numpy(dtype=float, na_value=np.nan)
+    _fail(frame_name, column, ~np.isnan(values) & (values != np.round(values)), "is not a whole number")
+    return numbers.astype("Int64" if spec.nullable else "int64")
+
+
+def _as_datetime(column: pd.Series, spec: ColumnSpec, frame_name: str, missing: np.ndarray) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        converted = column
+    else:
+        converted = pd.to_datetime(column, errors="coerce", format="mixed")
+        _fail(frame_name, column, converted.isna().to_numpy() & ~missing, "is not a date")
+    if getattr(converted.dt, "tz", None) is not None:
+        converted = converted.dt.tz_convert("UTC").dt.tz_localize(None)
+    return converted.astype("datetime64[ns]")
+
+
+_TRUE_WORDS = {"true", "1", "yes", "y", "t"}
+_FALSE_WORDS = {"false", "0", "no", "n", "f"}
+
+
+def _as_bool(column: pd.Series, frame_name: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return column.astype(bool)
+    words = column.astype(str).str.strip().str.lower()
+    truthy = words.isin(_TRUE_WORDS).to_numpy()
+    falsy = words.isin(_FALSE_WORDS).to_numpy()
+    _fail(frame_name, column, ~(truthy | falsy), "is not true/false")
+    return pd.Series(truthy, index=column.index, name=column.name)
+
+
+def _as_text(column: pd.Series, frame_name: str) -> pd.Series:
+    if isinstance(column.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(column.dtype):
+        return column
+    if column.dtype == object:
+        not_text = ~column.map(lambda v: isinstance(v, str) or v is None or v is pd.NA or v != v).to_numpy(bool)
+        _fail(frame_name, column, not_text, "is not text")
+        return column
+    return column.astype(str)
+
+
+def _as_code(column: pd.Series, spec: ColumnSpec, frame_name: str) -> pd.Series:
+    if spec.codes is None:
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            return column
+        return _as_text(column, frame_name).astype("category")
+    target = pd.CategoricalDtype(list(spec.codes), ordered=spec.ordered)
+    if isinstance(column.dtype, pd.CategoricalDtype) and column.dtype == target:
+        return column
+    # Unknown codes become NaN in the categorical; anything that was present is then an error.
+    converted = column.astype(object).astype(target)
+    unknown = converted.isna().to_numpy() & column.notna().to_numpy()
+    _fail(frame_name, column, unknown, f"is not one of {', '.join(spec.codes)}")
+    return converted
+
+
+def check_known_technologies(frame: pd.DataFrame, frame_name: str, technology_ids: pd.Index) -> None:
+    """Raise if ``frame.technology_id`` refers to a technology missing from ``technologies``."""
+    ids = frame["technology_id"]
+    present = ids.notna().to_numpy()
+    unknown = present & ~ids.isin(technology_ids).to_numpy()
+    _fail(frame_name, ids, unknown, "is not a technology_id in technologies")
+
+
+def check_unique(frame: pd.DataFrame, frame_name: str, columns: list[str]) -> None:
+    """Raise if the key ``columns`` repeat (e.g. two rows for one technology_id)."""
+    duplicated = frame.duplicated(subset=columns, keep="first").to_numpy()
+    _fail(frame_name, frame[columns[0]], duplicated, f"repeats the key ({', '.join(columns)})")

@@ -1,0 +1,27 @@
+"""Entry script: `streamlit run streamlit_app/app.py`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run` puts this folder, not the project root, on sys.path.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st  # noqa: E402
+
+from streamlit_app.auth import current_identity  # noqa: E402
+from streamlit_app.navigation import pages_for  # noqa: E402
+from streamlit_app.views.sign_in import render_sign_in, render_user_box  # noqa: E402
+
+st.set_page_config(page_title="AI Workforce Roadmap", page_icon=":material/map:", layout="wide")
+
+identity = current_identity()
+if identity is None:
+    navigation = st.navigation([st.Page(render_sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)])
+else:
+    render_user_box(identity)
+    navigation = st.navigation(pages_for(identity.role))
+navigation.run()

@@ -1,0 +1,37 @@
+"""The page list, built per role. A page not in a role's list cannot be reached by URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+VIEWS = Path(__file__).resolve().parent / "views"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    file: str
+    title: str
+    icon: str
+    url_path: str
+    section: str
+    roles: tuple[str, ...]
+
+
+PAGES: list[PageSpec] = [
+    PageSpec("home.py", "Home", ":material/home:", "home", "Overview", ("respondent", "facilitator", "lead", "admin")),
+    PageSpec("catalogue_browser.py", "Technology catalogue", ":material/search:", "catalogue", "Catalogue", ("facilitator", "lead", "admin")),
+    PageSpec("catalogue_admin.py", "Manage catalogue", ":material/edit_note:", "manage-catalogue", "Catalogue", ("lead",)),
+]
+
+
+def pages_for(role: str | None) -> dict[str, list[st.Page]]:
+    """Sections of st.Page objects for ``role``, in PAGES order."""
+    sections: dict[str, list[st.Page]] = {}
+    for spec in PAGES:
+        if role in spec.roles:
+            page = st.Page(str(VIEWS / spec.file), title=spec.title, icon=spec.icon, url_path=spec.url_path, default=spec.url_path == "home")
+            sections.setdefault(spec.section, []).append(page)
+    return sections

@@ -1,0 +1,40 @@
+"""Process-wide resources for the web app: the engine (one per process) and cached reads.
+
+The engine is created once with ``st.cache_resource``; the first creation upgrades the
+schema to head (and loads the demo data when ``ROADMAP_DEMO_ON_FIRST_START`` is set and the
+catalogue is empty). Pages open one session per user action through ``storage`` functions;
+no session is ever kept in ``st.session_state``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlalchemy import Engine
+
+from storage.catalogue import data_version
+from storage.db import make_engine
+from storage.demo import load_demo_catalogue
+from storage.migrate import upgrade_to_head
+from storage.settings import database_url, env_flag
+
+
+@st.cache_resource(show_spinner="Opening the database…")
+def _engine_for(url: str) -> Engine:
+    engine = make_engine(url)
+    upgrade_to_head(engine)
+    if env_flag("ROADMAP_DEMO_ON_FIRST_START"):
+        from streamlit_app.commands.db import DEMO_EVIDENCE_LOADERS
+
+        summary = load_demo_catalogue(engine, only_if_empty=True)
+        for loader in DEMO_EVIDENCE_LOADERS:
+            loader(engine, summary.skipped)
+    return engine
+
+
+def get_engine() -> Engine:
+    return _engine_for(database_url())
+
+
+def current_data_version() -> int:
+    """Read on every run (one cheap query) so cached tables refresh when evidence changes."""
+    return data_version(get_engine())

@@ -1,0 +1,71 @@
+"""Small UI pieces shared by pages: safe text, demo banner, downloads, problem lists, cached reads."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from storage.catalogue import load_frames
+from storage.db import read_session
+from storage.exports import MIME_TYPES, table_bytes
+from storage.vocabularies import EDITABLE_VOCABULARIES, SEEDED_VOCABULARIES, labels, terms
+from streamlit_app.runtime import current_data_version, get_engine
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_escape(text: object) -> str:
+    """User text for a markdown element (title, caption...): shown literally, never as a link or markup."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _catalogue_frames(url: str, version: int) -> dict[str, pd.DataFrame]:
+    return load_frames(get_engine())
+
+
+def catalogue_frames() -> dict[str, pd.DataFrame]:
+    """Catalogue frames, cached on the data version so edits and imports show on the next run."""
+    engine = get_engine()
+    return _catalogue_frames(engine.url.render_as_string(hide_password=False), current_data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _vocabulary_labels(url: str, version: int) -> dict[str, dict[str, str]]:
+    with read_session(get_engine()) as session:
+        names = set(SEEDED_VOCABULARIES) | set(EDITABLE_VOCABULARIES)
+        return {name: labels(session, name) for name in names}
+
+
+def vocabulary_labels() -> dict[str, dict[str, str]]:
+    engine = get_engine()
+    return _vocabulary_labels(engine.url.render_as_string(hide_password=False), current_data_version())
+
+
+def vocabulary_options(vocabulary: str) -> list[str]:
+    """Active codes of a vocabulary in their display order (format them with vocabulary_labels)."""
+    with read_session(get_engine()) as session:
+        return [t.code for t in terms(session, vocabulary)]
+
+
+def demo_banner(frame: pd.DataFrame) -> None:
+    if "is_demo" in frame and frame["is_demo"].any():
+        st.warning("This database contains **demonstration data** (records named “Demo: …”). It is synthetic and describes no real product.", icon=":material/science:")
+
+
+def download_table(frame: pd.DataFrame, file_stem: str, *, key: str, label: str = "Download") -> None:
+    """CSV and XLSX download buttons; both go through the formula-safe export."""
+    left, right = st.columns(2)
+    left.download_button(f"{label} (CSV)", table_bytes(frame, "csv"), file_name=f"{file_stem}.csv", mime=MIME_TYPES["csv"], key=f"{key}_csv")
+    right.download_button(f"{label} (XLSX)", table_bytes(frame, "xlsx", sheet_name=file_stem), file_name=f"{file_stem}.xlsx", mime=MIME_TYPES["xlsx"], key=f"{key}_xlsx")
+
+
+def show_problems(title: str, problems: list[str], *, limit: int = 200) -> None:
+    """A list of problems as plain text (never markdown: it quotes the user's file)."""
+    st.error(f"{title} ({len(problems)} problem{'s' if len(problems) != 1 else ''})")
+    shown = problems[:limit]
+    st.dataframe(pd.DataFrame({"problem": shown}), hide_index=True, width="stretch")
+    if len(problems) > limit:
+        st.caption(f"…and {len(problems) - limit} more.")

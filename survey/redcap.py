@@ -1,0 +1,657 @@
+"""REDCap Data Dictionary import and export (DESIGN.md section 4).
+
+Import maps each dictionary row to a field; each Form Name becomes a section. What REDCap can say
+but we cannot (calculated fields, file uploads, SQL fields, action tags such as ``@HIDDEN``,
+logic with functions or events) is reported as an :class:`ImportWarning` naming the row and
+variable. The first row is REDCap's record identifier field and is not a question.
+
+Mapping, both ways:
+
+============================  ===============================================
+REDCap                        ours
+============================  ===============================================
+text (no validation)          short_text (``email`` -> e-mail pattern)
+text + integer                integer
+text + number, number_Ndp     decimal
+text + date_ymd/dmy/mdy       date (answers are always ISO YYYY-MM-DD)
+notes                         long_text
+radio / dropdown / checkbox   single_choice / dropdown / multiple_choice
+yesno, truefalse              yes_no (REDCap's 1/0 become 'yes'/'no')
+slider                        slider (min/max default 0/100)
+descriptive                   descriptive
+rows sharing a Matrix Group   one matrix field with one item per row
+============================  ===============================================
+
+Things REDCap has no column for travel in Field Annotation as tags of our own, which REDCap
+ignores: ``@ROADMAP-TYPE="rating_5"``, ``@ROADMAP-UNIT="minutes"``, ``@ROADMAP-STEP="5"``,
+``@ROADMAP-PATTERN="..."`` and ``@ROADMAP-REPEAT`` (the form is repeated per technology). The
+REDCap tags ``@CHARLIMIT=n`` (max length) and ``@NONEOFTHEABOVE='code'`` (exclusive options) are
+read and written as REDCap defines them.
+
+Export is lossless for imported instruments (import -> export -> import gives an equal
+instrument). For instruments written here, a section's description is not exported, a
+section's condition is folded into each of its fields' branching logic, and a section title is
+lost when the section starts with a matrix (REDCap shows the matrix header there).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from survey.expressions import (
+    And,
+    Answered,
+    BooleanConstant,
+    Comparison,
+    Literal,
+    Node,
+    Not,
+    Or,
+    Selected,
+    Variable,
+    parse,
+)
+from survey.imports import (
+    DraftField,
+    DraftSection,
+    ImportResult,
+    ImportWarning,
+    InstrumentImportError,
+    build_instrument,
+    decode_text,
+    expression_or_warning,
+    humanise,
+    normalise_quotes,
+    read_csv_rows,
+    slugify,
+    strip_html,
+)
+from survey.instrument import EMAIL_PATTERN, IDENTIFIER_PATTERN, Field, FieldType, Instrument
+
+__all__ = [
+    "COLUMNS",
+    "ImportResult",
+    "ImportWarning",
+    "InstrumentImportError",
+    "export_data_dictionary",
+    "import_data_dictionary",
+]
+
+COLUMNS = (
+    "Variable / Field Name",
+    "Form Name",
+    "Section Header",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+    "Field Note",
+    "Text Validation Type OR Show Slider Number",
+    "Text Validation Min",
+    "Text Validation Max",
+    "Identifier?",
+    "Branching Logic (Show field only if...)",
+    "Required Field?",
+    "Custom Alignment",
+    "Question Number (surveys only)",
+    "Matrix Group Name",
+    "Matrix Ranking?",
+    "Field Annotation",
+)
+"""The 18 Data Dictionary columns, in REDCap's order."""
+
+_KEYS = ("variable", "form", "section_header", "field_type", "label", "choices", "note", "validation",
+         "min", "max", "identifier", "branching", "required", "alignment", "question_number",
+         "matrix_group", "matrix_ranking", "annotation")
+
+# Header spellings seen in the wild (UI download, API names, hand-made files), compared after
+# lower-casing and removing everything but a-z and 0-9.
+_HEADER_SPELLINGS = {
+    "variable": ("variablefieldname", "fieldname", "variable", "variablename", "field"),
+    "form": ("formname", "form", "instrument", "instrumentname"),
+    "section_header": ("sectionheader",),
+    "field_type": ("fieldtype", "type"),
+    "label": ("fieldlabel", "label"),
+    "choices": ("choicescalculationsorsliderlabels", "selectchoicesorcalculations", "choices",
+                "choicesorcalculations", "selectchoices"),
+    "note": ("fieldnote", "note"),
+    "validation": ("textvalidationtypeorshowslidernumber", "textvalidationtype", "validationtype", "validation"),
+    "min": ("textvalidationmin", "validationmin", "min"),
+    "max": ("textvalidationmax", "validationmax", "max"),
+    "identifier": ("identifier",),
+    "branching": ("branchinglogicshowfieldonlyif", "branchinglogic"),
+    "required": ("requiredfield", "required"),
+    "alignment": ("customalignment",),
+    "question_number": ("questionnumbersurveysonly", "questionnumber"),
+    "matrix_group": ("matrixgroupname", "matrixgroup"),
+    "matrix_ranking": ("matrixranking",),
+    "annotation": ("fieldannotation", "annotation"),
+}
+_REQUIRED_KEYS = ("variable", "form", "field_type", "label")
+
+_TEXT_VALIDATION = {
+    "integer": FieldType.INTEGER,
+    "int": FieldType.INTEGER,
+    "number": FieldType.DECIMAL,
+    "float": FieldType.DECIMAL,
+    "date_ymd": FieldType.DATE,
+    "date_dmy": FieldType.DATE,
+    "date_mdy": FieldType.DATE,
+    "date": FieldType.DATE,
+}
+_CHOICE_FIELD_TYPES = {"radio": FieldType.SINGLE_CHOICE, "dropdown": FieldType.DROPDOWN,
+                       "select": FieldType.DROPDOWN, "checkbox": FieldType.MULTIPLE_CHOICE}
+_UNSUPPORTED_TYPES = {
+    "calc": "calculated fields are not supported",
+    "file": "file upload fields are not supported",
+    "sql": "SQL fields are not supported",
+}
+_TAG = re.compile(r"@([A-Za-z][A-Za-z0-9_-]*)(?:\s*=\s*(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s@]+))?")
+_CHECKBOX_REFERENCE = re.compile(
+    r"\[\s*([A-Za-z][A-Za-z0-9_]*)\s*\(\s*([A-Za-z0-9_.\-]+)\s*\)\s*\]\s*(==|=|<>|!=)\s*(?:'([01])'|\"([01])\"|([01])(?![0-9.]))")
+_FIELD_REFERENCE = re.compile(r"\[\s*([A-Za-z][A-Za-z0-9_]*)\s*\]")
+
+
+def _header_key(cell: str) -> str | None:
+    compact = re.sub(r"[^a-z0-9]", "", cell.lower())
+    for key, spellings in _HEADER_SPELLINGS.items():
+        if compact in spellings:
+            return key
+    return None
+
+
+@dataclass
+class _Row:
+    number: int
+    cells: dict[str, str]
+
+    def get(self, key: str) -> str:
+        return self.cells.get(key, "").strip()
+
+
+def _read_rows(data: bytes | str) -> list[_Row]:
+    text = decode_text(data)
+    if not text.strip():
+        raise InstrumentImportError("the file is empty")
+    raw_rows = read_csv_rows(text)
+    header_index = next(index for index, row in enumerate(raw_rows) if row)
+    header = raw_rows[header_index]
+    columns: dict[int, str] = {}
+    for position, cell in enumerate(header):
+        key = _header_key(cell)
+        if key is not None and key not in columns.values():
+            columns[position] = key
+    missing = [COLUMNS[_KEYS.index(key)] for key in _REQUIRED_KEYS if key not in columns.values()]
+    if missing:
+        raise InstrumentImportError(
+            f"not a REDCap Data Dictionary: the header row (row {header_index + 1}) lacks the column(s) "
+            + ", ".join(f"'{name}'" for name in missing))
+    rows = []
+    for index in range(header_index + 1, len(raw_rows)):
+        cells = raw_rows[index]
+        if cells:
+            rows.append(_Row(index + 1, {key: cells[position] for position, key in columns.items() if position < len(cells)}))
+    if not rows:
+        raise InstrumentImportError("the Data Dictionary has a header row but no fields")
+    return rows
+
+
+# --------------------------------------------------------------------------- import
+
+
+@dataclass
+class _Tags:
+    roadmap: dict[str, str]
+    char_limit: int | None
+    exclusive_codes: list[str]
+
+
+def _read_annotation(row: _Row, variable: str, warnings: list[ImportWarning]) -> _Tags:
+    text = normalise_quotes(row.get("annotation"))
+    tags = _Tags({}, None, [])
+    for match in _TAG.finditer(text):
+        name, value = match.group(1).upper(), _tag_value(match.group(2))
+        if name.startswith("ROADMAP-"):
+            tags.roadmap[name.removeprefix("ROADMAP-")] = value
+        elif name == "CHARLIMIT" and value.isdigit() and int(value) > 0:
+            tags.char_limit = int(value)
+        elif name == "NONEOFTHEABOVE":
+            tags.exclusive_codes = [code.strip() for code in value.split(",") if code.strip()]
+        else:
+            warnings.append(ImportWarning(row.number, variable, f"action tag @{name} is not supported and was ignored"))
+    leftover = _TAG.sub("", text).strip()
+    if leftover:
+        warnings.append(ImportWarning(row.number, variable, f"field annotation text ignored: {leftover[:80]!r}"))
+    return tags
+
+
+def _tag_value(raw: str | None) -> str:
+    if raw is None:
+        return ""
+    if raw.startswith('"'):
+        try:
+            return str(json.loads(raw))
+        except ValueError:
+            return raw.strip('"')
+    return raw.strip("'")
+
+
+def _parse_choices(text: str, row: _Row, variable: str, warnings: list[ImportWarning]) -> list[dict[str, Any]]:
+    choices = []
+    for part in re.split(r"\||\\n|\n", text):
+        if not part.strip():
+            continue
+        code, separator, label = part.partition(",")
+        code, label = code.strip(), strip_html(label)
+        if not separator:
+            label = code
+        if not re.fullmatch(r"-?[A-Za-z0-9_][A-Za-z0-9_.\-]*", code):
+            warnings.append(ImportWarning(row.number, variable, f"choice {part.strip()[:60]!r} skipped: "
+                                                                 f"the code must be letters, digits or underscores"))
+            continue
+        choices.append({"code": code, "label": label or code})
+    return choices
+
+
+def _bound(text: str, kind: FieldType, row: _Row, variable: str, warnings: list[ImportWarning]) -> Any:
+    text = text.strip()
+    if not text:
+        return None
+    if kind is FieldType.DATE:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            try:
+                return date.fromisoformat(text).isoformat()
+            except ValueError:
+                pass
+    elif re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return int(text) if "." not in text else float(text)
+    warnings.append(ImportWarning(row.number, variable, f"validation limit {text!r} is not supported and was ignored"))
+    return None
+
+
+def _field_type(row: _Row, variable: str, warnings: list[ImportWarning]) -> FieldType | None:
+    raw_type = row.get("field_type").lower()
+    validation = row.get("validation").lower()
+    if raw_type in _UNSUPPORTED_TYPES:
+        warnings.append(ImportWarning(row.number, variable, f"field skipped: {_UNSUPPORTED_TYPES[raw_type]}"))
+        return None
+    if raw_type in _CHOICE_FIELD_TYPES:
+        return _CHOICE_FIELD_TYPES[raw_type]
+    simple = {"notes": FieldType.LONG_TEXT, "yesno": FieldType.YES_NO, "truefalse": FieldType.YES_NO,
+              "slider": FieldType.SLIDER, "descriptive": FieldType.DESCRIPTIVE}
+    if raw_type in simple:
+        return simple[raw_type]
+    if raw_type == "text":
+        if not validation or validation == "email":
+            return FieldType.SHORT_TEXT
+        if validation in _TEXT_VALIDATION:
+            return _TEXT_VALIDATION[validation]
+        if re.fullmatch(r"number_\d+dp(_comma_decimal)?", validation):
+            return FieldType.DECIMAL
+        warnings.append(ImportWarning(row.number, variable,
+                                      f"text validation {validation!r} is not supported; imported as plain text"))
+        return FieldType.SHORT_TEXT
+    warnings.append(ImportWarning(row.number, variable, f"field skipped: unknown field type {raw_type!r}"))
+    return None
+
+
+def _variable_name(row: _Row, renames: dict[str, str], warnings: list[ImportWarning]) -> str | None:
+    original = row.get("variable")
+    if not original:
+        warnings.append(ImportWarning(row.number, None, "row skipped: it has no variable name"))
+        return None
+    name = original.lower()
+    if not re.fullmatch(IDENTIFIER_PATTERN, name):
+        name = slugify(name, fallback="v")
+        warnings.append(ImportWarning(row.number, original, f"variable renamed to {name!r} (names must be "
+                                                            f"lower-case letters, digits and underscores)"))
+    renames[original.lower()] = name
+    return name
+
+
+def _translate_logic(text: str, renames: dict[str, str]) -> str:
+    """REDCap logic -> our syntax (still to be parsed); unknown constructs are left to fail parsing."""
+    text = normalise_quotes(text)
+
+    def checkbox(match: re.Match[str]) -> str:
+        variable = renames.get(match.group(1).lower(), match.group(1).lower())
+        checked = (match.group(4) or match.group(5) or match.group(6)) == "1"
+        if match.group(3) in ("<>", "!="):
+            checked = not checked
+        condition = f"selected({variable}, '{match.group(2)}')"
+        return condition if checked else f"not {condition}"
+
+    text = _CHECKBOX_REFERENCE.sub(checkbox, text)
+    return _FIELD_REFERENCE.sub(lambda match: renames.get(match.group(1).lower(), match.group(1).lower()), text)
+
+
+def _field_data(row: _Row, variable: str, kind: FieldType, warnings: list[ImportWarning]) -> dict[str, Any]:
+    tags = _read_annotation(row, variable, warnings)
+    label = strip_html(row.get("label"))
+    help_text = strip_html(row.get("note"))
+    data: dict[str, Any] = {"variable": variable, "type": kind.value, "label": label or humanise(variable),
+                            "help": help_text, "required": row.get("required").lower() in ("y", "yes", "1"),
+                            "identifier": row.get("identifier").lower() in ("y", "yes", "1")}
+    if not label and kind is not FieldType.DESCRIPTIVE:
+        warnings.append(ImportWarning(row.number, variable, "the field has no label; its variable name is used"))
+    rating = tags.roadmap.get("TYPE")
+    if rating in (FieldType.RATING_5.value, FieldType.RATING_9.value) and kind is FieldType.SINGLE_CHOICE:
+        kind = FieldType(rating)
+        data["type"] = rating
+    validation: dict[str, Any] = {}
+    if kind in (FieldType.SINGLE_CHOICE, FieldType.DROPDOWN, FieldType.MULTIPLE_CHOICE, FieldType.RATING_5,
+                FieldType.RATING_9):
+        choices = _parse_choices(row.get("choices"), row, variable, warnings)
+        for choice in choices:
+            choice["exclusive"] = choice["code"] in tags.exclusive_codes
+        if kind in (FieldType.RATING_5, FieldType.RATING_9) and all(c["label"] == c["code"] for c in choices):
+            choices = []
+        data["choices"] = choices
+    if kind is FieldType.SLIDER:
+        labels = [strip_html(part) for part in row.get("choices").split("|") if strip_html(part)]
+        if labels:
+            scale = "Scale: " + " – ".join(labels)
+            data["help"] = f"{help_text} ({scale})" if help_text else scale
+        validation["min"], validation["max"] = 0, 100
+    if kind in (FieldType.INTEGER, FieldType.DECIMAL, FieldType.SLIDER, FieldType.DATE):
+        for key in ("min", "max"):
+            value = _bound(row.get(key), kind, row, variable, warnings)
+            if value is not None:
+                validation[key] = value
+    if kind is FieldType.SHORT_TEXT and row.get("validation").lower() == "email":
+        validation["pattern"] = EMAIL_PATTERN
+    if "PATTERN" in tags.roadmap and kind in (FieldType.SHORT_TEXT, FieldType.LONG_TEXT):
+        validation["pattern"] = tags.roadmap["PATTERN"]
+    if tags.char_limit is not None and kind in (FieldType.SHORT_TEXT, FieldType.LONG_TEXT):
+        validation["max_length"] = tags.char_limit
+    if "STEP" in tags.roadmap and kind is FieldType.SLIDER:
+        validation["step"] = tags.roadmap["STEP"]
+    if "UNIT" in tags.roadmap and kind in (FieldType.INTEGER, FieldType.DECIMAL, FieldType.SLIDER):
+        data["unit"] = tags.roadmap["UNIT"]
+    if validation:
+        data["validation"] = validation
+    if kind is FieldType.DESCRIPTIVE:
+        data.pop("required")
+    data["_repeat"] = "REPEAT" in tags.roadmap
+    return data
+
+
+def import_data_dictionary(text_or_bytes: bytes | str) -> ImportResult:
+    """Read a REDCap Data Dictionary CSV into an instrument plus warnings for what was not imported."""
+    rows = _read_rows(text_or_bytes)
+    warnings: list[ImportWarning] = []
+    renames: dict[str, str] = {}
+    first = rows[0]
+    if first.get("field_type").lower() == "text":
+        warnings.append(ImportWarning(first.number, first.get("variable"), "the first field is REDCap's record "
+                                                                             "identifier; it is not imported as a question"))
+        rows = rows[1:]
+    sections: dict[str, DraftSection] = {}
+    types: dict[str, FieldType] = {}
+    logic: dict[int, tuple[str, str]] = {}  # row number -> (variable, REDCap logic)
+    pending_matrix: list[tuple[_Row, dict[str, Any]]] = []
+
+    def flush_matrix() -> None:
+        if pending_matrix:
+            _add_matrix(pending_matrix, sections, types, warnings)
+            pending_matrix.clear()
+
+    for row in rows:
+        variable = _variable_name(row, renames, warnings)
+        kind = _field_type(row, variable, warnings) if variable else None
+        if variable is None or kind is None:
+            continue
+        form = row.get("form") or "form"
+        section_id = slugify(form, fallback="form")
+        section = sections.setdefault(section_id, DraftSection(section_id, humanise(section_id), row.number))
+        data = _field_data(row, variable, kind, warnings)
+        section.repeat_per_technology = section.repeat_per_technology or data.pop("_repeat")
+        if row.get("branching"):
+            logic[row.number] = (variable, row.get("branching"))
+        group = row.get("matrix_group")
+        if pending_matrix and (group != pending_matrix[0][0].get("matrix_group") or section_id != slugify(
+                pending_matrix[0][0].get("form") or "form", fallback="form")):
+            flush_matrix()
+        if group:
+            if kind in (FieldType.SINGLE_CHOICE, FieldType.DROPDOWN):
+                pending_matrix.append((row, data))
+                continue
+            warnings.append(ImportWarning(row.number, variable, f"matrix group {group!r}: only single-answer "
+                                                                f"(radio) rows form a matrix; imported as its own question"))
+        header = strip_html(row.get("section_header"))
+        if header:
+            _place_header(section, header, row, variable)
+        types[variable] = FieldType(data["type"])
+        section.fields.append(DraftField(row.number, data))
+    flush_matrix()
+    _apply_logic(sections, logic, renames, types, warnings)
+    return ImportResult(build_instrument(name="redcap_import", version=1, title="Imported REDCap instrument",
+                                         description="", drafts=list(sections.values()), warnings=warnings), warnings)
+
+
+def _place_header(section: DraftSection, header: str, row: _Row, variable: str) -> None:
+    """A header on a form's first field titles the section; a later one becomes descriptive text."""
+    if not section.fields and section.title == humanise(section.id):
+        section.title = header
+        return
+    section.fields.append(DraftField(row.number, {"variable": f"{variable}_header", "type": "descriptive",
+                                                  "label": header}))
+
+
+def _add_matrix(rows: list[tuple[_Row, dict[str, Any]]], sections: dict[str, DraftSection],
+                types: dict[str, FieldType], warnings: list[ImportWarning]) -> None:
+    first_row, first = rows[0]
+    group = first_row.get("matrix_group")
+    section = sections[slugify(first_row.get("form") or "form", fallback="form")]
+    variable = slugify(group, fallback="matrix")
+    if first_row.get("matrix_ranking").lower() in ("y", "yes", "1"):
+        warnings.append(ImportWarning(first_row.number, variable, "matrix ranking is not supported and was ignored"))
+    for row, data in rows[1:]:
+        if data.get("choices") != first.get("choices"):
+            warnings.append(ImportWarning(row.number, data["variable"], f"matrix {group!r}: this row's choices differ "
+                                                                         f"from the first row's; the first row's are used"))
+        if row.get("branching") != first_row.get("branching"):
+            warnings.append(ImportWarning(row.number, data["variable"], f"matrix {group!r}: this row's branching "
+                                                                         f"logic differs; the first row's is used"))
+    header = strip_html(first_row.get("section_header"))
+    data = {"variable": variable, "type": FieldType.MATRIX.value, "label": header or humanise(variable),
+            "help": first.get("help", ""), "required": any(item.get("required") for _, item in rows),
+            "identifier": any(item.get("identifier") for _, item in rows), "choices": first.get("choices", []),
+            "items": [{"variable": item["variable"], "label": item["label"]} for _, item in rows]}
+    for _, item in rows:
+        types[item["variable"]] = FieldType.MATRIX
+    section.fields.append(DraftField(first_row.number, data))
+
+
+def _apply_logic(sections: dict[str, DraftSection], logic: dict[int, tuple[str, str]], renames: dict[str, str],
+                 types: dict[str, FieldType], warnings: list[ImportWarning]) -> None:
+    for section in sections.values():
+        for draft in section.fields:
+            if draft.row not in logic:
+                continue
+            variable, original = logic[draft.row]
+            translated = _translate_logic(original, renames)
+            draft.data["show_if"] = expression_or_warning(translated, types, draft.row, variable, original, warnings)
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _negate(node: Node) -> Node:
+    """Push a negation inwards, because REDCap logic has no 'not'."""
+    if isinstance(node, Not):
+        return node.operand
+    if isinstance(node, BooleanConstant):
+        return BooleanConstant(not node.value)
+    if isinstance(node, Comparison):
+        opposite = {"=": "!=", "!=": "=", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+        return Comparison(node.left, opposite[node.operator], node.right)
+    if isinstance(node, And):
+        return Or(tuple(_negate(operand) for operand in node.operands))
+    if isinstance(node, Or):
+        return And(tuple(_negate(operand) for operand in node.operands))
+    return Not(node)
+
+
+class _LogicWriter:
+    def __init__(self, instrument: Instrument) -> None:
+        self.types = {slot.variable: slot.type for _, slot in instrument.answer_slots()}
+
+    def write(self, node: Node) -> str:
+        if isinstance(node, Not):
+            inner = node.operand
+            if isinstance(inner, Selected) and self.types.get(inner.variable) is FieldType.MULTIPLE_CHOICE:
+                return f"[{inner.variable}({inner.code})] = '0'"
+            if isinstance(inner, Answered):
+                return f"[{inner.variable}] = ''"
+            return self.write(_negate(inner))
+        if isinstance(node, Selected):
+            if self.types.get(node.variable) is FieldType.MULTIPLE_CHOICE:
+                return f"[{node.variable}({node.code})] = '1'"
+            return f"[{node.variable}] = '{self._code(node.variable, node.code)}'"
+        if isinstance(node, Answered):
+            return f"[{node.variable}] <> ''"
+        if isinstance(node, BooleanConstant):
+            return "true" if node.value else "false"
+        if isinstance(node, Comparison):
+            operator = "<>" if node.operator == "!=" else node.operator
+            other = {id(node.left): node.right, id(node.right): node.left}
+            sides = [self._operand(side, other[id(side)]) for side in (node.left, node.right)]
+            return f"{sides[0]} {operator} {sides[1]}"
+        joiner = " and " if isinstance(node, And) else " or "
+        return joiner.join(f"({self.write(part)})" if isinstance(part, (And, Or)) else self.write(part)
+                           for part in node.operands)
+
+    def _code(self, variable: str, code: str) -> str:
+        if self.types.get(variable) is FieldType.YES_NO:
+            return {"yes": "1", "no": "0"}.get(code, code)
+        return code
+
+    def _operand(self, operand: Any, other: Any) -> str:
+        if isinstance(operand, Variable):
+            return f"[{operand.name}]"
+        if isinstance(operand, Literal) and isinstance(operand.value, str):
+            value = self._code(other.name, operand.value) if isinstance(other, Variable) else operand.value
+            quote = '"' if "'" in value else "'"
+            return f"{quote}{value}{quote}"
+        return operand.to_text()
+
+
+def _combined_condition(section_condition: str | None, field_condition: str | None) -> Node | None:
+    parts = [parse(text).root for text in (section_condition, field_condition) if text]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+
+def _annotation(tags: list[tuple[str, str | None]]) -> str:
+    return " ".join(f"@{name}" if value is None else f"@{name}={value}" for name, value in tags)
+
+
+def _field_rows(field: Field, section_id: str, logic: str, header: str) -> list[dict[str, str]]:
+    """The dictionary rows (as column-key -> text) for one field."""
+    base = {"form": section_id, "section_header": header, "label": field.label, "note": field.help,
+            "branching": logic, "required": "y" if field.required else "",
+            "identifier": "y" if field.identifier else ""}
+    tags: list[tuple[str, str | None]] = []
+    kind = field.type
+    rules = field.validation
+    row: dict[str, str] = {"variable": field.variable}
+    if kind is FieldType.MATRIX:
+        choices = " | ".join(f"{choice.code}, {choice.label}" for choice in field.choices)
+        return [{**base, "variable": item.variable, "field_type": "radio", "label": item.label, "choices": choices,
+                 "matrix_group": field.variable, "section_header": field.label if position == 0 else "",
+                 "note": field.help if position == 0 else ""}
+                for position, item in enumerate(field.items)]
+    if kind in (FieldType.SINGLE_CHOICE, FieldType.DROPDOWN, FieldType.MULTIPLE_CHOICE):
+        row["field_type"] = {FieldType.SINGLE_CHOICE: "radio", FieldType.DROPDOWN: "dropdown",
+                             FieldType.MULTIPLE_CHOICE: "checkbox"}[kind]
+        row["choices"] = " | ".join(f"{choice.code}, {choice.label}" for choice in field.choices)
+        exclusive = [choice.code for choice in field.choices if choice.exclusive]
+        if exclusive:
+            tags.append(("NONEOFTHEABOVE", "'" + ",".join(exclusive) + "'"))
+    elif kind in (FieldType.RATING_5, FieldType.RATING_9):
+        points = 5 if kind is FieldType.RATING_5 else 9
+        labels = {choice.code: choice.label for choice in field.choices}
+        row["field_type"] = "radio"
+        row["choices"] = " | ".join(f"{point}, {labels.get(str(point), str(point))}" for point in range(1, points + 1))
+        tags.append(("ROADMAP-TYPE", json.dumps(kind.value)))
+    elif kind in (FieldType.INTEGER, FieldType.DECIMAL, FieldType.DATE):
+        row["field_type"] = "text"
+        row["validation"] = {FieldType.INTEGER: "integer", FieldType.DECIMAL: "number", FieldType.DATE: "date_ymd"}[kind]
+    elif kind is FieldType.SLIDER:
+        row["field_type"] = "slider"
+        row["validation"] = "number"
+        if rules.step is not None:
+            tags.append(("ROADMAP-STEP", json.dumps(_number_text(rules.step))))
+    elif kind is FieldType.SHORT_TEXT:
+        row["field_type"] = "text"
+        if rules.pattern == EMAIL_PATTERN:
+            row["validation"] = "email"
+        elif rules.pattern is not None:
+            tags.append(("ROADMAP-PATTERN", json.dumps(rules.pattern)))
+    elif kind is FieldType.LONG_TEXT:
+        row["field_type"] = "notes"
+        if rules.pattern is not None:
+            tags.append(("ROADMAP-PATTERN", json.dumps(rules.pattern)))
+    else:
+        row["field_type"] = {FieldType.YES_NO: "yesno", FieldType.DESCRIPTIVE: "descriptive"}[kind]
+    if kind in (FieldType.INTEGER, FieldType.DECIMAL, FieldType.SLIDER, FieldType.DATE):
+        row["min"] = _bound_text(rules.min)
+        row["max"] = _bound_text(rules.max)
+    if rules.max_length is not None:
+        tags.append(("CHARLIMIT", str(rules.max_length)))
+    if field.unit:
+        tags.append(("ROADMAP-UNIT", json.dumps(field.unit)))
+    row["annotation"] = _annotation(tags)
+    return [{**base, **row}]
+
+
+def _number_text(value: float | int) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _bound_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    return _number_text(value)
+
+
+def _record_id_name(instrument: Instrument) -> str:
+    taken = {slot.variable for _, slot in instrument.answer_slots()}
+    taken |= {field.variable for section in instrument.sections for field in section.fields}
+    name = "record_id"
+    while name in taken:
+        name += "_"
+    return name
+
+
+def export_data_dictionary(instrument: Instrument) -> str:
+    """The instrument as REDCap Data Dictionary CSV text (18 columns, REDCap's order, CRLF line ends)."""
+    writer_logic = _LogicWriter(instrument)
+    rows: list[dict[str, str]] = [{"variable": _record_id_name(instrument), "form": instrument.sections[0].id,
+                                   "field_type": "text", "label": "Record ID"}]
+    for section in instrument.sections:
+        header = section.title if section.title != humanise(section.id) else ""
+        for position, field in enumerate(section.fields):
+            condition = _combined_condition(section.show_if, field.show_if)
+            logic = writer_logic.write(condition) if condition is not None else ""
+            field_rows = _field_rows(field, section.id, logic, header if position == 0 else "")
+            if position == 0 and section.repeat_per_technology:
+                first = field_rows[0]
+                first["annotation"] = _annotation([("ROADMAP-REPEAT", None)]) + (
+                    " " + first["annotation"] if first.get("annotation") else "")
+            rows.extend(field_rows)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([row.get(key, "") for key in _KEYS])
+    return buffer.getvalue()
