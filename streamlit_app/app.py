@@ -20,7 +20,8 @@ st.set_page_config(page_title="AI Workforce Roadmap", page_icon=":material/map:"
 
 identity = current_identity()
 if identity is None:
-    navigation = st.navigation([st.Page(render_sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)])
+    sign_in = st.Page(render_sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)
+    navigation = st.navigation({"Account": [sign_in], **pages_for(None, default_url_path="sign-in")})
 else:
     render_user_box(identity)
     navigation = st.navigation(pages_for(identity.role))

@@ -20,18 +20,26 @@ class PageSpec:
     roles: tuple[str, ...]
 
 
+# "anonymous" = not signed in: survey respondents and workshop participants, whose link or
+# join code is their credential, use those pages without an account.
+ANONYMOUS = "anonymous"
+EVERYONE = (ANONYMOUS, "respondent", "facilitator", "lead", "admin")
+SIGNED_IN = ("respondent", "facilitator", "lead", "admin")
+
 PAGES: list[PageSpec] = [
-    PageSpec("home.py", "Home", ":material/home:", "home", "Overview", ("respondent", "facilitator", "lead", "admin")),
+    PageSpec("home.py", "Home", ":material/home:", "home", "Overview", SIGNED_IN),
     PageSpec("catalogue_browser.py", "Technology catalogue", ":material/search:", "catalogue", "Catalogue", ("facilitator", "lead", "admin")),
     PageSpec("catalogue_admin.py", "Manage catalogue", ":material/edit_note:", "manage-catalogue", "Catalogue", ("lead",)),
 ]
 
 
-def pages_for(role: str | None) -> dict[str, list[st.Page]]:
-    """Sections of st.Page objects for ``role``, in PAGES order."""
+def pages_for(role: str | None, default_url_path: str = "home") -> dict[str, list[st.Page]]:
+    """Sections of st.Page objects for ``role`` (None = not signed in), in PAGES order."""
+    role = role or ANONYMOUS
     sections: dict[str, list[st.Page]] = {}
     for spec in PAGES:
         if role in spec.roles:
-            page = st.Page(str(VIEWS / spec.file), title=spec.title, icon=spec.icon, url_path=spec.url_path, default=spec.url_path == "home")
+            page = st.Page(str(VIEWS / spec.file), title=spec.title, icon=spec.icon, url_path=spec.url_path,
+                           default=spec.url_path == default_url_path)
             sections.setdefault(spec.section, []).append(page)
     return sections

@@ -1,5 +1,9 @@
-"""All ORM models; importing this package registers every table on ``Base.metadata``."""
+"""All ORM models; importing this package registers every table on ``Base.metadata``.
 
+Each feature keeps its tables in its own module; add one import line per module below.
+"""
+
+from storage.models import catalogue  # noqa: F401
 from storage.models.base import Base
 from storage.models.catalogue import (
     AdoptionRecord,
