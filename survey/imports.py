@@ -14,6 +14,7 @@ import csv
 import html
 import io
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field as dataclass_field
 from typing import Any
@@ -78,6 +79,10 @@ class ImportResult:
     instrument: Instrument
     warnings: list[ImportWarning]
 
+    def __post_init__(self) -> None:
+        # Report in file order, whichever pass of the importer found the problem.
+        self.warnings = sorted(self.warnings, key=lambda warning: -1 if warning.row is None else warning.row)
+
 
 @dataclass
 class DraftField:
@@ -121,7 +126,8 @@ def strip_html(text: str) -> str:
 
 def slugify(text: str, fallback: str = "item") -> str:
     """A valid identifier (``^[a-z][a-z0-9_]*$``) made from any text."""
-    slug = re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "_", ascii_text.strip().lower()).strip("_")
     if not slug:
         return fallback
     if not slug[0].isalpha():

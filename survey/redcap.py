@@ -151,7 +151,8 @@ _UNSUPPORTED_TYPES = {
     "file": "file upload fields are not supported",
     "sql": "SQL fields are not supported",
 }
-_TAG = re.compile(r"@([A-Za-z][A-Za-z0-9_-]*)(?:\s*=\s*(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s@]+))?")
+_TAG = re.compile(r"@([A-Za-z][A-Za-z0-9_-]*)(?:\((?:[^()]|\([^()]*\))*\))?"
+                  r"(?:\s*=\s*(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s@]+))?")
 _CHECKBOX_REFERENCE = re.compile(
     r"\[\s*([A-Za-z][A-Za-z0-9_]*)\s*\(\s*([A-Za-z0-9_.\-]+)\s*\)\s*\]\s*(==|=|<>|!=)\s*(?:'([01])'|\"([01])\"|([01])(?![0-9.]))")
 _FIELD_REFERENCE = re.compile(r"\[\s*([A-Za-z][A-Za-z0-9_]*)\s*\]")
@@ -381,8 +382,12 @@ def _field_data(row: _Row, variable: str, kind: FieldType, warnings: list[Import
     return data
 
 
-def import_data_dictionary(text_or_bytes: bytes | str) -> ImportResult:
-    """Read a REDCap Data Dictionary CSV into an instrument plus warnings for what was not imported."""
+def import_data_dictionary(text_or_bytes: bytes | str, *, name: str = "redcap_import",
+                           title: str | None = None, version: int = 1) -> ImportResult:
+    """Read a REDCap Data Dictionary CSV into an instrument plus warnings for what was not imported.
+
+    The dictionary carries no instrument name or title, so the caller may give them.
+    """
     rows = _read_rows(text_or_bytes)
     warnings: list[ImportWarning] = []
     renames: dict[str, str] = {}
@@ -410,7 +415,8 @@ def import_data_dictionary(text_or_bytes: bytes | str) -> ImportResult:
         section_id = slugify(form, fallback="form")
         section = sections.setdefault(section_id, DraftSection(section_id, humanise(section_id), row.number))
         data = _field_data(row, variable, kind, warnings)
-        section.repeat_per_technology = section.repeat_per_technology or data.pop("_repeat")
+        repeated = data.pop("_repeat")
+        section.repeat_per_technology = section.repeat_per_technology or repeated
         if row.get("branching"):
             logic[row.number] = (variable, row.get("branching"))
         group = row.get("matrix_group")
@@ -430,8 +436,10 @@ def import_data_dictionary(text_or_bytes: bytes | str) -> ImportResult:
         section.fields.append(DraftField(row.number, data))
     flush_matrix()
     _apply_logic(sections, logic, renames, types, warnings)
-    return ImportResult(build_instrument(name="redcap_import", version=1, title="Imported REDCap instrument",
-                                         description="", drafts=list(sections.values()), warnings=warnings), warnings)
+    instrument = build_instrument(name=slugify(name, fallback="redcap"), version=version,
+                                  title=title or humanise(slugify(name, fallback="redcap")), description="",
+                                  drafts=list(sections.values()), warnings=warnings)
+    return ImportResult(instrument, warnings)
 
 
 def _place_header(section: DraftSection, header: str, row: _Row, variable: str) -> None:
@@ -475,6 +483,10 @@ def _apply_logic(sections: dict[str, DraftSection], logic: dict[int, tuple[str, 
             if draft.row not in logic:
                 continue
             variable, original = logic[draft.row]
+            if re.search(r"\]\s*\[", original):
+                warnings.append(ImportWarning(draft.row, variable, f"branching logic {original!r} refers to events "
+                                                                   f"or instances, which are not supported; the field is always shown"))
+                continue
             translated = _translate_logic(original, renames)
             draft.data["show_if"] = expression_or_warning(translated, types, draft.row, variable, original, warnings)
 
@@ -520,9 +532,8 @@ class _LogicWriter:
             return "true" if node.value else "false"
         if isinstance(node, Comparison):
             operator = "<>" if node.operator == "!=" else node.operator
-            other = {id(node.left): node.right, id(node.right): node.left}
-            sides = [self._operand(side, other[id(side)]) for side in (node.left, node.right)]
-            return f"{sides[0]} {operator} {sides[1]}"
+            left, right = self._operand(node.left, node.right), self._operand(node.right, node.left)
+            return f"{left} {operator} {right}"
         joiner = " and " if isinstance(node, And) else " or "
         return joiner.join(f"({self.write(part)})" if isinstance(part, (And, Or)) else self.write(part)
                            for part in node.operands)
