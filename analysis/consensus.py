@@ -409,8 +409,9 @@ def accord_round_summary(
     round_index = pd.Index(sorted(rounds), name="round")
     group_names = sorted(groups)
 
+    respondents = valid[["round", "group", "participant"]].drop_duplicates()
     responded_by_group = (
-        valid.groupby(["round", "group"])["participant"].nunique().unstack("group")
+        respondents.groupby(["round", "group"]).size().unstack("group")
         .reindex(index=round_index, columns=group_names).fillna(0).astype("int64")
     )
     if invited_table is not None:
@@ -425,16 +426,20 @@ def accord_round_summary(
 
     table = pd.DataFrame(index=round_index)
     table["invited"] = invited_total
-    table["responded"] = valid.groupby("round")["participant"].nunique().reindex(round_index).fillna(0).astype("int64")
+    # A participant keeps one group (validated), so group counts add up to the round's total.
+    table["responded"] = responded_by_group.sum(axis=1)
     rate = table["responded"] / invited_total.astype("Float64").where(invited_total > 0)
     table["response_rate_pct"] = (100 * rate).astype(float)
     for group in group_names:
         table[f"invited_{group}"] = invited_by_group[group]
         table[f"responded_{group}"] = responded_by_group[group]
 
-    rated = analysis.overall["n"] > 0
+    rated = (analysis.overall["n"] > 0).to_numpy()
+    outcomes = pd.DataFrame(
+        {"round": consensus.index.get_level_values("round")[rated], "outcome": consensus.to_numpy()[rated]}
+    )
     outcome_counts = (
-        pd.crosstab(consensus[rated].index.get_level_values("round"), consensus[rated].to_numpy())
+        outcomes.groupby(["round", "outcome"]).size().unstack("outcome")
         .reindex(index=round_index, columns=["in", "out", "none"])
         .fillna(0)
         .astype("int64")

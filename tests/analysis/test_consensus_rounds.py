@@ -18,6 +18,7 @@ from analysis.consensus import (
     read_ratings_csv,
     sensitivity,
     stability,
+    summarise_items,
 )
 from tests.fixtures.consensus import FIXTURES_DIR, item_ratings, ratings_table
 
@@ -218,3 +219,12 @@ def test_consensus_report_for_ram_by_group():
 def test_report_functions_validate_their_input():
     with pytest.raises(RatingsError, match="column round: '0' is not a positive whole number"):
         consensus_report(item_ratings({"panel": [7]}).assign(round="0"), COMET_RULE)
+
+
+def test_every_function_accepts_a_table_without_ratings():
+    empty = read_ratings_csv(b"participant,group,item,round,rating\n")
+    assert summarise_items(empty, RAM_RULE).empty
+    assert stability(empty).empty
+    assert list(sensitivity(empty).columns) == ["item", "round", "n", "comet_70_15", "comet_every_group", "ram", "depends_on_rule"]
+    assert consensus_report(empty, COMET_EVERY_GROUP_RULE, by_group=True).empty
+    assert accord_round_summary(empty, COMET_RULE).empty
