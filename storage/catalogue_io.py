@@ -204,12 +204,18 @@ def parse_date(raw: str, *, us: bool = False) -> dt.date:
     """ISO dates always; otherwise day/month/year (UK), or month/day/year for FDA files."""
     raw = raw.strip()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-        return dt.date.fromisoformat(raw)
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(f"'{raw}' is not a valid date") from None
     match = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", raw)
     if match:
         first, second, year = (int(g) for g in match.groups())
         month, day = (first, second) if us else (second, first)
-        return dt.date(year, month, day)
+        try:
+            return dt.date(year, month, day)
+        except ValueError:
+            raise ValueError(f"'{raw}' is not a valid date") from None
     raise ValueError(f"'{raw}' is not a date (use YYYY-MM-DD)")
 
 
