@@ -121,7 +121,7 @@ MIN_VALUES_FOR_INTERVAL = 3
 # ---------------------------------------------------------------------------------------------
 
 
-def _category_codes(values: pd.Series | np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
+def category_positions(values: pd.Series | np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
     """Position of each value in ``categories`` (-1 for anything else, including NA), vectorised.
 
     Factorises first, so the string comparison runs once per distinct value (fast for the
@@ -138,9 +138,18 @@ def _lookup(codes: np.ndarray, uniques: np.ndarray, categories: tuple[str, ...])
 
 def _technology_positions(ids: np.ndarray, technology_ids: np.ndarray, frame_name: str,
                           labels: pd.Index) -> np.ndarray:
-    positions = np.searchsorted(technology_ids, ids)
-    positions = np.clip(positions, 0, max(len(technology_ids) - 1, 0))
-    unknown = (technology_ids[positions] != ids) if len(technology_ids) else np.ones(len(ids), bool)
+    """Position of each id in the sorted ``technology_ids``; unknown ids are an input error."""
+    if len(technology_ids) and 0 <= technology_ids[0] and technology_ids[-1] <= 4 * len(technology_ids) + 100_000:
+        # Compact ids (the usual database case): a direct lookup table beats a binary search.
+        table = np.full(int(technology_ids[-1]) + 2, -1, dtype=np.int64)
+        table[technology_ids] = np.arange(len(technology_ids))
+        positions = table[np.clip(ids, -1, len(table) - 1)]  # -1 and too-large ids hit a -1 slot
+        unknown = positions < 0
+        positions = np.maximum(positions, 0)
+    else:
+        positions = np.searchsorted(technology_ids, ids)
+        positions = np.clip(positions, 0, max(len(technology_ids) - 1, 0))
+        unknown = (technology_ids[positions] != ids) if len(technology_ids) else np.ones(len(ids), bool)
     if unknown.any():
         first = int(np.flatnonzero(unknown)[0])
         raise s.FrameValidationError(
@@ -177,7 +186,7 @@ class _EngineAnswers:
 
 
 def _engine_answers(answers: pd.DataFrame, technology_ids: np.ndarray) -> _EngineAnswers:
-    variable = _category_codes(answers["variable"], _ENGINE_VARIABLES)
+    variable = category_positions(answers["variable"], _ENGINE_VARIABLES)
     tech = answers["technology_id"]
     keep = (variable >= 0) & tech.notna().to_numpy()
     kept_tech = tech.to_numpy(dtype=np.int64, na_value=-1)[keep]
@@ -459,41 +468,42 @@ def group_medians(sorted_values: np.ndarray, offsets: np.ndarray, counts: np.nda
 
 def bootstrap_median_intervals(sorted_values: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
                                samples: int, interval: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap percentile interval of the median for every group at once.
+    """Bootstrap percentile interval of the median for every group, vectorised per group size.
 
     Resampling n values with replacement from sorted x and taking the median is the same in
-    distribution as taking x at the order statistics of n uniforms: the resample median is
+    distribution as reading x at the order statistics of n uniforms: the resample median is
     x[ceil(n U_(k))] (odd n, k = (n+1)/2) or the mean of x[ceil(n U_(k))] and x[ceil(n U_(k+1))]
-    (even n, k = n/2). U_(k) ~ Beta(k, n-k+1) and U_(k+1) = U_(k) + (1 - U_(k)) Beta(1, n-k), so each
-    bootstrap replicate costs two Beta draws instead of n resampled values. Groups with fewer than
-    MIN_VALUES_FOR_INTERVAL values get NaN. Deterministic for a given seed and input.
+    (even n, k = n/2), with U_(k) ~ Beta(k, n-k+1) and U_(k+1) = U_(k) + (1 - U_(k)) Beta(1, n-k).
+    So a replicate costs one or two Beta draws instead of n resampled values, and the draws
+    depend only on n: they are made once per distinct group size from a generator seeded with
+    (seed, n) and shared by all groups of that size. A technology's interval therefore depends
+    only on its own values and the settings. Groups with fewer than MIN_VALUES_FOR_INTERVAL values
+    get NaN.
     """
     lower = np.full(len(counts), np.nan)
     upper = np.full(len(counts), np.nan)
-    eligible = np.flatnonzero(counts >= MIN_VALUES_FOR_INTERVAL)
-    if len(eligible) == 0:
-        return lower, upper
-    rng = np.random.default_rng(seed)
-    n = counts[eligible].astype(float)[:, None]
-    k = np.floor((n + 1) / 2)
-    first = rng.beta(k, n - k + 1, size=(len(eligible), samples))
-    base = offsets[eligible][:, None]
-    n_int = counts[eligible][:, None]
-
-    def value_at(uniform: np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
-        rank = np.clip(np.ceil(n[rows] * uniform).astype(np.int64) - 1, 0, n_int[rows] - 1)
-        return sorted_values[base[rows] + rank]
-
-    medians = value_at(first, slice(None))
-    even = np.flatnonzero(counts[eligible] % 2 == 0)
-    if len(even):
-        second = first[even] + (1 - first[even]) * rng.beta(1.0, n[even] - k[even], size=(len(even), samples))
-        medians[even] = (medians[even] + value_at(second, even)) / 2
     tail = (1 - interval) / 2
-    bounds = np.quantile(medians, [tail, 1 - tail], axis=1)
-    lower[eligible] = bounds[0]
-    upper[eligible] = bounds[1]
+    for size in np.unique(counts[counts >= MIN_VALUES_FOR_INTERVAL]):
+        groups = np.flatnonzero(counts == size)
+        ranks = _median_ranks(int(size), samples, seed)  # (draws, 1 or 2) positions in a sorted group
+        picked = sorted_values[offsets[groups][:, None, None] + ranks[None, :, :]]
+        medians = picked.mean(axis=2)
+        bounds = np.quantile(medians, [tail, 1 - tail], axis=1)
+        lower[groups] = bounds[0]
+        upper[groups] = bounds[1]
     return lower, upper
+
+
+def _median_ranks(size: int, samples: int, seed: int) -> np.ndarray:
+    """Positions (0-based) of the middle order statistic(s) of ``samples`` bootstrap resamples."""
+    rng = np.random.default_rng([seed, size])
+    middle = (size + 1) // 2
+    first = rng.beta(middle, size - middle + 1, size=samples)
+    uniforms = [first]
+    if size % 2 == 0:
+        uniforms.append(first + (1 - first) * rng.beta(1.0, size - middle, size=samples))
+    ranks = np.ceil(size * np.stack(uniforms, axis=1)).astype(np.int64) - 1
+    return np.clip(ranks, 0, size - 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -536,12 +546,13 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
 
     prepared = _engine_answers(answers, technology_ids)
     survey = survey_evidence(prepared, n_tech, settings)
-    survey = survey[survey["category"] != IGNORED_DONT_KNOW]
-    survey_dates = _dates_of(survey["response_id"].to_numpy(), submitted)
+    used = survey["category"].to_numpy() != IGNORED_DONT_KNOW
+    survey_columns = {c: survey[c].to_numpy()[used] for c in ("quantity", "tech_pos", "category", "weight")}
+    survey_dates = _dates_of(survey["response_id"].to_numpy()[used], submitted)
 
     sites = current_site_status(adoption)
     site_pos = _technology_positions(sites["technology_id"].to_numpy(np.int64), technology_ids, "adoption", sites.index)
-    site_status = _category_codes(sites["status"], s.ADOPTION_STATUSES)
+    site_status = category_positions(sites["status"], s.ADOPTION_STATUSES)
     standing = standing_workshop_results(workshops)
     standing = standing[standing["carries_weight"]]
     workshop_pos = _technology_positions(
@@ -558,10 +569,10 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
         n_catalogue = np.zeros(n_tech, dtype=np.int64)
         discontinued_weight = np.zeros(n_tech)
 
-        rows = survey["quantity"].to_numpy() == q
-        tech = survey["tech_pos"].to_numpy()[rows]
-        category = survey["category"].to_numpy()[rows]
-        weight = survey["weight"].to_numpy()[rows]
+        rows = survey_columns["quantity"] == q
+        tech = survey_columns["tech_pos"][rows]
+        category = survey_columns["category"][rows]
+        weight = survey_columns["weight"][rows]
         on_scale = category >= 0
         evidence += _weighted_counts(tech[on_scale], category[on_scale], weight[on_scale], n_tech, n_cat)
         discontinued_weight += np.bincount(tech[~on_scale], weights=weight[~on_scale], minlength=n_tech)
@@ -577,14 +588,14 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
             n_catalogue = np.bincount(site_pos, minlength=n_tech)
             newest = _latest(newest, site_pos, sites["updated_at"].to_numpy())
         else:
-            desk = _category_codes(technologies[s.CATALOGUE_COLUMN[quantity]], categories)
+            desk = category_positions(technologies[s.CATALOGUE_COLUMN[quantity]], categories)
             has_desk = desk >= 0
             evidence[np.flatnonzero(has_desk), desk[has_desk]] += settings.prior_strength
             n_catalogue = has_desk.astype(np.int64)
             newest = _max_dates(newest, np.where(has_desk, catalogue_dates, np.datetime64("NaT")))
 
         in_quantity = (standing["quantity"].astype(object) == quantity).to_numpy()
-        band = _category_codes(standing["category"][in_quantity], categories)
+        band = category_positions(standing["category"][in_quantity], categories)
         w_pos = workshop_pos[in_quantity]
         n_workshop = np.bincount(w_pos, minlength=n_tech)
         evidence += settings.workshop_weight * _weighted_counts(w_pos, band, None, n_tech, n_cat)
@@ -592,7 +603,7 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
 
         summary = ordinal_summary(evidence + settings.background_alpha, settings.background_alpha, settings.interval)
         codes = np.array(categories, dtype=object)
-        frame = pd.DataFrame({
+        frame: dict[str, object] = {
             "technology_id": technology_ids,
             "quantity": quantity,
             "point": codes[summary["point"]],
@@ -604,7 +615,7 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
             "latent_point": summary["latent_point"],
             "latent_lower": summary["latent_lower"],
             "latent_upper": summary["latent_upper"],
-        })
+        }
         for k, code in enumerate(categories):
             frame[f"p_{code}"] = summary["probabilities"][:, k]
         total_stage_weight = summary["effective_n"] + discontinued_weight
@@ -622,16 +633,25 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
         frames.append(frame)
 
     frames.append(_minutes_estimates(prepared, technology_ids, submitted, settings))
-    estimates = pd.concat(frames, ignore_index=True)
-    for column in PROBABILITY_COLUMNS:
-        if column not in estimates:
-            estimates[column] = np.nan
+    estimates = _interleave(frames, n_tech)
     estimates["primary_workforce_group"] = estimates["technology_id"].map(_primary_groups(links))
-    order = pd.Categorical(estimates["quantity"], categories=list(s.QUANTITIES), ordered=True)
-    estimates["quantity"] = order
-    estimates = estimates.sort_values(["technology_id", "quantity"], kind="stable", ignore_index=True)
-    estimates["quantity"] = estimates["quantity"].astype(str)
     return estimates[list(ESTIMATE_COLUMNS)]
+
+
+def _interleave(frames: list[dict[str, object]], n_tech: int) -> pd.DataFrame:
+    """One frame ordered by technology then quantity from per-quantity column dicts.
+
+    Each dict holds arrays of length n_tech (technology order) or scalars; a column missing from
+    a dict (e.g. another quantity's probabilities) is NaN there.
+    """
+    columns: dict[str, np.ndarray] = {}
+    for name in ESTIMATE_COLUMNS:
+        if name == "primary_workforce_group":
+            continue
+        parts = [np.broadcast_to(np.asarray(frame.get(name, np.nan)), (n_tech,)) for frame in frames]
+        stacked = np.stack(parts, axis=1) if n_tech else np.empty((0, len(frames)))
+        columns[name] = stacked.reshape(-1)  # row-major: technology-major, quantity-minor
+    return pd.DataFrame(columns)
 
 
 def _weighted_counts(tech: np.ndarray, category: np.ndarray, weight: np.ndarray | None,
@@ -683,7 +703,7 @@ def _primary_groups(links: pd.DataFrame) -> pd.Series:
 
 
 def _minutes_estimates(prepared: _EngineAnswers, technology_ids: np.ndarray, submitted: pd.Series | None,
-                       settings: BlendSettings) -> pd.DataFrame:
+                       settings: BlendSettings) -> dict[str, object]:
     n_tech = len(technology_ids)
     values = signed_minutes(prepared, n_tech)
     values = values.sort_values(["tech_pos", "minutes"], kind="stable", ignore_index=True)
@@ -701,13 +721,13 @@ def _minutes_estimates(prepared: _EngineAnswers, technology_ids: np.ndarray, sub
                      _dates_of(values["response_id"].to_numpy(), submitted))
     strength = strength_labels(counts.astype(float), settings)
     strength[counts < MIN_VALUES_FOR_INTERVAL] = "thin"
-    return pd.DataFrame({
+    return {
         "technology_id": technology_ids,
         "quantity": "minutes_per_case",
-        "point": pd.array(point, dtype=object),
+        "point": point.astype(object),
         "point_index": point,
-        "lower": pd.array(lower, dtype=object),
-        "upper": pd.array(upper, dtype=object),
+        "lower": lower.astype(object),
+        "upper": upper.astype(object),
         "lower_index": lower,
         "upper_index": upper,
         "latent_point": np.nan,
@@ -721,7 +741,7 @@ def _minutes_estimates(prepared: _EngineAnswers, technology_ids: np.ndarray, sub
         "agreement": np.divide(agreeing, counts, out=np.full(n_tech, np.nan), where=counts > 0),
         "newest_evidence": newest,
         "strength": strength,
-    })
+    }
 
 
 # ---------------------------------------------------------------------------------------------

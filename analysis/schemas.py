@@ -253,6 +253,11 @@ def _fail(frame_name: str, column: pd.Series, bad_mask: np.ndarray | pd.Series, 
 
 
 def _normalise_column(column: pd.Series, spec: ColumnSpec, frame_name: str) -> pd.Series:
+    if _already_normalised(column, spec):
+        # Fast path for frames that were validated before: only the required-field check remains.
+        if not spec.nullable:
+            _fail(frame_name, column, column.isna().to_numpy(), "is missing but the field is required")
+        return column
     missing = column.isna().to_numpy()
     if not spec.nullable:
         _fail(frame_name, column, missing, "is missing but the field is required")
@@ -265,6 +270,21 @@ def _normalise_column(column: pd.Series, spec: ColumnSpec, frame_name: str) -> p
     if spec.kind == "code":
         return _as_code(column, spec, frame_name)
     return _as_text(column, frame_name)
+
+
+def _already_normalised(column: pd.Series, spec: ColumnSpec) -> bool:
+    dtype = column.dtype
+    if spec.kind == "int":
+        return dtype == ("Int64" if spec.nullable else np.int64)
+    if spec.kind == "datetime":
+        return dtype == "datetime64[ns]"
+    if spec.kind == "bool":
+        return dtype == bool
+    if spec.kind == "code":
+        if not isinstance(dtype, pd.CategoricalDtype):
+            return False
+        return spec.codes is None or dtype == pd.CategoricalDtype(list(spec.codes), ordered=spec.ordered)
+    return pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)
 
 
 def _as_int(column: pd.Series, spec: ColumnSpec, frame_name: str, missing: np.ndarray) -> pd.Series:
@@ -320,11 +340,12 @@ def _as_code(column: pd.Series, spec: ColumnSpec, frame_name: str) -> pd.Series:
     target = pd.CategoricalDtype(list(spec.codes), ordered=spec.ordered)
     if isinstance(column.dtype, pd.CategoricalDtype) and column.dtype == target:
         return column
-    # Unknown codes become NaN in the categorical; anything that was present is then an error.
-    converted = column.astype(object).astype(target)
-    unknown = converted.isna().to_numpy() & column.notna().to_numpy()
-    _fail(frame_name, column, unknown, f"is not one of {', '.join(spec.codes)}")
-    return converted
+    # Factorise first: the lookup then runs once per distinct value, whatever the string storage.
+    codes, uniques = pd.factorize(column)
+    positions = np.append(pd.Index(list(spec.codes), dtype=object).get_indexer(np.asarray(uniques, dtype=object)), -1)
+    category_codes = positions[codes]
+    _fail(frame_name, column, (category_codes < 0) & (codes >= 0), f"is not one of {', '.join(spec.codes)}")
+    return pd.Series(pd.Categorical.from_codes(category_codes, dtype=target), index=column.index, name=column.name)
 
 
 def check_known_technologies(frame: pd.DataFrame, frame_name: str, technology_ids: pd.Index) -> None:

@@ -1,0 +1,102 @@
+"""Benchmark the analysis layer: all estimates and view tables against a plain-pandas baseline.
+
+For each size (number of survey responses, with 1,000 technologies) it builds synthetic data,
+then times, best of 3:
+
+* analysis: validate the six input frames + ``estimate_all`` + every view table;
+* baseline: ``answers.groupby(["technology_id", "variable", "value"]).size()``, the plain-pandas
+  count of the same answer rows, in the same process on the same frame.
+
+and prints size, answer rows, seconds, ratio to the baseline and peak memory (process maxrss).
+
+    python scripts/bench_analysis.py            # 10k, 100k and 1M responses
+    python scripts/bench_analysis.py --quick    # 10k only, a few seconds
+    python scripts/bench_analysis.py --sizes 10000 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from analysis import blending, schemas, synthetic, views  # noqa: E402
+
+FRAMES = ("technologies", "technology_links", "adoption", "responses", "answers", "workshop_results")
+N_TECHNOLOGIES = 1000
+
+
+def run_analysis(data: synthetic.SyntheticData) -> int:
+    """Everything a full analysis render computes; returns the number of tables built."""
+    frames = {name: schemas.validate_frame(getattr(data, name), name) for name in FRAMES}
+    technologies, links, adoption = frames["technologies"], frames["technology_links"], frames["adoption"]
+    estimates = blending.estimate_all(technologies, links, adoption, frames["answers"], frames["workshop_results"],
+                                      responses=frames["responses"])
+    ids = views.apply_filters(views.Filters(), technologies, links, adoption, estimates)
+    tables = [
+        estimates,
+        views.taxonomy_distribution(technologies, ids),
+        views.headline_figures(technologies, links, estimates, ids),
+        views.use_case_profile("diagnostics", technologies, links, adoption, estimates, ids),
+        views.adoption_by_region(adoption, ids),
+        views.adoption_heatmap(adoption, ids),
+        views.equity_gaps(adoption, ids),
+        views.overview_matrix("clinical_area", technologies, links, estimates, ids, across="type_code"),
+        views.overview_matrix("workforce_group", technologies, links, estimates, ids, across="type_code"),
+        views.overview_matrix("point_of_care", technologies, links, estimates, ids, across="time_to_deployment"),
+        views.roadmap_timeline(technologies, estimates, ids),
+        views.workforce_impact(links, estimates, ids),
+        views.training_needs(frames["answers"], frames["responses"]),
+        views.evidence_gaps(technologies, estimates, ids),
+        views.estimates_table(technologies, estimates, ids),
+    ]
+    return len(tables)
+
+
+def run_baseline(data: synthetic.SyntheticData) -> int:
+    counts = data.answers.groupby(["technology_id", "variable", "value"], observed=True).size()
+    return len(counts)
+
+
+def best_of(function: Callable[[], object], repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def peak_memory_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
+                        help="numbers of survey responses to benchmark")
+    parser.add_argument("--quick", action="store_true", help="10k responses only")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    sizes = [10_000] if args.quick else args.sizes
+    if any(size <= 0 for size in sizes):
+        parser.error("sizes must be positive")
+
+    print(f"{'responses':>10} {'answer rows':>12} {'analysis s':>11} {'baseline s':>11} {'ratio':>6} {'peak MB':>8}")
+    for size in sizes:
+        data = synthetic.generate(N_TECHNOLOGIES, size, seed=args.seed)
+        analysis_seconds = best_of(lambda: run_analysis(data))
+        baseline_seconds = best_of(lambda: run_baseline(data))
+        print(f"{size:>10,} {len(data.answers):>12,} {analysis_seconds:>11.3f} {baseline_seconds:>11.3f} "
+              f"{analysis_seconds / baseline_seconds:>6.2f} {peak_memory_mb():>8.0f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
