@@ -1,8 +1,11 @@
 """Scale and ConsensusRule validation, serialisation, wording and the CLI rule builder."""
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
+from analysis.consensus import STANDARD_RULES, SUMMARY_COLUMNS
 from analysis.consensus_rules import (
     COMET_RULE,
     DEFAULT_SCALE,
@@ -153,3 +156,9 @@ def test_rule_from_cli_gives_one_line_reasons(arguments, message):
     with pytest.raises(ValueError) as error:
         rule_from_cli(*arguments)
     assert str(error.value) == message
+
+
+def test_docs_name_every_summary_column_and_the_standard_rules():
+    docs = (Path(__file__).parents[2] / "docs" / "consensus.md").read_text(encoding="utf-8")
+    undocumented = [name for name in [*SUMMARY_COLUMNS, *STANDARD_RULES] if f"`{name}`" not in docs]
+    assert undocumented == []
