@@ -1,0 +1,524 @@
+"""Survey repository: published instruments, campaigns and their links, drafts, and reading submissions.
+
+Submitting a response lives in :mod:`storage.survey_submit`, the analysis frames in
+:mod:`storage.survey_frames` and flat response files in :mod:`storage.survey_io`.
+
+Every function takes an engine and opens one session per action (reads) or one transaction
+(writes), so callers never hold a session.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from storage.db import read_session, write_session
+from storage.models.catalogue import Technology
+from storage.models.survey import SurveyCampaign, SurveyDraft, SurveyInstrument, SurveyInvitation, SurveyResponse
+from storage.survey_codes import code_digest, digest, new_code, new_link_token, normalise_code
+from survey.instrument import FieldType, Instrument, builtin_instruments, instrument_from_dict, instrument_to_dict
+from survey.validation import format_value
+
+INSTRUMENT_SOURCES = ("builtin", "redcap", "xlsform")
+ACCESS_MODES = ("open", "invitation")
+MAX_INVITATIONS_PER_BATCH = 5000
+MAX_DRAFT_BYTES = 512 * 1024
+
+
+class SurveyError(ValueError):
+    """A survey action cannot be done; the message is written for the person who asked."""
+
+
+class InstrumentConflict(SurveyError):
+    """A different definition is already published under this name and version."""
+
+
+class CampaignNotOpen(SurveyError):
+    """The campaign is closed or not open yet."""
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Datetimes read back from SQLite are naive (but were written in UTC); make them aware."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def moment_or_now(now: datetime | None) -> datetime:
+    return as_utc(now) if now is not None else datetime.now(UTC)
+
+
+def _date_text(moment: datetime) -> str:
+    return as_utc(moment).strftime("%d %B %Y, %H:%M UTC")
+
+
+# --------------------------------------------------------------------------- instruments
+
+
+@dataclass(frozen=True)
+class StoredInstrument:
+    id: int
+    name: str
+    version: int
+    title: str
+    source: str
+    warnings: tuple[str, ...]
+    instrument: Instrument
+
+
+@lru_cache(maxsize=256)
+def _parsed_definition(definition_json: str) -> Instrument:
+    # Published definitions never change, so parsing (pydantic validation) is done once per process.
+    return instrument_from_dict(json.loads(definition_json))
+
+
+def _stored(row: SurveyInstrument) -> StoredInstrument:
+    instrument = _parsed_definition(json.dumps(row.definition, sort_keys=True))
+    return StoredInstrument(row.id, row.name, row.version, row.title, row.source, tuple(row.import_warnings or ()), instrument)
+
+
+def publish_instrument(session: Session, instrument: Instrument, source: str, warnings: Iterable[object] = ()) -> SurveyInstrument:
+    """Store ``instrument`` (or return the identical one already stored) in the caller's transaction."""
+    if source not in INSTRUMENT_SOURCES:
+        raise ValueError(f"unknown instrument source {source!r}")
+    definition = instrument_to_dict(instrument)
+    existing = session.scalar(select(SurveyInstrument).where(SurveyInstrument.name == instrument.name,
+                                                             SurveyInstrument.version == instrument.version))
+    if existing is not None:
+        if existing.definition != definition:
+            raise InstrumentConflict(
+                f"instrument {instrument.name!r} version {instrument.version} is already published with a different "
+                f"definition; import it under a new version number")
+        return existing
+    row = SurveyInstrument(name=instrument.name, version=instrument.version, title=instrument.title,
+                           definition=definition, source=source, import_warnings=[str(w) for w in warnings])
+    session.add(row)
+    session.flush()
+    return row
+
+
+def ensure_builtin_instruments(engine: Engine) -> dict[str, int]:
+    """Publish the built-in instruments the first time they are needed; returns name -> id."""
+    builtins = builtin_instruments()
+    with read_session(engine) as session:
+        rows = session.execute(select(SurveyInstrument.name, SurveyInstrument.version, SurveyInstrument.id)).all()
+    known = {(name, version): row_id for name, version, row_id in rows}
+    if all((i.name, i.version) in known for i in builtins.values()):
+        return {name: known[(i.name, i.version)] for name, i in builtins.items()}
+    with write_session(engine) as session:
+        return {name: publish_instrument(session, instrument, "builtin").id for name, instrument in builtins.items()}
+
+
+def save_instrument(engine: Engine, instrument: Instrument, source: str, warnings: Iterable[object] = ()) -> int:
+    """Publish an imported instrument; returns its id (the existing id if identical)."""
+    with write_session(engine) as session:
+        return publish_instrument(session, instrument, source, warnings).id
+
+
+def get_instrument(engine: Engine, name: str, version: int | None = None) -> StoredInstrument | None:
+    """A published instrument by name (latest version unless ``version`` is given)."""
+    if name in builtin_instruments():
+        ensure_builtin_instruments(engine)
+    query = select(SurveyInstrument).where(SurveyInstrument.name == name)
+    query = query.where(SurveyInstrument.version == version) if version is not None else query.order_by(SurveyInstrument.version.desc())
+    with read_session(engine) as session:
+        row = session.scalars(query.limit(1)).first()
+        return _stored(row) if row is not None else None
+
+
+def instrument_by_id(engine: Engine, instrument_id: int) -> StoredInstrument:
+    with read_session(engine) as session:
+        row = session.get(SurveyInstrument, instrument_id)
+        if row is None:
+            raise SurveyError(f"no instrument with id {instrument_id}")
+        return _stored(row)
+
+
+def next_instrument_version(engine: Engine, name: str) -> int:
+    with read_session(engine) as session:
+        highest = session.scalar(select(func.max(SurveyInstrument.version)).where(SurveyInstrument.name == name))
+    return (highest or 0) + 1
+
+
+def list_instruments(engine: Engine) -> pd.DataFrame:
+    """One row per published instrument version with its question and response counts."""
+    ensure_builtin_instruments(engine)
+    with read_session(engine) as session:
+        rows = session.scalars(select(SurveyInstrument).order_by(SurveyInstrument.name, SurveyInstrument.version)).all()
+        counts = dict(session.execute(select(SurveyResponse.instrument_id, func.count()).group_by(SurveyResponse.instrument_id)).all())
+    records = []
+    for row in rows:
+        stored = _stored(row)
+        records.append({
+            "instrument_id": row.id, "name": row.name, "version": row.version, "title": row.title, "source": row.source,
+            "sections": len(stored.instrument.sections),
+            "questions": sum(1 for _ in stored.instrument.answer_slots()),
+            "import_warnings": len(row.import_warnings or ()), "responses": counts.get(row.id, 0),
+            "published_at": as_utc(row.created_at),
+        })
+    columns = ["instrument_id", "name", "version", "title", "source", "sections", "questions", "import_warnings", "responses", "published_at"]
+    return pd.DataFrame(records, columns=columns)
+
+
+def instrument_fields_frame(instrument: Instrument) -> pd.DataFrame:
+    """A preview of every question: section, variable, type, label, required, identifier, condition, choices."""
+    records = []
+    for section in instrument.sections:
+        for field in section.fields:
+            choices = "; ".join(f"{c.code} = {c.label}" for c in field.effective_choices())
+            records.append({
+                "section": section.id + (" (per technology)" if section.repeat_per_technology else ""),
+                "variable": field.variable, "type": field.type.value, "label": field.label,
+                "required": field.required, "identifier": field.identifier,
+                "shown_if": " and ".join(f"({c})" for c in (section.show_if, field.show_if) if c),
+                "choices": choices,
+                "items": "; ".join(item.variable for item in field.items),
+            })
+    return pd.DataFrame(records, columns=["section", "variable", "type", "label", "required", "identifier", "shown_if", "choices", "items"])
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+class CampaignInput(BaseModel):
+    """A new campaign as the lead enters it."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    instrument_id: int
+    title: str = Field(min_length=1, max_length=300)
+    opens_at: datetime
+    closes_at: datetime | None = None
+    anonymous: bool = True
+    access: str = "open"
+    invitations: int = Field(default=0, ge=0, le=MAX_INVITATIONS_PER_BATCH)
+    response_limit: int | None = Field(default=None, ge=1)
+    is_demo: bool = False
+
+    @field_validator("opens_at", "closes_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return as_utc(value)
+
+    @field_validator("access")
+    @classmethod
+    def _access(cls, value: str) -> str:
+        if value not in ACCESS_MODES:
+            raise ValueError(f"must be one of {', '.join(ACCESS_MODES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CampaignInput:
+        if self.closes_at is not None and self.closes_at <= self.opens_at:
+            raise ValueError("closes_at: the closing date must be after the opening date")
+        if self.access == "invitation" and self.invitations < 1:
+            raise ValueError("invitations: an invitation campaign needs at least one invitation link")
+        if self.access == "open" and self.invitations:
+            raise ValueError("invitations: an open-link campaign has no invitation links")
+        return self
+
+
+@dataclass(frozen=True)
+class CreatedCampaign:
+    """A new campaign and its secrets, shown once: only their digests are stored."""
+
+    campaign_id: int
+    link_token: str | None
+    invitation_tokens: list[str]
+
+
+def _new_invitations(session: Session, campaign_id: int, count: int) -> list[str]:
+    tokens = [new_link_token() for _ in range(count)]
+    session.add_all(SurveyInvitation(campaign_id=campaign_id, token_hash=digest(token)) for token in tokens)
+    return tokens
+
+
+def create_campaign(engine: Engine, data: CampaignInput, created_by: str | None = None) -> CreatedCampaign:
+    with write_session(engine) as session:
+        if session.get(SurveyInstrument, data.instrument_id) is None:
+            raise SurveyError(f"no instrument with id {data.instrument_id}")
+        link_token = new_link_token() if data.access == "open" else None
+        campaign = SurveyCampaign(instrument_id=data.instrument_id, title=data.title, opens_at=data.opens_at,
+                                  closes_at=data.closes_at, anonymous=data.anonymous, access=data.access,
+                                  link_token_hash=digest(link_token) if link_token else None,
+                                  response_limit=data.response_limit, created_by=created_by, is_demo=data.is_demo)
+        session.add(campaign)
+        session.flush()
+        tokens = _new_invitations(session, campaign.id, data.invitations)
+        return CreatedCampaign(campaign.id, link_token, tokens)
+
+
+def add_invitations(engine: Engine, campaign_id: int, count: int) -> list[str]:
+    """More single-use links for an invitation campaign (returns the new tokens)."""
+    if not 1 <= count <= MAX_INVITATIONS_PER_BATCH:
+        raise SurveyError(f"ask for 1 to {MAX_INVITATIONS_PER_BATCH} invitations at a time")
+    with write_session(engine) as session:
+        campaign = session.get(SurveyCampaign, campaign_id)
+        if campaign is None or campaign.access != "invitation":
+            raise SurveyError("invitation links can only be added to an invitation campaign")
+        return _new_invitations(session, campaign_id, count)
+
+
+def close_campaign(engine: Engine, campaign_id: int, now: datetime | None = None) -> None:
+    with write_session(engine) as session:
+        campaign = session.get(SurveyCampaign, campaign_id)
+        if campaign is None:
+            raise SurveyError(f"no campaign with id {campaign_id}")
+        if campaign.closed_at is None:
+            campaign.closed_at = moment_or_now(now)
+
+
+def campaign_state(campaign: SurveyCampaign, now: datetime | None = None) -> tuple[str, str]:
+    """('open' | 'scheduled' | 'closed', message for a respondent)."""
+    moment = moment_or_now(now)
+    closes_at = as_utc(campaign.closes_at)
+    if campaign.closed_at is not None:
+        return "closed", f"This survey closed on {_date_text(campaign.closed_at)} and no longer accepts responses."
+    if closes_at is not None and moment >= closes_at:
+        return "closed", f"This survey closed on {_date_text(closes_at)} and no longer accepts responses."
+    if moment < as_utc(campaign.opens_at):
+        return "scheduled", f"This survey is not open yet. It opens on {_date_text(campaign.opens_at)}."
+    return "open", ""
+
+
+def list_campaigns(engine: Engine, now: datetime | None = None) -> pd.DataFrame:
+    """Every campaign with its instrument, state and counts of responses, invitations and drafts."""
+    with read_session(engine) as session:
+        rows = session.execute(
+            select(SurveyCampaign, SurveyInstrument.name, SurveyInstrument.version).join(
+                SurveyInstrument, SurveyInstrument.id == SurveyCampaign.instrument_id).order_by(SurveyCampaign.id.desc())).all()
+        responses = dict(session.execute(select(SurveyResponse.campaign_id, func.count()).group_by(SurveyResponse.campaign_id)).all())
+        invited = dict(session.execute(select(SurveyInvitation.campaign_id, func.count()).group_by(SurveyInvitation.campaign_id)).all())
+        used = dict(session.execute(select(SurveyInvitation.campaign_id, func.count()).where(SurveyInvitation.used_at.is_not(None))
+                                    .group_by(SurveyInvitation.campaign_id)).all())
+        drafts = dict(session.execute(select(SurveyDraft.campaign_id, func.count()).group_by(SurveyDraft.campaign_id)).all())
+    records = []
+    for campaign, name, version in rows:
+        state, _ = campaign_state(campaign, now)
+        records.append({
+            "campaign_id": campaign.id, "title": campaign.title, "instrument": name, "version": version, "state": state,
+            "access": campaign.access, "anonymous": campaign.anonymous, "opens_at": as_utc(campaign.opens_at),
+            "closes_at": as_utc(campaign.closes_at), "response_limit": campaign.response_limit,
+            "responses": responses.get(campaign.id, 0), "invitations": invited.get(campaign.id, 0),
+            "invitations_used": used.get(campaign.id, 0), "drafts": drafts.get(campaign.id, 0), "is_demo": campaign.is_demo,
+        })
+    columns = ["campaign_id", "title", "instrument", "version", "state", "access", "anonymous", "opens_at", "closes_at",
+               "response_limit", "responses", "invitations", "invitations_used", "drafts", "is_demo"]
+    return pd.DataFrame(records, columns=columns)
+
+
+# --------------------------------------------------------------------------- opening a campaign
+
+
+@dataclass(frozen=True)
+class CampaignAccess:
+    """What a respondent's link or code opens: one campaign (and one invitation, if any)."""
+
+    campaign_id: int
+    invitation_id: int | None
+    instrument_id: int
+    title: str
+    anonymous: bool
+    state: str  # open | scheduled | closed | used
+    message: str
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
+
+
+_INVITATION_USED_MESSAGE = "This invitation link has already been used to submit a response. Each invitation can be used once."
+
+
+def _access(session: Session, campaign: SurveyCampaign, invitation: SurveyInvitation | None, now: datetime | None) -> CampaignAccess:
+    state, message = campaign_state(campaign, now)
+    if state == "open" and invitation is not None and invitation.used_at is not None:
+        state, message = "used", _INVITATION_USED_MESSAGE
+    return CampaignAccess(campaign.id, invitation.id if invitation else None, campaign.instrument_id, campaign.title,
+                          campaign.anonymous, state, message)
+
+
+def open_by_link(engine: Engine, token: str, now: datetime | None = None) -> CampaignAccess | None:
+    """The campaign an open link token opens (None for an unknown token)."""
+    if not token or len(token) > 200:
+        return None
+    with read_session(engine) as session:
+        campaign = session.scalar(select(SurveyCampaign).where(SurveyCampaign.link_token_hash == digest(token)))
+        return _access(session, campaign, None, now) if campaign is not None else None
+
+
+def open_by_invitation(engine: Engine, token: str, now: datetime | None = None) -> CampaignAccess | None:
+    """The campaign and invitation a single-use token opens (None for an unknown token)."""
+    if not token or len(token) > 200:
+        return None
+    with read_session(engine) as session:
+        invitation = session.scalar(select(SurveyInvitation).where(SurveyInvitation.token_hash == digest(token)))
+        if invitation is None:
+            return None
+        return _access(session, session.get(SurveyCampaign, invitation.campaign_id), invitation, now)
+
+
+def campaign_access(engine: Engine, campaign_id: int, invitation_id: int | None = None, now: datetime | None = None) -> CampaignAccess:
+    """The current state of a campaign already opened (for example before saving or submitting)."""
+    with read_session(engine) as session:
+        campaign = session.get(SurveyCampaign, campaign_id)
+        if campaign is None:
+            raise SurveyError("This survey no longer exists.")
+        invitation = session.get(SurveyInvitation, invitation_id) if invitation_id is not None else None
+        return _access(session, campaign, invitation, now)
+
+
+# --------------------------------------------------------------------------- drafts
+
+
+def _check_draft_size(state: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        text = json.dumps(state, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError) as error:
+        raise SurveyError(f"the draft cannot be saved: {error}") from None
+    if len(text.encode("utf-8")) > MAX_DRAFT_BYTES:
+        raise SurveyError("the draft is too large to save; shorten the longest text answers")
+    return json.loads(text)
+
+
+def save_draft(engine: Engine, access: CampaignAccess, state: Mapping[str, Any], resume_code: str | None = None,
+               now: datetime | None = None) -> str:
+    """Save the form state (JSON-able) and return its resume code.
+
+    Saving again with the same resume code updates that draft; otherwise a new code is made.
+    """
+    saved = _check_draft_size(state)
+    with write_session(engine) as session:
+        campaign = session.get(SurveyCampaign, access.campaign_id)
+        if campaign is None:
+            raise SurveyError("This survey no longer exists.")
+        current, message = campaign_state(campaign, now)
+        if current != "open":
+            raise CampaignNotOpen(message)
+        draft = None
+        if resume_code:
+            hashed = code_digest(resume_code)
+            draft = session.scalar(select(SurveyDraft).where(SurveyDraft.resume_hash == hashed)) if hashed else None
+            if draft is not None and draft.campaign_id != access.campaign_id:
+                draft = None
+        if draft is not None:
+            draft.answers = saved
+            draft.updated_at = moment_or_now(now)
+            return _grouped(resume_code)
+        code = new_code()
+        session.add(SurveyDraft(campaign_id=access.campaign_id, invitation_id=access.invitation_id,
+                                resume_hash=digest(code), answers=saved))
+        return code
+
+
+def _grouped(code: str) -> str:
+    return normalise_code(code) or code
+
+
+@dataclass(frozen=True)
+class ResumedDraft:
+    access: CampaignAccess
+    state: dict[str, Any]
+    resume_code: str
+    updated_at: datetime
+
+
+def resume_draft(engine: Engine, code: str, now: datetime | None = None) -> ResumedDraft | None:
+    """The draft a resume code opens, or None (an unknown or malformed code opens nothing)."""
+    hashed = code_digest(code)
+    if hashed is None:
+        return None
+    with read_session(engine) as session:
+        draft = session.scalar(select(SurveyDraft).where(SurveyDraft.resume_hash == hashed))
+        if draft is None:
+            return None
+        campaign = session.get(SurveyCampaign, draft.campaign_id)
+        invitation = session.get(SurveyInvitation, draft.invitation_id) if draft.invitation_id else None
+        access = _access(session, campaign, invitation, now)
+        return ResumedDraft(access, dict(draft.answers), _grouped(code), as_utc(draft.updated_at))
+
+
+# --------------------------------------------------------------------------- reading submissions
+
+
+@dataclass(frozen=True)
+class SubmittedRecord:
+    response_id: int
+    submitted_at: datetime
+    instrument: StoredInstrument
+    campaign_title: str | None
+    document: dict[str, Any]
+
+
+def _records(session: Session, responses: Sequence[SurveyResponse]) -> list[SubmittedRecord]:
+    records = []
+    for response in responses:
+        campaign = session.get(SurveyCampaign, response.campaign_id) if response.campaign_id else None
+        records.append(SubmittedRecord(response.id, as_utc(response.submitted_at), _stored(session.get(SurveyInstrument, response.instrument_id)),
+                                       campaign.title if campaign else None, dict(response.document)))
+    return records
+
+
+def submission_by_receipt(engine: Engine, receipt_code: str) -> SubmittedRecord | None:
+    """The response a receipt code belongs to (None for an unknown or malformed code)."""
+    hashed = code_digest(receipt_code)
+    if hashed is None:
+        return None
+    with read_session(engine) as session:
+        response = session.scalar(select(SurveyResponse).where(SurveyResponse.receipt_hash == hashed))
+        return _records(session, [response])[0] if response is not None else None
+
+
+def submissions_for_respondent(engine: Engine, pseudonym: str) -> list[SubmittedRecord]:
+    """Responses stored with this respondent pseudonym, newest first."""
+    with read_session(engine) as session:
+        responses = session.scalars(select(SurveyResponse).where(SurveyResponse.respondent == pseudonym)
+                                    .order_by(SurveyResponse.submitted_at.desc(), SurveyResponse.id.desc())).all()
+        return _records(session, responses)
+
+
+def technology_names(engine: Engine, technology_ids: Iterable[object]) -> dict[str, str]:
+    """Names of catalogue technologies by id as text (the survey engine's technology keys)."""
+    ids = sorted({int(t) for t in technology_ids if str(t).isdigit()})
+    if not ids:
+        return {}
+    with read_session(engine) as session:
+        return {str(i): name for i, name in session.execute(select(Technology.id, Technology.name).where(Technology.id.in_(ids))).all()}
+
+
+def answer_text(instrument: Instrument, variable: str, value: object) -> str:
+    """An answer as a person reads it: choice labels, units, yes/no."""
+    _, slot = instrument.slot(variable)
+    field = slot.field
+    values = value if isinstance(value, list) else [value]
+    if field.type in (FieldType.SINGLE_CHOICE, FieldType.DROPDOWN, FieldType.MULTIPLE_CHOICE, FieldType.MATRIX, FieldType.YES_NO,
+                      FieldType.RATING_5, FieldType.RATING_9) and (field.effective_choices() or field.type is FieldType.YES_NO):
+        return "; ".join(field.choice_label(format_value(v)) for v in values)
+    text = "; ".join(format_value(v) for v in values)
+    return f"{text} {field.unit}" if field.unit else text
+
+
+def document_rows(instrument: Instrument, document: Mapping[str, Any], names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """A submitted (or about to be submitted) document as rows: section, technology, question, answer."""
+    names = names or {}
+    records = []
+    shared = document.get("answers", {})
+    per_technology = document.get("technologies", {})
+    for section in instrument.sections:
+        blocks = ([(str(t), values) for t, values in per_technology.items()] if section.repeat_per_technology else [("", shared)])
+        for technology_id, values in blocks:
+            for slot in section.answer_slots():
+                if slot.variable in values:
+                    label = slot.label if slot.field.type is not FieldType.MATRIX else f"{slot.field.label} — {slot.label}"
+                    records.append({"section": section.title, "technology": names.get(technology_id, technology_id),
+                                    "question": label, "answer": answer_text(instrument, slot.variable, values[slot.variable])})
+    return pd.DataFrame(records, columns=["section", "technology", "question", "answer"])
