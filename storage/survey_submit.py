@@ -158,7 +158,7 @@ def _site_for_return(session: Session, answers: Mapping[str, Any], is_demo: bool
     return site
 
 
-def _apply_adoption_return(session: Session, document: Mapping[str, Any], is_demo: bool) -> None:
+def apply_adoption_return(session: Session, document: Mapping[str, Any], is_demo: bool) -> None:
     site = _site_for_return(session, document["answers"], is_demo)
     rows = []
     for technology_id, values in document.get("technologies", {}).items():
@@ -227,7 +227,7 @@ def submit_response(engine: Engine, target: int | CampaignAccess, answers: Mappi
                 if hashed:
                     session.execute(delete(SurveyDraft).where(SurveyDraft.resume_hash == hashed, SurveyDraft.campaign_id == campaign.id))
             if is_adoption_return(stored):
-                _apply_adoption_return(session, document, is_demo)
+                apply_adoption_return(session, document, is_demo)
             bump_data_version(session)
             return Submission(response_id, receipt, moment, duplicate=False)
     except IntegrityError:

@@ -1,0 +1,119 @@
+"""Responses in and out as REDCap-style flat files (layout: :mod:`survey.flat_responses`).
+
+Export reads the stored documents of one instrument version; the de-identified export drops
+identifier and free-text fields and replaces record ids with keyed HMAC pseudonyms.
+Import validates every record first and stores all of them in one transaction, or none.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from storage.catalogue import bump_data_version
+from storage.db import read_session, write_session
+from storage.models.catalogue import Technology
+from storage.models.survey import SurveyResponse
+from storage.survey_codes import new_code, pseudonymise
+from storage.survey_submit import apply_adoption_return, insert_response, is_adoption_return
+from storage.surveys import StoredInstrument, SurveyError, as_utc, get_instrument, moment_or_now
+from storage.tabular import TableReadError, is_xlsx, read_table
+from survey.flat_responses import TECHNOLOGY_ID, FlatRecord, ResponsesImportError, export_flat, import_flat
+
+
+def _instrument(engine: Engine, name: str, version: int | None) -> StoredInstrument:
+    stored = get_instrument(engine, name, version)
+    if stored is None:
+        what = f"{name!r}" + (f" version {version}" if version is not None else "")
+        raise SurveyError(f"no published instrument {what}")
+    return stored
+
+
+def export_responses(engine: Engine, name: str, version: int | None = None, *, labels: bool = False,
+                     deidentified: bool = False, pseudonym_key: str | None = None,
+                     campaign_id: int | None = None) -> pd.DataFrame:
+    """All responses to one instrument version (latest by default) as a flat REDCap-style table.
+
+    Record ids are the response ids; ``deidentified`` needs ``pseudonym_key`` and replaces them
+    with keyed pseudonyms, drops identifier and free-text fields and keeps dates only.
+    """
+    stored = _instrument(engine, name, version)
+    if deidentified and not pseudonym_key:
+        raise SurveyError("a de-identified export needs the pseudonym key (ROADMAP_PSEUDONYM_KEY)")
+    query = select(SurveyResponse.id, SurveyResponse.document, SurveyResponse.submitted_at).where(
+        SurveyResponse.instrument_id == stored.id).order_by(SurveyResponse.id)
+    if campaign_id is not None:
+        query = query.where(SurveyResponse.campaign_id == campaign_id)
+    with read_session(engine) as session:
+        rows = session.execute(query).all()
+    records = [FlatRecord(str(row.id), row.document, as_utc(row.submitted_at)) for row in rows]
+    rename = (lambda record_id: pseudonymise(record_id, pseudonym_key, purpose="export-record")) if deidentified else None
+    return export_flat(stored.instrument, records, labels=labels, deidentify=deidentified, pseudonymise=rename)
+
+
+@dataclass(frozen=True)
+class ResponsesImportSummary:
+    instrument: str
+    version: int
+    records: int
+    imported: int
+    already_imported: int
+
+
+def _csv_text(data: bytes) -> bytes | str:
+    """The first sheet of an XLSX file as CSV text with the same row numbers; CSV passes through."""
+    if not is_xlsx(data):
+        return data
+    try:
+        table = read_table(data)
+    except TableReadError as error:
+        raise ResponsesImportError([(1, "", str(error))]) from None
+    lines: list[list[str]] = [table.header]
+    for number, cells in table.rows:
+        lines.extend([[]] * (number - len(lines) - 1))  # keep the spreadsheet's row numbers
+        lines.append(cells)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(lines)
+    return buffer.getvalue()
+
+
+def import_responses(engine: Engine, name: str, data: bytes, *, version: int | None = None) -> ResponsesImportSummary:
+    """Import a flat responses file (CSV or XLSX) for a published instrument, all or nothing.
+
+    Raises :class:`ResponsesImportError` listing every problem with its row number. Importing the
+    same file again stores nothing new (each record's key is derived from the file and record id).
+    """
+    stored = _instrument(engine, name, version)
+    records = import_flat(stored.instrument, _csv_text(data))
+    wanted = {key for record in records for key in record.document.get("technologies", {})}
+    numeric = sorted({int(key) for key in wanted if key.isdigit()})
+    with read_session(engine) as session:
+        known = {str(i) for i in session.scalars(select(Technology.id).where(Technology.id.in_(numeric)))} if numeric else set()
+    problems = [(record.row_number, TECHNOLOGY_ID, f"record {record.record_id!r}: technology {key!r} is not in the catalogue")
+                for record in records for key in record.document.get("technologies", {}) if key not in known]
+    if problems:
+        raise ResponsesImportError(problems)
+    file_digest = hashlib.sha256(data).hexdigest()[:32]
+    keys = [f"import:{file_digest}:{hashlib.sha256(record.record_id.encode()).hexdigest()[:32]}" for record in records]
+    now = moment_or_now(None)
+    adoption = is_adoption_return(stored)
+    with write_session(engine) as session:
+        present = set(session.scalars(select(SurveyResponse.idempotency_key).where(SurveyResponse.idempotency_key.in_(keys))))
+        imported = 0
+        for record, key in zip(records, keys, strict=True):
+            if key in present:
+                continue
+            insert_response(session, instrument_id=stored.id, campaign_id=None, document=record.document, idempotency_key=key,
+                            receipt_code=new_code(), respondent=None, source="import", is_demo=False,
+                            submitted_at=as_utc(record.submitted_at) or now)
+            if adoption:
+                apply_adoption_return(session, record.document, is_demo=False)
+            imported += 1
+        if imported:
+            bump_data_version(session)
+    return ResponsesImportSummary(stored.name, stored.version, len(records), imported, len(records) - imported)
