@@ -514,14 +514,25 @@ class _LogicWriter:
     def __init__(self, instrument: Instrument) -> None:
         self.types = {slot.variable: slot.type for _, slot in instrument.answer_slots()}
 
+    def _lower(self, node: Node) -> Node:
+        """Remove a 'not' REDCap cannot write directly by pushing it inwards."""
+        while isinstance(node, Not):
+            inner = node.operand
+            if isinstance(inner, Answered) or (
+                    isinstance(inner, Selected) and self.types.get(inner.variable) is FieldType.MULTIPLE_CHOICE):
+                return node
+            if isinstance(inner, Selected):  # on a single choice, selected() is equality
+                return Comparison(Variable(inner.variable), "!=", Literal(inner.code, inner.code))
+            node = _negate(inner)
+        return node
+
     def write(self, node: Node) -> str:
+        node = self._lower(node)
         if isinstance(node, Not):
             inner = node.operand
-            if isinstance(inner, Selected) and self.types.get(inner.variable) is FieldType.MULTIPLE_CHOICE:
-                return f"[{inner.variable}({inner.code})] = '0'"
             if isinstance(inner, Answered):
                 return f"[{inner.variable}] = ''"
-            return self.write(_negate(inner))
+            return f"[{inner.variable}({inner.code})] = '0'"
         if isinstance(node, Selected):
             if self.types.get(node.variable) is FieldType.MULTIPLE_CHOICE:
                 return f"[{node.variable}({node.code})] = '1'"
@@ -535,8 +546,9 @@ class _LogicWriter:
             left, right = self._operand(node.left, node.right), self._operand(node.right, node.left)
             return f"{left} {operator} {right}"
         joiner = " and " if isinstance(node, And) else " or "
+        parts = [self._lower(part) for part in node.operands]
         return joiner.join(f"({self.write(part)})" if isinstance(part, (And, Or)) else self.write(part)
-                           for part in node.operands)
+                           for part in parts)
 
     def _code(self, variable: str, code: str) -> str:
         if self.types.get(variable) is FieldType.YES_NO:
