@@ -5,6 +5,7 @@ Each feature keeps its tables in its own module; add one import line per module 
 
 from storage.models import catalogue  # noqa: F401
 from storage.models import survey  # noqa: F401
+from storage.models import workshop  # noqa: F401
 from storage.models.base import Base
 from storage.models.catalogue import (
     AdoptionRecord,
