@@ -6,6 +6,7 @@ import argparse
 
 from storage.catalogue import count_technologies
 from storage.demo import load_demo_catalogue
+from storage.demo_evidence import load_demo_evidence
 from storage.demo_workshop import load_demo_workshop
 from storage.migrate import head_revision
 from streamlit_app.commands.common import Result, open_database
@@ -31,6 +32,7 @@ def demo(args: argparse.Namespace) -> Result:
 
 # Later features register demo evidence loaders here: f(engine, catalogue_skipped) -> dict of counts.
 DEMO_EVIDENCE_LOADERS: list = []
+DEMO_EVIDENCE_LOADERS.append(load_demo_evidence)
 DEMO_EVIDENCE_LOADERS.append(load_demo_workshop)
 
 

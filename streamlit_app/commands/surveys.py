@@ -1,0 +1,142 @@
+"""`roadmap instrument import|export` and `roadmap responses import|export`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from storage.exports import format_from_path, table_bytes
+from storage.survey_codes import PseudonymKeyMissing, pseudonym_key_from_environment
+from storage.survey_io import export_responses, import_responses
+from storage.surveys import SurveyError, get_instrument, next_instrument_version, save_instrument
+from streamlit_app.commands.common import CommandError, Result, open_database, read_input_file, write_output_file
+from survey.flat_responses import ResponsesImportError
+from survey.imports import ImportResult, InstrumentImportError
+from survey.redcap import export_data_dictionary, import_data_dictionary
+from survey.xlsform import import_xlsform
+
+INSTRUMENT_FORMATS = ("auto", "redcap", "xlsform")
+
+
+def detect_instrument_format(path: str, data: bytes) -> str:
+    """xlsform for workbooks and for the CSV form of XLSForm (its first cell is ``survey``), redcap otherwise."""
+    if data[:4] == b"PK\x03\x04" or path.lower().endswith((".xlsx", ".xlsm")):
+        return "xlsform"
+    text = data[:4096].decode("utf-8", errors="replace").lstrip("\ufeff")
+    first_row = next((line for line in text.splitlines() if line.strip(" ,\t\r")), "")
+    first_cell = first_row.split(",", 1)[0].strip().strip('"').strip().lower()
+    return "xlsform" if first_cell == "survey" else "redcap"
+
+
+def read_instrument_file(path: str, data: bytes, fmt: str, *, name: str | None = None, version: int | None = None) -> ImportResult:
+    """Import an instrument file in ``fmt`` (auto-detected when "auto"); raises InstrumentImportError."""
+    chosen = detect_instrument_format(path, data) if fmt == "auto" else fmt
+    stem = Path(path).stem
+    if chosen == "redcap":
+        return import_data_dictionary(data, name=name or stem, version=version or 1)
+    return import_xlsform(data, filename_hint=Path(path).name)
+
+
+def instrument_import(args: argparse.Namespace) -> Result:
+    data = read_input_file(args.path)
+    try:
+        result = read_instrument_file(args.path, data, args.format, name=args.name)
+    except InstrumentImportError as error:
+        raise CommandError(f"cannot import {args.path}: {error}") from None
+    engine = open_database(args)
+    instrument = result.instrument
+    if args.new_version:
+        instrument = instrument.model_copy(update={"version": next_instrument_version(engine, instrument.name)})
+    source = detect_instrument_format(args.path, data) if args.format == "auto" else args.format
+    try:
+        instrument_id = save_instrument(engine, instrument, source, result.warnings)
+    except SurveyError as error:
+        raise CommandError(str(error)) from None
+    warnings = [str(warning) for warning in result.warnings]
+    data_out = {"instrument_id": instrument_id, "name": instrument.name, "version": instrument.version,
+                "questions": sum(1 for _ in instrument.answer_slots()), "warnings": warnings}
+    lines = [f"imported instrument {instrument.name} version {instrument.version} "
+             f"({data_out['questions']} questions, {len(warnings)} warnings)"] + [f"warning: {w}" for w in warnings]
+    return Result(data_out, lines)
+
+
+def instrument_export(args: argparse.Namespace) -> Result:
+    engine = open_database(args)
+    stored = get_instrument(engine, args.name, args.version)
+    if stored is None:
+        raise CommandError(f"no published instrument {args.name!r}" + (f" version {args.version}" if args.version else ""))
+    text = export_data_dictionary(stored.instrument)
+    write_output_file(args.path, text.encode("utf-8"))
+    return Result({"path": args.path, "name": stored.name, "version": stored.version, "format": args.format},
+                  [f"wrote {stored.name} version {stored.version} as a REDCap data dictionary to {args.path}"])
+
+
+def responses_import(args: argparse.Namespace) -> Result:
+    data = read_input_file(args.path)
+    engine = open_database(args)
+    try:
+        summary = import_responses(engine, args.instrument, data, version=args.version)
+    except ResponsesImportError as error:
+        detail = " | ".join(f"row {row}" + (f" column {column}" if column else "") + f": {message}" for row, column, message in error.errors[:20])
+        more = f" | and {len(error.errors) - 20} more" if len(error.errors) > 20 else ""
+        raise CommandError(f"nothing imported; {len(error.errors)} problem(s): {detail}{more}") from None
+    except SurveyError as error:
+        raise CommandError(str(error)) from None
+    data_out = {"instrument": summary.instrument, "version": summary.version, "records": summary.records,
+                "imported": summary.imported, "already_imported": summary.already_imported}
+    return Result(data_out, [f"imported {summary.imported} of {summary.records} records into {summary.instrument} version "
+                             f"{summary.version} ({summary.already_imported} already imported)"])
+
+
+def responses_export(args: argparse.Namespace) -> Result:
+    try:
+        fmt = format_from_path(args.path)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    key = None
+    if args.deidentified:
+        try:
+            key = pseudonym_key_from_environment()
+        except PseudonymKeyMissing as error:
+            raise CommandError(str(error)) from None
+    engine = open_database(args)
+    try:
+        frame = export_responses(engine, args.name, args.version, labels=args.labels, deidentified=args.deidentified, pseudonym_key=key)
+    except SurveyError as error:
+        raise CommandError(str(error)) from None
+    write_output_file(args.path, table_bytes(frame, fmt, sheet_name="responses"))
+    records = int(frame["redcap_repeat_instrument"].isna().sum())
+    return Result({"path": args.path, "records": records, "rows": len(frame), "format": fmt, "deidentified": args.deidentified},
+                  [f"wrote {records} responses ({len(frame)} rows) to {args.path}"])
+
+
+def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    instrument = groups.add_parser("instrument", help="survey instrument import and export")
+    commands = instrument.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    importer = commands.add_parser("import", parents=[common], help="import a REDCap data dictionary or an XLSForm")
+    importer.add_argument("path", help="REDCap data dictionary CSV, XLSForm .xlsx or its CSV form")
+    importer.add_argument("--format", choices=INSTRUMENT_FORMATS, default="auto", help="file format (default: detect)")
+    importer.add_argument("--name", help="instrument name for a REDCap dictionary (default: the file name)")
+    importer.add_argument("--new-version", action="store_true", help="publish as the next version of an existing instrument")
+    importer.set_defaults(handler=instrument_import)
+    exporter = commands.add_parser("export", parents=[common], help="export an instrument as a REDCap data dictionary")
+    exporter.add_argument("name", help="instrument name")
+    exporter.add_argument("path", help="output CSV file")
+    exporter.add_argument("--format", choices=["redcap"], default="redcap", help="output format")
+    exporter.add_argument("--version", type=int, help="instrument version (default: latest)")
+    exporter.set_defaults(handler=instrument_export)
+
+    responses = groups.add_parser("responses", help="survey response import and export")
+    commands = responses.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    importer = commands.add_parser("import", parents=[common], help="import REDCap-style flat responses (all-or-nothing)")
+    importer.add_argument("path", help="flat CSV (or XLSX) file")
+    importer.add_argument("--instrument", required=True, help="instrument name")
+    importer.add_argument("--version", type=int, help="instrument version (default: latest)")
+    importer.set_defaults(handler=responses_import)
+    exporter = commands.add_parser("export", parents=[common], help="export responses as a REDCap-style flat file")
+    exporter.add_argument("name", help="instrument name")
+    exporter.add_argument("path", help="output file ending .csv or .xlsx")
+    exporter.add_argument("--version", type=int, help="instrument version (default: latest)")
+    exporter.add_argument("--deidentified", action="store_true", help="drop identifiers and free text; pseudonymise record ids")
+    exporter.add_argument("--labels", action="store_true", help="write choice labels instead of codes")
+    exporter.set_defaults(handler=responses_export)
