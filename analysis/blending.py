@@ -650,7 +650,9 @@ def _interleave(frames: list[dict[str, object]], n_tech: int) -> pd.DataFrame:
             continue
         parts = [np.broadcast_to(np.asarray(frame.get(name, np.nan)), (n_tech,)) for frame in frames]
         stacked = np.stack(parts, axis=1) if n_tech else np.empty((0, len(frames)))
-        columns[name] = stacked.reshape(-1)  # row-major: technology-major, quantity-minor
+        flat = stacked.reshape(-1)  # row-major: technology-major, quantity-minor
+        # point/lower/upper mix category codes and minutes: keep them as plain objects.
+        columns[name] = pd.Series(flat, dtype=object) if name in ("point", "lower", "upper") else flat
     return pd.DataFrame(columns)
 
 
@@ -898,7 +900,7 @@ def compare_estimates(default_estimates: pd.DataFrame, new_estimates: pd.DataFra
         new_estimates[keys + kept], on=keys, how="outer", suffixes=("_default", "_new"), sort=True)
 
     def interval_text(suffix: str) -> pd.Series:
-        return merged[f"lower{suffix}"].astype(str) + " – " + merged[f"upper{suffix}"].astype(str)
+        return merged[f"lower{suffix}"].map(_as_text) + " – " + merged[f"upper{suffix}"].map(_as_text)
 
     result = merged[keys].copy()
     for column in ("point", "point_index", "strength"):
@@ -907,6 +909,15 @@ def compare_estimates(default_estimates: pd.DataFrame, new_estimates: pd.DataFra
     result["shift"] = merged["point_index_new"] - merged["point_index_default"]
     result["interval_default"] = interval_text("_default")
     result["interval_new"] = interval_text("_new")
-    same_point = (merged["point_default"].astype(str) == merged["point_new"].astype(str))
+    same_point = merged["point_default"].map(_as_text) == merged["point_new"].map(_as_text)
     result["changed"] = ~same_point | (result["interval_default"] != result["interval_new"])
     return result
+
+
+def _as_text(value: object) -> str:
+    """Display text of an estimate value: category codes as is, minutes rounded, missing as "–"."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "–"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.1f}"
+    return str(value)

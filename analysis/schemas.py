@@ -195,7 +195,7 @@ FRAME_SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
         ColumnSpec("round", "int"),
         ColumnSpec("technology_id", "int"),
         ColumnSpec("quantity", "code", codes=WORKSHOP_QUANTITIES),
-        ColumnSpec("category", "code"),
+        ColumnSpec("category", "code", nullable=True),  # empty when consensus is out/none
         ColumnSpec("consensus", "code", codes=CONSENSUS_VALUES),
         ColumnSpec("n_participants", "int"),
         ColumnSpec("rule", "str"),
@@ -247,9 +247,15 @@ def _fail(frame_name: str, column: pd.Series, bad_mask: np.ndarray | pd.Series, 
     raw = column.iloc[position]
     count = int(bad_mask.sum())
     more = f" ({count - 1} more row(s) with the same problem)" if count > 1 else ""
-    raise FrameValidationError(
-        f"{frame_name} row {label}, field {column.name!r}: {raw!r} {problem}{more}"
-    )
+    shown = "value" if _is_missing(raw) else repr(raw)
+    raise FrameValidationError(f"{frame_name} row {label}, field {column.name!r}: {shown} {problem}{more}")
+
+
+def _is_missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _normalise_column(column: pd.Series, spec: ColumnSpec, frame_name: str) -> pd.Series:

@@ -296,3 +296,41 @@ def _truth(rng, technology_ids, true_p, true_minutes) -> pd.DataFrame:
         "true_median_index": true_minutes,
     }))
     return pd.concat(parts, ignore_index=True)
+
+
+# --- tiny hand-made frames (tests, notebooks) ---------------------------------------------------
+
+_DEFAULTS: dict[str, dict[str, object]] = {
+    "technologies": {"subtype_code": None, "type_code": "other", "time_to_deployment": None,
+                     "impact_workforce": None, "impact_pathway": None, "impact_system": None,
+                     "last_reviewed": None, "updated_at": "2025-01-01", "is_demo": False},
+    "technology_links": {"is_primary": False},
+    "adoption": {"region": "london", "site_type": "acute_trust", "start_date": "2024-01-01", "end_date": None,
+                 "updated_at": "2024-06-01"},
+    "responses": {"instrument": "clinician", "submitted_at": "2025-01-01", "region": None, "site_type": None,
+                  "staff_group": None, "is_demo": False},
+    "answers": {"technology_id": None},
+    "workshop_results": {"round": 1, "consensus": "in", "n_participants": 10, "rule": ">=70% in band",
+                         "closed_at": "2024-12-01"},
+}
+
+
+def build_frames(technologies: list[dict], technology_links: list[dict] | None = None,
+                 adoption: list[dict] | None = None, responses: list[dict] | None = None,
+                 answers: list[dict] | None = None, workshop_results: list[dict] | None = None) -> dict[str, pd.DataFrame]:
+    """Validated input frames from a few hand-written rows, filling documented defaults.
+
+    Only the identifying fields need to be given (e.g. ``{"technology_id": 1}``); technologies
+    get the name "Technology <id>" unless one is given. Returns a dict keyed by frame name.
+    """
+    given = {"technologies": technologies, "technology_links": technology_links or [], "adoption": adoption or [],
+             "responses": responses or [], "answers": answers or [], "workshop_results": workshop_results or []}
+    frames = {}
+    for name, rows in given.items():
+        columns = [spec.name for spec in s.FRAME_SCHEMAS[name]]
+        filled = [{**_DEFAULTS[name], **row} for row in rows]
+        if name == "technologies":
+            filled = [{"name": f"Technology {row['technology_id']}", **row} for row in filled]
+        frame = pd.DataFrame(filled, columns=columns) if filled else pd.DataFrame({c: [] for c in columns})
+        frames[name] = s.validate_frame(frame, name)
+    return frames
