@@ -176,11 +176,10 @@ class _Row:
 
 
 def _read_rows(data: bytes | str) -> list[_Row]:
-    text = decode_text(data)
-    if not text.strip():
+    raw_rows = read_csv_rows(decode_text(data))
+    header_index = next((index for index, row in enumerate(raw_rows) if row), None)
+    if header_index is None:
         raise InstrumentImportError("the file is empty")
-    raw_rows = read_csv_rows(text)
-    header_index = next(index for index, row in enumerate(raw_rows) if row)
     header = raw_rows[header_index]
     columns: dict[int, str] = {}
     for position, cell in enumerate(header):
