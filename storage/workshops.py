@@ -227,6 +227,11 @@ def custom_scale(point_labels: Sequence[str], low_end: int, high_start: int, ban
     if len(labels) < 3:
         raise WorkshopError("A custom scale needs at least 3 points (one label per line).")
     k = len(labels)
+    if not 1 <= low_end < high_start - 1 < k:
+        raise WorkshopError(
+            f"Choose band boundaries on the 1-{k} scale with at least one middle point: the low band ends at "
+            f"{low_end} and the high band starts at {high_start}, so they leave no middle band or fall off the scale."
+        )
     try:
         return RatingScale(
             bands=Scale(min=1, max=k, low=(1, low_end), mid=(low_end + 1, high_start - 1), high=(high_start, k),
