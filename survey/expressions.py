@@ -50,6 +50,7 @@ __all__ = [
     "MAX_LENGTH",
     "And",
     "Answered",
+    "BooleanConstant",
     "Comparison",
     "Expression",
     "ExpressionError",
@@ -59,7 +60,9 @@ __all__ = [
     "Or",
     "Selected",
     "Variable",
+    "compare_values",
     "is_unanswered",
+    "iter_nodes",
     "parse",
 ]
 

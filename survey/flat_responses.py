@@ -17,9 +17,11 @@ column                         content
                                chosen, ``0`` not chosen, empty when the question was not answered
 =============================  ==================================================================
 
-Every column has pandas' ``str`` dtype; a missing answer is NA. Raw values are codes (yes/no as
-REDCap's ``1``/``0``), canonical numbers (``12``, ``12.5``) and ISO dates. ``labels=True``
-writes choice labels instead (``Yes``/``No``, ``Checked``/``Unchecked``).
+Numeric answers have numeric dtypes (integer and rating questions ``Int64``, decimal and slider
+questions ``Float64``), so negative numbers survive the spreadsheet-formula guard of the CSV
+writer; every other column has pandas' ``str`` dtype. A missing answer is NA. Raw values are
+codes (yes/no as REDCap's ``1``/``0``) and ISO dates. ``labels=True`` writes choice labels
+instead (``Yes``/``No``, ``Checked``/``Unchecked``, and the anchor label of a labelled rating).
 
 ``deidentify=True`` drops identifier fields and every free-text field (short and long text) and
 requires ``pseudonymise`` (for example a keyed HMAC) to replace record ids.
@@ -169,7 +171,23 @@ def export_flat(instrument: Instrument, records: Iterable[FlatRecord], labels: b
                 row.update({column.name: _cell(column, values, labels) for column in section_columns})
                 rows.append(row)
     names = list(FIXED_COLUMNS) + [column.name for column in columns]
-    return pd.DataFrame(rows, columns=names, dtype="str")
+    frame = pd.DataFrame(rows, columns=names, dtype="str")
+    for column in columns:
+        dtype = _numeric_dtype(column, labels)
+        if dtype is not None:
+            frame[column.name] = pd.to_numeric(frame[column.name]).astype(dtype)
+    return frame
+
+
+def _numeric_dtype(column: _Column, labels: bool) -> str | None:
+    kind = column.slot.type
+    if kind in (FieldType.RATING_5, FieldType.RATING_9):
+        return None if labels and column.slot.field.choices else "Int64"
+    if kind is FieldType.INTEGER:
+        return "Int64"
+    if kind in (FieldType.DECIMAL, FieldType.SLIDER):
+        return "Float64"
+    return None
 
 
 # --------------------------------------------------------------------------- import

@@ -42,17 +42,21 @@ def test_export_layout(clinician, records):
     assert "archetypes___creator" in frame.columns and "archetypes" not in frame.columns
     assert "consent_information" not in frame.columns and "tech_confidence" not in frame.columns
     assert "conf_clin_context" in frame.columns
-    assert all(str(dtype) == "str" for dtype in frame.dtypes)
+    numeric = {"years_in_role": "Int64", "tech_tasks_share": "Int64", "tech_accuracy": "Int64",
+               "ai_familiarity": "Int64", "tech_minutes_per_case": "Float64"}
+    assert {name: str(frame[name].dtype) for name in numeric} == numeric
+    assert all(str(dtype) == "str" for name, dtype in frame.dtypes.items() if name not in numeric
+               and name not in ("tech_safety", "tech_patient_benefit"))
     assert len(frame) == 4  # R-001 main + 2 technology rows, R-002 main
     main = frame.iloc[0]
     assert (main["record_id"], main["submitted_at"], main["consent"], main["years_in_role"]) == (
-        "R-001", "2024-06-01T09:15:30", "1", "4")
+        "R-001", "2024-06-01T09:15:30", "1", 4)
     assert (main["archetypes___user"], main["archetypes___creator"], main["archetypes___shaper"]) == ("1", "1", "0")
     assert pd.isna(main["redcap_repeat_instrument"]) and pd.isna(main["specialty"])
     tech = frame.iloc[1]
     assert (tech["redcap_repeat_instrument"], tech["redcap_repeat_instance"], tech["technology_id"]) == (
         "technology", "1", "tech-1")
-    assert (tech["tech_minutes_per_case"], tech["tech_barriers___cost"], tech["tech_barriers___none"]) == ("2.5", "1", "0")
+    assert (tech["tech_minutes_per_case"], tech["tech_barriers___cost"], tech["tech_barriers___none"]) == (2.5, "1", "0")
     assert pd.isna(tech["consent"])
     assert frame.iloc[2]["redcap_repeat_instance"] == "2"
     assert pd.isna(frame.iloc[2]["tech_barriers___cost"])  # question not answered: empty, not 0

@@ -200,3 +200,11 @@ def test_negations_are_pushed_inwards_for_redcap():
     again = import_data_dictionary(export_data_dictionary(instrument)).instrument
     c = fields_by_variable(again)["c"]
     assert c.show_if == "(a >= 3 and not selected(b, 'x')) and not answered(a) and answered(b)"
+
+
+def test_utf8_bom_on_a_windows_1252_body_still_finds_the_header():
+    header = ",".join(f'"{name}"' for name in COLUMNS).encode("ascii")
+    body = "record_id,f,,text,ID\r\nq,f,,radio,Caf\u00e9?,\"1, Oui | 2, Non\"\r\n".encode("cp1252")
+    result = import_data_dictionary(b"\xef\xbb\xbf" + header + b"\r\n" + body)
+    field = result.instrument.sections[0].fields[0]
+    assert (field.variable, field.label, [c.label for c in field.choices]) == ("q", "Café?", ["Oui", "Non"])
