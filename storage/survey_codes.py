@@ -84,3 +84,17 @@ def pseudonymise(identifier: str, key: str, *, purpose: str = "respondent") -> s
         raise PseudonymKeyMissing("the pseudonym key is empty")
     mac = hmac.new(key.encode("utf-8"), f"{purpose}:{identifier}".encode(), hashlib.sha256)
     return f"{PSEUDONYM_VERSION}:{mac.hexdigest()}"
+
+
+def derived_code(key: str, message: str) -> str:
+    """A code computed from ``message`` under a secret key (80 bits of HMAC-SHA256 in the code alphabet).
+
+    The form derives a submission's receipt code from its idempotency key this way, so a refresh
+    or a second tab that repeats the submission shows the same receipt without storing it.
+    """
+    if not key:
+        raise PseudonymKeyMissing("the key is empty")
+    mac = hmac.new(key.encode("utf-8"), f"receipt:{message}".encode(), hashlib.sha256).digest()
+    number = int.from_bytes(mac[:10], "big")  # 80 bits = 16 characters of 5 bits
+    raw = "".join(CODE_ALPHABET[(number >> (5 * (CODE_LENGTH - 1 - i))) & 31] for i in range(CODE_LENGTH))
+    return "-".join(raw[i:i + CODE_GROUP_LENGTH] for i in range(0, CODE_LENGTH, CODE_GROUP_LENGTH))

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, select
@@ -24,6 +25,9 @@ from storage.survey_submit import apply_adoption_return, insert_response, is_ado
 from storage.surveys import StoredInstrument, SurveyError, as_utc, get_instrument, moment_or_now
 from storage.tabular import TableReadError, is_xlsx, read_table
 from survey.flat_responses import TECHNOLOGY_ID, FlatRecord, ResponsesImportError, export_flat, import_flat
+from survey.imports import ImportResult
+from survey.redcap import import_data_dictionary
+from survey.xlsform import import_xlsform
 
 
 def _instrument(engine: Engine, name: str, version: int | None) -> StoredInstrument:
@@ -117,3 +121,25 @@ def import_responses(engine: Engine, name: str, data: bytes, *, version: int | N
         if imported:
             bump_data_version(session)
     return ResponsesImportSummary(stored.name, stored.version, len(records), imported, len(records) - imported)
+
+
+INSTRUMENT_FORMATS = ("auto", "redcap", "xlsform")
+
+
+def detect_instrument_format(path: str, data: bytes) -> str:
+    """xlsform for workbooks and for the CSV form of XLSForm (its first cell is ``survey``), redcap otherwise."""
+    if data[:4] == b"PK\x03\x04" or path.lower().endswith((".xlsx", ".xlsm")):
+        return "xlsform"
+    text = data[:4096].decode("utf-8", errors="replace").lstrip("\ufeff")
+    first_row = next((line for line in text.splitlines() if line.strip(" ,\t\r")), "")
+    first_cell = first_row.split(",", 1)[0].strip().strip('"').strip().lower()
+    return "xlsform" if first_cell == "survey" else "redcap"
+
+
+def read_instrument_file(path: str, data: bytes, fmt: str, *, name: str | None = None, version: int | None = None) -> ImportResult:
+    """Import an instrument file in ``fmt`` (auto-detected when "auto"); raises InstrumentImportError."""
+    chosen = detect_instrument_format(path, data) if fmt == "auto" else fmt
+    stem = Path(path).stem
+    if chosen == "redcap":
+        return import_data_dictionary(data, name=name or stem, version=version or 1)
+    return import_xlsform(data, filename_hint=Path(path).name)

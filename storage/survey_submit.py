@@ -237,3 +237,10 @@ def submit_response(engine: Engine, target: int | CampaignAccess, answers: Mappi
         if duplicate is None:
             raise
         return duplicate
+
+
+def submitted_at_for_key(engine: Engine, idempotency_key: str) -> datetime | None:
+    """When a response with this idempotency key was stored (None if it was not)."""
+    with read_session(engine) as session:
+        moment = session.scalar(select(SurveyResponse.submitted_at).where(SurveyResponse.idempotency_key == idempotency_key))
+    return as_utc(moment)

@@ -30,6 +30,10 @@ PAGES: list[PageSpec] = [
     PageSpec("home.py", "Home", ":material/home:", "home", "Overview", SIGNED_IN),
     PageSpec("catalogue_browser.py", "Technology catalogue", ":material/search:", "catalogue", "Catalogue", ("facilitator", "lead", "admin")),
     PageSpec("catalogue_admin.py", "Manage catalogue", ":material/edit_note:", "manage-catalogue", "Catalogue", ("lead",)),
+    PageSpec("survey_take.py", "Take a survey", ":material/assignment:", "take-survey", "Surveys", EVERYONE),
+    PageSpec("survey_my_submissions.py", "My submissions", ":material/receipt_long:", "my-submissions", "Surveys", EVERYONE),
+    PageSpec("survey_instruments.py", "Instruments", ":material/list_alt:", "instruments", "Surveys", ("lead",)),
+    PageSpec("survey_campaigns.py", "Campaigns", ":material/campaign:", "campaigns", "Surveys", ("lead",)),
 ]
 
 

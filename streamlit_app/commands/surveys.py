@@ -3,38 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from storage.exports import format_from_path, table_bytes
 from storage.survey_codes import PseudonymKeyMissing, pseudonym_key_from_environment
-from storage.survey_io import export_responses, import_responses
+from storage.survey_io import INSTRUMENT_FORMATS, detect_instrument_format, export_responses, import_responses, read_instrument_file
 from storage.surveys import SurveyError, get_instrument, next_instrument_version, save_instrument
 from streamlit_app.commands.common import CommandError, Result, open_database, read_input_file, write_output_file
 from survey.flat_responses import ResponsesImportError
-from survey.imports import ImportResult, InstrumentImportError
-from survey.redcap import export_data_dictionary, import_data_dictionary
-from survey.xlsform import import_xlsform
-
-INSTRUMENT_FORMATS = ("auto", "redcap", "xlsform")
-
-
-def detect_instrument_format(path: str, data: bytes) -> str:
-    """xlsform for workbooks and for the CSV form of XLSForm (its first cell is ``survey``), redcap otherwise."""
-    if data[:4] == b"PK\x03\x04" or path.lower().endswith((".xlsx", ".xlsm")):
-        return "xlsform"
-    text = data[:4096].decode("utf-8", errors="replace").lstrip("\ufeff")
-    first_row = next((line for line in text.splitlines() if line.strip(" ,\t\r")), "")
-    first_cell = first_row.split(",", 1)[0].strip().strip('"').strip().lower()
-    return "xlsform" if first_cell == "survey" else "redcap"
-
-
-def read_instrument_file(path: str, data: bytes, fmt: str, *, name: str | None = None, version: int | None = None) -> ImportResult:
-    """Import an instrument file in ``fmt`` (auto-detected when "auto"); raises InstrumentImportError."""
-    chosen = detect_instrument_format(path, data) if fmt == "auto" else fmt
-    stem = Path(path).stem
-    if chosen == "redcap":
-        return import_data_dictionary(data, name=name or stem, version=version or 1)
-    return import_xlsform(data, filename_hint=Path(path).name)
+from survey.imports import InstrumentImportError
+from survey.redcap import export_data_dictionary
 
 
 def instrument_import(args: argparse.Namespace) -> Result:

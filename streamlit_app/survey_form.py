@@ -1,0 +1,412 @@
+"""Rendering a survey instrument as a multi-page Streamlit form.
+
+Answers live in one plain dict in ``st.session_state`` (not in widget state, which Streamlit
+drops for widgets not drawn on the current page). Each widget is seeded from that dict and
+writes back to it as soon as it is drawn, so branching reacts to the answer just given, pages
+can be revisited, and nothing is cleared before a save or submission has succeeded.
+
+The layout is a single column (it must work on a 390px-wide phone): one page per section, a
+progress bar, errors as text directly under the field, a review page and a confirmation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from storage.catalogue import list_sites
+from storage.survey_codes import PseudonymKeyMissing, derived_code, new_code, pseudonym_key_from_environment
+from storage.survey_submit import ADOPTION_INSTRUMENT, SubmissionInvalid, SubmissionRefused, submit_response
+from storage.surveys import CampaignAccess, StoredInstrument, SurveyError, document_rows, save_draft
+from streamlit_app.widgets import catalogue_frames, md_escape
+from survey.instrument import Field, FieldType, Section
+from survey.validation import FieldError, validate_section, validate_submission, visible_fields
+
+FORM_STATE = "survey_form"
+UNAVAILABLE_MESSAGE = "We could not save just now — your answers are still here; try again in a moment."
+MAX_TECHNOLOGIES = 10
+_EARLIEST_DATE = dt.date(1990, 1, 1)
+_LATEST_DATE = dt.date(2100, 12, 31)
+
+
+def pseudonym_key() -> str | None:
+    """The server's pseudonym key: ``pseudonym_key`` in st.secrets, else the environment (None if unset)."""
+    try:
+        configured = st.secrets.get("pseudonym_key")
+    except Exception:  # noqa: BLE001 - no secrets file at all is a normal configuration
+        configured = None
+    if configured:
+        return str(configured)
+    try:
+        return pseudonym_key_from_environment()
+    except PseudonymKeyMissing:
+        return None
+
+
+# --------------------------------------------------------------------------- form state
+
+
+def new_form_state(access: CampaignAccess, idempotency_key: str | None = None) -> dict[str, Any]:
+    return {
+        "campaign_id": access.campaign_id, "invitation_id": access.invitation_id, "instrument_id": access.instrument_id,
+        "title": access.title, "anonymous": access.anonymous,
+        "answers": {}, "tech_answers": {}, "technologies": [], "page": 0,
+        "idempotency_key": idempotency_key or secrets.token_urlsafe(24),
+        "fallback_receipt": new_code(), "resume_code": None, "submitted": None, "errors": {},
+    }
+
+
+def draft_blob(state: dict[str, Any]) -> dict[str, Any]:
+    """What a draft stores: the answers, the chosen technologies, the page and the idempotency key."""
+    return {key: state[key] for key in ("answers", "tech_answers", "technologies", "page", "idempotency_key")}
+
+
+def state_from_draft(access: CampaignAccess, blob: dict[str, Any], resume_code: str) -> dict[str, Any]:
+    state = new_form_state(access, blob.get("idempotency_key"))
+    state.update({key: blob[key] for key in ("answers", "tech_answers", "technologies", "page") if key in blob})
+    state["technologies"] = [str(t) for t in state["technologies"]]
+    state["resume_code"] = resume_code
+    return state
+
+
+def receipt_code(state: dict[str, Any]) -> str:
+    """The receipt for this form session: derived from its idempotency key when a server key is set,
+    so a refresh or a second tab that repeats the submission shows the same receipt."""
+    key = pseudonym_key()
+    return derived_code(key, state["idempotency_key"]) if key else state["fallback_receipt"]
+
+
+def technology_answers(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {tid: dict(state["tech_answers"].get(tid, {})) for tid in state["technologies"]}
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@dataclass(frozen=True)
+class Page:
+    kind: str  # section | picker | review
+    section: Section | None = None
+
+
+def form_pages(stored: StoredInstrument, state: dict[str, Any]) -> list[Page]:
+    """The pages to show given the answers so far (hidden sections are skipped)."""
+    instrument = stored.instrument
+    pages: list[Page] = []
+    picker_added = False
+    for section in instrument.sections:
+        if section.repeat_per_technology:
+            if not visible_fields(instrument, state["answers"], section, {}) and section.show_if:
+                continue
+            if not picker_added:
+                pages.append(Page("picker"))
+                picker_added = True
+            pages.append(Page("section", section))
+        elif visible_fields(instrument, state["answers"], section):
+            pages.append(Page("section", section))
+    pages.append(Page("review"))
+    return pages
+
+
+def _error_key(technology_id: str | None, variable: str) -> str:
+    return f"{technology_id or ''}|{variable}"
+
+
+def _store_errors(state: dict[str, Any], errors: list[FieldError]) -> None:
+    state["errors"] = {_error_key(e.technology_id, e.variable): e.message for e in errors}
+
+
+# --------------------------------------------------------------------------- widgets
+
+
+def _label(text: str, required: bool) -> str:
+    return md_escape(text) + (" (required)" if required else "")
+
+
+def _choice_widget(key: str, label: str, codes: list[str], labels: Callable[[str], str], current: object, *,
+                   dropdown: bool, horizontal: bool = False) -> object:
+    index = codes.index(current) if current in codes else None
+    if dropdown:
+        return st.selectbox(label, codes, index=index, format_func=labels, key=key, placeholder="Choose an option")
+    return st.radio(label, codes, index=index, format_func=labels, key=key, horizontal=horizontal)
+
+
+def _field_widget(field: Field, key: str, current: object, store: dict[str, Any]) -> None:
+    """Draw one question and copy its value into ``store`` (removing it when unanswered)."""
+    kind = field.type
+    label = _label(field.label, field.required)
+    escape = lambda code: md_escape(field.choice_label(code))  # noqa: E731 - a tiny formatter
+    value: object
+    if kind in (FieldType.SINGLE_CHOICE, FieldType.DROPDOWN, FieldType.YES_NO):
+        codes = [c.code for c in field.effective_choices()]
+        value = _choice_widget(key, label, codes, escape, current, dropdown=kind is FieldType.DROPDOWN,
+                               horizontal=kind is FieldType.YES_NO)
+    elif kind is FieldType.MULTIPLE_CHOICE:
+        codes = [c.code for c in field.choices]
+        chosen = [code for code in (current or []) if code in codes]
+        value = st.multiselect(label, codes, default=chosen, format_func=escape, key=key, placeholder="Choose all that apply")
+    elif kind in (FieldType.RATING_5, FieldType.RATING_9):
+        points = 5 if kind is FieldType.RATING_5 else 9
+        codes = [str(p) for p in range(1, points + 1)]
+        named = {c.code: c.label for c in field.choices}
+        value = _choice_widget(key, label, codes, lambda c: f"{c} – {md_escape(named[c])}" if c in named else c,
+                               str(current) if current is not None else None, dropdown=False, horizontal=not named)
+        value = int(value) if value is not None else None
+    elif kind in (FieldType.INTEGER, FieldType.DECIMAL, FieldType.SLIDER):
+        # No min/max on the widget: out-of-range answers get the same inline message as on the server.
+        whole = kind is FieldType.INTEGER or (kind is FieldType.SLIDER and float(field.validation.step or 1).is_integer())
+        unit = f" ({md_escape(field.unit)})" if field.unit else ""
+        if whole:
+            value = st.number_input(label + unit, value=int(current) if current is not None else None, step=int(field.validation.step or 1), key=key)
+        else:
+            value = st.number_input(label + unit, value=float(current) if current is not None else None,
+                                    step=float(field.validation.step or 0.5), format="%g", key=key)
+    elif kind is FieldType.DATE:
+        default = dt.date.fromisoformat(current) if isinstance(current, str) else None
+        chosen_date = st.date_input(label, value=default, min_value=_EARLIEST_DATE, max_value=_LATEST_DATE, key=key, format="YYYY-MM-DD")
+        value = chosen_date.isoformat() if isinstance(chosen_date, dt.date) else None
+    elif kind is FieldType.LONG_TEXT:
+        value = st.text_area(label, value=current or "", key=key, height=120)
+    else:
+        value = st.text_input(label, value=current or "", key=key)
+    if value is None or value == "" or value == []:
+        store.pop(field.variable, None)
+    else:
+        store[field.variable] = value
+
+
+def _matrix_widget(field: Field, key_prefix: str, store: dict[str, Any]) -> None:
+    st.markdown(f"**{_label(field.label, field.required)}**")
+    codes = [c.code for c in field.choices]
+    for item in field.items:
+        value = _choice_widget(f"{key_prefix}_{item.variable}", md_escape(item.label), codes,
+                               lambda c: md_escape(field.choice_label(c)), store.get(item.variable), dropdown=False)
+        if value is None:
+            store.pop(item.variable, None)
+        else:
+            store[item.variable] = value
+
+
+def _show_errors(state: dict[str, Any], technology_id: str | None, variables: list[str]) -> None:
+    for variable in variables:
+        message = state["errors"].get(_error_key(technology_id, variable))
+        if message:
+            st.error(f"{md_escape(message)}", icon=":material/error:")
+
+
+def render_fields(stored: StoredInstrument, state: dict[str, Any], section: Section, technology_id: str | None) -> None:
+    """Draw a section's visible questions in order, re-checking branching after each answer."""
+    instrument = stored.instrument
+    store = state["answers"] if technology_id is None else state["tech_answers"].setdefault(technology_id, {})
+    scope = technology_id or "shared"
+    prefix = f"svf_{state['idempotency_key'][:10]}_{scope}"
+    for field in section.fields:
+        shown = (visible_fields(instrument, state["answers"], section) if technology_id is None
+                 else visible_fields(instrument, state["answers"], section, store))
+        if field not in shown:
+            continue
+        if field.type is FieldType.DESCRIPTIVE:
+            st.markdown(md_escape(field.label))
+            continue
+        if field.type is FieldType.MATRIX:
+            _matrix_widget(field, f"{prefix}_{field.variable}", store)
+            variables = [item.variable for item in field.items]
+        else:
+            _field_widget(field, f"{prefix}_{field.variable}", store.get(field.variable), store)
+            variables = [field.variable]
+        if field.help:
+            st.caption(md_escape(field.help))
+        _show_errors(state, technology_id, variables)
+
+
+def _fill_from_site(state: dict[str, Any], sites: dict[int, dict[str, Any]], widget_key: str) -> None:
+    site = sites.get(st.session_state.get(widget_key))
+    if site is None:
+        return
+    answers = state["answers"]
+    answers.update({"organisation_name": site["name"], "site_type": site["site_type"], "region": site["region"]})
+    if site.get("ods_code"):
+        answers["ods_code"] = site["ods_code"]
+    else:
+        answers.pop("ods_code", None)
+    prefix = f"svf_{state['idempotency_key'][:10]}_shared_"
+    for variable in ("organisation_name", "ods_code", "site_type", "region"):
+        st.session_state.pop(prefix + variable, None)
+
+
+def render_site_picker(engine: Engine, state: dict[str, Any]) -> None:
+    """For the adoption return: pick a known organisation to fill in its details (or type a new one)."""
+    frame = list_sites(engine)
+    sites = {int(row["id"]): row for row in frame.to_dict("records")}
+    key = f"svf_{state['idempotency_key'][:10]}_site_pick"
+    st.selectbox("Pick your organisation from the list (or fill in the details below if it is not there)", list(sites),
+                 index=None, format_func=lambda i: md_escape(sites[i]["name"]), key=key, placeholder="Search organisations",
+                 on_change=_fill_from_site, args=(state, sites, key))
+
+
+def render_picker(state: dict[str, Any]) -> None:
+    """The searchable catalogue picker that decides which technologies the repeated sections ask about."""
+    technologies = catalogue_frames()["technologies"].sort_values("name")
+    names = {str(t): n for t, n in zip(technologies["technology_id"], technologies["name"], strict=True)}
+    st.write("Choose the AI tools to tell us about. Type to search the catalogue; you can choose up to "
+             f"{MAX_TECHNOLOGIES}. We then ask the same questions about each one.")
+    chosen = st.multiselect("AI tools", list(names), default=[t for t in state["technologies"] if t in names],
+                            format_func=lambda t: md_escape(names[t]), max_selections=MAX_TECHNOLOGIES,
+                            key=f"svf_{state['idempotency_key'][:10]}_technologies", placeholder="Search by name")
+    state["technologies"] = list(chosen)
+
+
+def technology_labels(state: dict[str, Any]) -> dict[str, str]:
+    technologies = catalogue_frames()["technologies"]
+    names = {str(t): n for t, n in zip(technologies["technology_id"], technologies["name"], strict=True)}
+    return {t: names.get(t, f"Technology {t}") for t in state["technologies"]}
+
+
+def page_errors(stored: StoredInstrument, state: dict[str, Any], page: Page) -> list[FieldError]:
+    if page.kind != "section" or page.section is None:
+        return []
+    return validate_section(stored.instrument, page.section, state["answers"], technology_answers(state))
+
+
+def render_review(stored: StoredInstrument, state: dict[str, Any]) -> list[FieldError]:
+    """The review page: every answer as plain text; returns the problems that block submission."""
+    result = validate_submission(stored.instrument, state["answers"], technology_answers(state))
+    rows = document_rows(stored.instrument, result.document, technology_labels(state))
+    if rows.empty:
+        st.info("You have not answered any questions yet.")
+    current = None
+    for record in rows.to_dict("records"):
+        heading = record["section"] + (f" — {record['technology']}" if record["technology"] else "")
+        if heading != current:
+            st.subheader(md_escape(heading))
+            current = heading
+        st.markdown(f"**{md_escape(record['question'])}**  \n{md_escape(record['answer'])}")
+    return result.errors
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def save_for_later(engine: Engine, access: CampaignAccess, state: dict[str, Any]) -> None:
+    try:
+        state["resume_code"] = save_draft(engine, access, draft_blob(state), state.get("resume_code"))
+    except OperationalError:
+        st.error(UNAVAILABLE_MESSAGE)
+    except SurveyError as error:
+        st.error(md_escape(str(error)))
+    else:
+        st.success("Your answers are saved. Use this resume code on the *Take a survey* page to carry on from any browser. "
+                   "Keep it private: it opens your saved answers.")
+        st.code(state["resume_code"], language=None)
+
+
+def submit(engine: Engine, access: CampaignAccess, state: dict[str, Any], stored: StoredInstrument,
+           respondent_id: str | None, pages: list[Page]) -> None:
+    """Store the response once; on any failure keep every answer on screen and say why."""
+    try:
+        result = submit_response(engine, access, state["answers"], technology_answers(state), state["idempotency_key"],
+                                 receipt_code=receipt_code(state), respondent_id=respondent_id, pseudonym_key=pseudonym_key(),
+                                 resume_code=state.get("resume_code"))
+    except OperationalError:
+        st.error(UNAVAILABLE_MESSAGE)
+        return
+    except SubmissionInvalid as error:
+        _store_errors(state, error.errors)
+        section_ids = {e.section_id for e in error.errors}
+        pages_with_errors = [i for i, page in enumerate(pages) if page.section is not None and page.section.id in section_ids]
+        if pages_with_errors:
+            state["page"] = pages_with_errors[0]
+            st.rerun()
+        st.error(md_escape(str(error)))
+        return
+    except SubmissionRefused as error:
+        st.error(md_escape(str(error)))
+        return
+    state["submitted"] = {"receipt": result.receipt_code, "submitted_at": result.submitted_at.isoformat(), "duplicate": result.duplicate}
+    st.rerun()
+
+
+def render_confirmation(state: dict[str, Any]) -> None:
+    submitted = state["submitted"]
+    when = dt.datetime.fromisoformat(submitted["submitted_at"]).strftime("%d %B %Y at %H:%M UTC")
+    st.success(f"Thank you — your response was received on {when}.", icon=":material/check_circle:")
+    if submitted["receipt"]:
+        st.write("Your receipt code (keep it to look up what you submitted on the *My submissions* page):")
+        st.code(submitted["receipt"], language=None)
+    else:
+        st.write("This response had already been submitted; its receipt code was shown when it was first submitted.")
+
+
+def render_form(engine: Engine, access: CampaignAccess, stored: StoredInstrument, state: dict[str, Any],
+                respondent_id: str | None) -> None:
+    """The whole form for one respondent: pages, navigation, save for later, review and submit."""
+    st.title(md_escape(access.title))
+    if state["submitted"]:
+        render_confirmation(state)
+        return
+    if not access.is_open:
+        st.error(md_escape(access.message))
+        return
+    pages = form_pages(stored, state)
+    state["page"] = max(0, min(int(state["page"]), len(pages) - 1))
+    page = pages[state["page"]]
+    st.progress((state["page"] + 1) / len(pages), text=f"Page {state['page'] + 1} of {len(pages)}")
+    if state["page"] == 0 and stored.instrument.description:
+        st.write(md_escape(stored.instrument.description))
+    if state["errors"] and page.kind == "section":
+        st.error(f"Please check the {len(state['errors'])} answer(s) marked on this page.", icon=":material/error:")
+    if access.anonymous:
+        st.caption("This survey is anonymous: your name and account are not stored with your answers.")
+    if page.kind == "picker":
+        st.header("Which AI tools?")
+        render_picker(state)
+    elif page.kind == "section":
+        section = page.section
+        st.header(md_escape(section.title))
+        if section.description:
+            st.write(md_escape(section.description))
+        if stored.name == ADOPTION_INSTRUMENT and any(f.variable == "organisation_name" for f in section.fields):
+            render_site_picker(engine, state)
+        if section.repeat_per_technology:
+            labels = technology_labels(state)
+            if not labels:
+                st.info("You have not chosen any AI tools, so there are no questions on this page. Go back to choose some, or continue.")
+            for position, (technology_id, name) in enumerate(labels.items()):
+                with st.expander(md_escape(name), expanded=position == 0 or any(k.startswith(f"{technology_id}|") for k in state["errors"])):
+                    render_fields(stored, state, section, technology_id)
+        else:
+            render_fields(stored, state, section, None)
+    else:
+        st.header("Check your answers")
+        blocking = render_review(stored, state)
+        if blocking:
+            st.error(f"{len(blocking)} answer(s) need attention before you can submit; go back to the pages marked below.")
+            for problem in blocking[:20]:
+                st.text(f"• {problem.variable}: {problem.message}")
+    _navigation(engine, access, state, stored, pages, page, respondent_id)
+
+
+def _navigation(engine: Engine, access: CampaignAccess, state: dict[str, Any], stored: StoredInstrument,
+                pages: list[Page], page: Page, respondent_id: str | None) -> None:
+    if page.kind == "review":
+        if st.button("Submit my answers", type="primary", key="sv_submit", width="stretch"):
+            submit(engine, access, state, stored, respondent_id, pages)
+    elif st.button("Next", type="primary", key="sv_next", width="stretch"):
+        errors = page_errors(stored, state, page)
+        _store_errors(state, errors)
+        if not errors:
+            state["page"] += 1
+        st.rerun()
+    if state["page"] > 0 and st.button("Back", key="sv_back", width="stretch"):
+        state["errors"] = {}
+        state["page"] -= 1
+        st.rerun()
+    if st.button("Save and continue later", key="sv_save", width="stretch"):
+        save_for_later(engine, access, state)
