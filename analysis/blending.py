@@ -127,8 +127,16 @@ def category_positions(values: pd.Series | np.ndarray, categories: tuple[str, ..
     Factorises first, so the string comparison runs once per distinct value (fast for the
     repetitive code columns of the answers frame, whatever their string storage).
     """
+    codes, uniques = factorised(values)
+    return _lookup(codes, uniques, categories)
+
+
+def factorised(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1 for NA) and the distinct values they index; free for categoricals."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), np.asarray(values.cat.categories, dtype=object)
     codes, uniques = pd.factorize(values)
-    return _lookup(codes, np.asarray(uniques, dtype=object), categories)
+    return codes, np.asarray(uniques, dtype=object)
 
 
 def _lookup(codes: np.ndarray, uniques: np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
@@ -191,14 +199,14 @@ def _engine_answers(answers: pd.DataFrame, technology_ids: np.ndarray) -> _Engin
     keep = (variable >= 0) & tech.notna().to_numpy()
     kept_tech = tech.to_numpy(dtype=np.int64, na_value=-1)[keep]
     labels = answers.index[keep]
-    value_codes, value_uniques = pd.factorize(answers["value"][keep])
+    value_codes, value_uniques = factorised(answers["value"])
     return _EngineAnswers(
         labels=labels,
         response_id=answers["response_id"].to_numpy(dtype=np.int64)[keep],
         tech_pos=_technology_positions(kept_tech, technology_ids, "answers", labels),
         variable=variable[keep],
-        value_codes=value_codes,
-        value_uniques=np.asarray(value_uniques, dtype=object),
+        value_codes=value_codes[keep],
+        value_uniques=value_uniques,
     )
 
 
@@ -339,15 +347,23 @@ def current_site_status(adoption: pd.DataFrame) -> pd.DataFrame:
     """The current status record of each (technology, site).
 
     Current = the ongoing record (no end_date); among several, or if all ended, the one with the
-    latest start_date, then the latest updated_at. Returns the chosen adoption rows.
+    latest start_date (a missing start counts as earliest), then the latest updated_at, then the
+    later row. Returns the chosen adoption rows in (technology_id, site_id) order.
     """
-    ordered = adoption.assign(_ongoing=adoption["end_date"].isna()).sort_values(
-        ["technology_id", "site_id", "_ongoing", "start_date", "updated_at"],
-        kind="stable",
-        na_position="first",
-    )
-    current = ordered.drop_duplicates(["technology_id", "site_id"], keep="last")
-    return current.drop(columns="_ongoing")
+    if adoption.empty:
+        return adoption
+    never = np.iinfo(np.int64).min
+    start = adoption["start_date"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    updated = adoption["updated_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    ongoing = adoption["end_date"].isna().to_numpy()
+    technology = adoption["technology_id"].to_numpy(dtype=np.int64)
+    site = adoption["site_id"].to_numpy(dtype=np.int64)
+    # np.lexsort sorts by the last key first; NaT is the smallest int64, so it sorts earliest.
+    order = np.lexsort((np.arange(len(adoption)), np.where(updated == never, never, updated), start, ongoing,
+                        site, technology))
+    last_of_pair = np.ones(len(order), dtype=bool)
+    last_of_pair[:-1] = (technology[order][1:] != technology[order][:-1]) | (site[order][1:] != site[order][:-1])
+    return adoption.iloc[order[last_of_pair]]
 
 
 def standing_workshop_results(workshop_results: pd.DataFrame) -> pd.DataFrame:
@@ -486,12 +502,29 @@ def bootstrap_median_intervals(sorted_values: np.ndarray, offsets: np.ndarray, c
     for size in np.unique(counts[counts >= MIN_VALUES_FOR_INTERVAL]):
         groups = np.flatnonzero(counts == size)
         ranks = _median_ranks(int(size), samples, seed)  # (draws, 1 or 2) positions in a sorted group
-        picked = sorted_values[offsets[groups][:, None, None] + ranks[None, :, :]]
-        medians = picked.mean(axis=2)
+        at = offsets[groups][:, None]
+        if ranks.shape[1] == 1:
+            # Odd size: the replicate median is x[rank], monotone in rank, so the percentiles of the
+            # medians are x at the percentiles of the ranks (same linear interpolation as np.quantile).
+            lower[groups], upper[groups] = (_interpolated(sorted_values, at[:, 0], np.sort(ranks[:, 0]), level)
+                                            for level in (tail, 1 - tail))
+            continue
+        medians = (sorted_values[at + ranks[:, 0]] + sorted_values[at + ranks[:, 1]]) / 2
         bounds = np.quantile(medians, [tail, 1 - tail], axis=1)
         lower[groups] = bounds[0]
         upper[groups] = bounds[1]
     return lower, upper
+
+
+def _interpolated(sorted_values: np.ndarray, offsets: np.ndarray, sorted_ranks: np.ndarray, level: float) -> np.ndarray:
+    """np.quantile(x[offset + ranks], level) for every offset, given ranks already sorted."""
+    position = (len(sorted_ranks) - 1) * level
+    below = int(np.floor(position))
+    above = min(below + 1, len(sorted_ranks) - 1)
+    fraction = position - below
+    low = sorted_values[offsets + sorted_ranks[below]]
+    high = sorted_values[offsets + sorted_ranks[above]]
+    return low + fraction * (high - low)
 
 
 def _median_ranks(size: int, samples: int, seed: int) -> np.ndarray:
@@ -671,10 +704,10 @@ def _latest(newest: np.ndarray, tech: np.ndarray, dates: np.ndarray) -> np.ndarr
     """Fold dates into the per-technology newest date (NaT-aware)."""
     if len(tech) == 0:
         return newest
-    per_tech = pd.Series(dates).groupby(tech).max()
-    candidate = np.full(len(newest), np.datetime64("NaT"), dtype="datetime64[ns]")
-    candidate[per_tech.index.to_numpy()] = per_tech.to_numpy(dtype="datetime64[ns]")
-    return _max_dates(newest, candidate)
+    # NaT is the smallest int64, so an integer maximum ignores it unless every date is NaT.
+    latest = np.full(len(newest), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(latest, tech, np.asarray(dates, dtype="datetime64[ns]").view(np.int64))
+    return _max_dates(newest, latest.view("datetime64[ns]"))
 
 
 def _max_dates(first: np.ndarray, second: np.ndarray) -> np.ndarray:

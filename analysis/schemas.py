@@ -31,6 +31,7 @@ Frames (one row per ...):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -187,8 +188,10 @@ FRAME_SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
     "answers": (
         ColumnSpec("response_id", "int"),
         ColumnSpec("technology_id", "int", nullable=True),
-        ColumnSpec("variable", "str"),
-        ColumnSpec("value", "str"),
+        # Free vocabularies, stored as categoricals: the answers frame is the big one and every
+        # consumer compares these codes.
+        ColumnSpec("variable", "code"),
+        ColumnSpec("value", "code"),
     ),
     "workshop_results": (
         ColumnSpec("workshop_id", "int"),
@@ -224,10 +227,19 @@ def validate_frame(frame: pd.DataFrame, frame_name: str) -> pd.DataFrame:
     missing = [spec.name for spec in specs if spec.name not in frame.columns]
     if missing:
         raise FrameValidationError(f"{frame_name}: missing column(s) {', '.join(repr(m) for m in missing)}")
+    if frame.attrs.get(VALIDATED_MARK) == frame_name and all(
+            _already_normalised(frame[spec.name], spec) for spec in specs):
+        # Validated before (the mark survives filtering and copies) and still normalised: code
+        # columns are categoricals that cannot hold unknown codes, ids still integers.
+        return frame
     result = frame.copy()
     for spec in specs:
         result[spec.name] = _normalise_column(result[spec.name], spec, frame_name)
+    result.attrs[VALIDATED_MARK] = frame_name
     return result
+
+
+VALIDATED_MARK = "analysis_validated_as"
 
 
 def _schema(frame_name: str) -> tuple[ColumnSpec, ...]:
@@ -278,6 +290,11 @@ def _normalise_column(column: pd.Series, spec: ColumnSpec, frame_name: str) -> p
     return _as_text(column, frame_name)
 
 
+@lru_cache(maxsize=None)
+def _code_dtype(spec: ColumnSpec) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(list(spec.codes or ()), ordered=spec.ordered)
+
+
 def _already_normalised(column: pd.Series, spec: ColumnSpec) -> bool:
     dtype = column.dtype
     if spec.kind == "int":
@@ -289,7 +306,7 @@ def _already_normalised(column: pd.Series, spec: ColumnSpec) -> bool:
     if spec.kind == "code":
         if not isinstance(dtype, pd.CategoricalDtype):
             return False
-        return spec.codes is None or dtype == pd.CategoricalDtype(list(spec.codes), ordered=spec.ordered)
+        return spec.codes is None or dtype == _code_dtype(spec)
     return pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)
 
 
@@ -343,7 +360,7 @@ def _as_code(column: pd.Series, spec: ColumnSpec, frame_name: str) -> pd.Series:
         if isinstance(column.dtype, pd.CategoricalDtype):
             return column
         return _as_text(column, frame_name).astype("category")
-    target = pd.CategoricalDtype(list(spec.codes), ordered=spec.ordered)
+    target = _code_dtype(spec)
     if isinstance(column.dtype, pd.CategoricalDtype) and column.dtype == target:
         return column
     # Factorise first: the lookup then runs once per distinct value, whatever the string storage.

@@ -401,29 +401,28 @@ def training_needs(answers: pd.DataFrame, responses: pd.DataFrame, threshold: in
     variable = category_positions(answers["variable"], variables)
     rows = np.flatnonzero(variable >= 0)
     variable = variable[rows]
-    response = answers["response_id"].to_numpy(dtype=np.int64)[rows]
-    counted = np.isin(response, responses["response_id"].to_numpy(dtype=np.int64))
+    # Respondent position in `responses`; answers of other responses (-1) are not counted.
+    respondent = pd.Index(responses["response_id"].to_numpy(dtype=np.int64)).get_indexer(
+        answers["response_id"].to_numpy(dtype=np.int64)[rows])
     value = answers["value"].iloc[rows]
-    archetype = category_positions(value, s.ARCHETYPES)
-    training = category_positions(value, s.TRAINING_TYPES)
 
-    def pairs(of_variable: int, code: np.ndarray) -> pd.DataFrame:
-        """Distinct (response, code) pairs of one variable, unknown codes left out."""
-        keep = counted & (variable == of_variable) & (code >= 0)
-        return pd.DataFrame({"response_id": response[keep], "code": code[keep]}).drop_duplicates()
+    def selected(of_variable: int, vocabulary: tuple[str, ...]) -> np.ndarray:
+        """Respondent x code indicator matrix: did the respondent choose the code (at least once)?"""
+        code = category_positions(value, vocabulary)
+        keep = (variable == of_variable) & (code >= 0) & (respondent >= 0)
+        chosen = np.zeros((len(responses), len(vocabulary)), dtype=np.int64)
+        chosen[respondent[keep], code[keep]] = 1
+        return chosen
 
-    holders = pairs(0, archetype)
-    n_types = len(s.TRAINING_TYPES)
+    holds = selected(0, s.ARCHETYPES)
     table = pd.DataFrame({
-        "archetype": np.repeat(s.ARCHETYPES, n_types),
+        "archetype": np.repeat(s.ARCHETYPES, len(s.TRAINING_TYPES)),
         "training_type": np.tile(s.TRAINING_TYPES, len(s.ARCHETYPES)),
     })
     for column, of_variable in (("received", 1), ("needed", 2)):
-        joined = pairs(of_variable, training).merge(holders, on="response_id", suffixes=("_training", "_archetype"))
-        cell = joined["code_archetype"].to_numpy() * n_types + joined["code_training"].to_numpy()
-        table[column] = np.bincount(cell, minlength=len(table))
-    respondents = np.bincount(holders["code"].to_numpy(), minlength=len(s.ARCHETYPES))
-    table["respondents"] = np.repeat(respondents, n_types)
+        # archetype x training type counts of respondents = holds^T @ chose
+        table[column] = (holds.T @ selected(of_variable, s.TRAINING_TYPES)).reshape(-1)
+    table["respondents"] = np.repeat(holds.sum(axis=0), len(s.TRAINING_TYPES))
     return suppress_small_counts(table, ["received", "needed", "respondents"], threshold=threshold, by="archetype")
 
 

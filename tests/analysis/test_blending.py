@@ -199,14 +199,26 @@ def test_median_ranks_follow_the_resampling_distribution():
     assert (ranks[:, 0] <= ranks[:, 1]).all()
 
 
-def test_bootstrap_matches_naive_resampling():
+@pytest.mark.parametrize("size", [25, 24])  # odd and even sizes take different paths
+def test_bootstrap_matches_naive_resampling(size):
     rng = np.random.default_rng(3)
-    values = np.sort(rng.normal(0, 5, 25))
-    lower, upper = blending.bootstrap_median_intervals(values, np.array([0]), np.array([25]), 20_000, 0.9, seed=5)
-    naive = np.median(values[rng.integers(0, 25, (20_000, 25))], axis=1)
+    values = np.sort(rng.normal(0, 5, size))
+    lower, upper = blending.bootstrap_median_intervals(values, np.array([0]), np.array([size]), 20_000, 0.9, seed=5)
+    naive = np.median(values[rng.integers(0, size, (20_000, size))], axis=1)
     expected = np.quantile(naive, [0.05, 0.95])
     gap = np.diff(values).max()
     assert abs(lower[0] - expected[0]) <= gap and abs(upper[0] - expected[1]) <= gap
+
+
+def test_bootstrap_groups_of_one_size_match_one_at_a_time():
+    # two groups of 5 values and one of 4, flat and sorted within groups
+    values = np.array([1.0, 2, 3, 4, 50, -3, -2, 0, 7, 9, 10, 11, 12, 13])
+    offsets, counts = np.array([0, 5, 10]), np.array([5, 5, 4])
+    together = blending.bootstrap_median_intervals(values, offsets, counts, 2000, 0.9, seed=9)
+    for group in range(3):
+        part = values[offsets[group]:offsets[group] + counts[group]]
+        alone = blending.bootstrap_median_intervals(part, np.array([0]), counts[group:group + 1], 2000, 0.9, seed=9)
+        assert (together[0][group], together[1][group]) == (alone[0][0], alone[1][0])
 
 
 def test_estimates_are_deterministic_and_ordered():
