@@ -34,6 +34,11 @@ PAGES: list[PageSpec] = [
     PageSpec("survey_my_submissions.py", "My submissions", ":material/receipt_long:", "my-submissions", "Surveys", EVERYONE),
     PageSpec("survey_instruments.py", "Instruments", ":material/list_alt:", "instruments", "Surveys", ("lead",)),
     PageSpec("survey_campaigns.py", "Campaigns", ":material/campaign:", "campaigns", "Surveys", ("lead",)),
+    PageSpec("workshop_setup.py", "Workshops", ":material/groups:", "workshops", "Workshops", ("facilitator", "lead")),
+    PageSpec("workshop_run.py", "Run workshop", ":material/play_circle:", "run-workshop", "Workshops", ("facilitator", "lead")),
+    PageSpec("workshop_presenter.py", "Presenter view", ":material/slideshow:", "presenter", "Workshops", ("facilitator", "lead")),
+    PageSpec("workshop_results.py", "Workshop results", ":material/insights:", "workshop-results", "Workshops", ("facilitator", "lead")),
+    PageSpec("workshop_join.py", "Join a workshop", ":material/how_to_vote:", "join", "Workshops", EVERYONE),
 ]
 
 

@@ -1,0 +1,214 @@
+"""Join a workshop (anonymous): enter the code, choose a stakeholder group, rate every item of the
+open round. From round 2 each item shows the last round's ratings by group, the anonymised
+reasons and the participant's own previous rating.
+
+No sign-in: the join code admits, and a random token (kept in the session and in the URL as
+``?p=``, so a refresh keeps the seat) identifies the participant; only its hash is stored.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from storage.workshops import (
+    JoinError,
+    ParticipantView,
+    RatingError,
+    RatingInput,
+    find_workshop_by_code,
+    format_join_code,
+    join_workshop,
+    normalise_join_code,
+    participant_ratings,
+    participant_session,
+    round_distribution,
+    round_reasons,
+    save_ratings,
+)
+from streamlit_app.runtime import get_engine
+from streamlit_app.widgets import md_escape
+from streamlit_app.workshop_widgets import distribution_figure
+
+TOKEN_KEY = "workshop_token"
+CODE_KEY = "workshop_join_code"
+REASON_MAX_CHARS = 500
+engine = get_engine()
+st.title("Join a workshop")
+
+
+def remember_token(token: str) -> None:
+    st.session_state[TOKEN_KEY] = token
+    st.query_params["p"] = token
+
+
+def forget_seat() -> None:
+    st.session_state.pop(TOKEN_KEY, None)
+    st.query_params.pop("p", None)
+
+
+def join_flow() -> None:
+    """Code, then group; on success the page reruns with a seat."""
+    prefilled = st.query_params.get("join", "")
+    if prefilled and CODE_KEY not in st.session_state:
+        st.session_state[CODE_KEY] = normalise_join_code(prefilled)
+    code = st.session_state.get(CODE_KEY)
+    if not code:
+        with st.form("ws_join_code_form"):
+            typed = st.text_input("Join code (shown on the facilitator's screen, like K7Q-M4T)", max_chars=12)
+            if st.form_submit_button("Continue", type="primary"):
+                st.session_state[CODE_KEY] = normalise_join_code(typed)
+                st.rerun()
+        return
+    try:
+        workshop = find_workshop_by_code(engine, code)
+    except JoinError as error:
+        st.error(str(error))
+        if st.button("Enter another code"):
+            st.session_state.pop(CODE_KEY, None)
+            st.query_params.pop("join", None)
+            st.rerun()
+        return
+    st.subheader(md_escape(workshop.title))
+    if workshop.purpose:
+        st.text(workshop.purpose)
+    st.caption(f"Code {format_join_code(workshop.join_code)}. Your ratings are anonymous: the facilitator sees that "
+               "you responded (as an alias such as P07), not what you answered.")
+    groups = {group.id: group.name for group in workshop.groups}
+    with st.form("ws_join_group_form"):
+        group_id = st.radio("Which stakeholder group are you in?", list(groups), format_func=groups.get, index=None)
+        if st.form_submit_button("Join", type="primary"):
+            if group_id is None:
+                st.error("Choose your stakeholder group.")
+                return
+            try:
+                token, _alias = join_workshop(engine, code, int(group_id))
+            except JoinError as error:
+                st.error(str(error))
+                return
+            remember_token(token)
+            st.rerun()
+
+
+def state_signature(seat: ParticipantView) -> tuple:
+    workshop = seat.workshop
+    return workshop.status, tuple((r.number, r.closed_at is None) for r in workshop.rounds)
+
+
+@st.fragment(run_every=3)
+def wait_for_change(token: str, signature: tuple) -> None:
+    """Reload the page by itself when the facilitator opens or closes a round."""
+    seat = participant_session(engine, token)
+    if seat is not None and state_signature(seat) != signature:
+        st.rerun(scope="app")
+
+
+def feedback(seat: ParticipantView, item_id: int, previous_round: int, distribution: pd.DataFrame,
+             reasons: pd.DataFrame, own_previous: dict[int, tuple[int, str]]) -> None:
+    """The last round's distribution by group, the participant's own rating, and the reasons."""
+    item = next(i for i in seat.workshop.items if i.id == item_id)
+    scale = seat.workshop.scale_for(item)
+    own = own_previous.get(item_id)
+    counts = distribution[distribution["item_id"] == item_id]
+    st.plotly_chart(distribution_figure(counts, scale, f"Round {previous_round} ratings by group",
+                                        own_value=own[0] if own else None),
+                    width="stretch", key=f"ws_feedback_{item_id}", config={"displayModeBar": False})
+    if own:
+        st.info(f"Your rating in round {previous_round}: **{md_escape(scale.value_label(own[0]))}**")
+    item_reasons = reasons[reasons["item_id"] == item_id]
+    if not item_reasons.empty:
+        with st.expander(f"Reasons given in round {previous_round} ({len(item_reasons)})"):
+            for rating, reason in zip(item_reasons["rating"], item_reasons["reason"], strict=True):
+                st.text(f"[{scale.value_label(int(rating))}] {reason}")
+
+
+def rating_form(seat: ParticipantView, token: str) -> None:
+    workshop = seat.workshop
+    current = workshop.open_round
+    assert current is not None
+    items = workshop.items_in(current.number)
+    saved = participant_ratings(engine, token, current.number)
+    previous_round = current.number - 1 if current.number > 1 else None
+    if previous_round:
+        distribution = round_distribution(engine, workshop, previous_round)
+        reasons = round_reasons(engine, workshop, previous_round)
+        own_previous = participant_ratings(engine, token, previous_round)
+    live = None if workshop.hide_results_until_close else round_distribution(engine, workshop, current.number)
+
+    st.markdown(f"### Round {current.number} of {workshop.n_rounds}")
+    st.caption(f"You are {seat.alias} ({md_escape(seat.group_name)}). Rate every item; you can change your ratings "
+               "until the facilitator closes the round." + (" From round 2 you see how everyone rated last round."
+                                                            if current.number == 1 else ""))
+    if saved:
+        st.success(f"Saved: {len(saved)} of {len(items)} items rated in this round.")
+    with st.form(f"ws_rate_form_{workshop.id}_{current.number}"):
+        choices: dict[int, tuple[int | None, str]] = {}
+        for item in items:
+            scale = workshop.scale_for(item)
+            st.markdown(f"**{item.position}. {md_escape(item.label)}**")
+            rate_column, feedback_column = st.columns([3, 2]) if previous_round or live is not None else (st.container(), None)
+            with rate_column:
+                value, reason = saved.get(item.id, (None, ""))
+                chosen = st.radio(
+                    f"Rating for item {item.position}", scale.values, format_func=scale.value_label, horizontal=True,
+                    index=scale.values.index(value) if value in scale.values else None, key=f"ws_rate_{current.number}_{item.id}",
+                    label_visibility="collapsed",
+                )  # fmt: skip
+                typed = st.text_input(f"Reason (optional, up to {REASON_MAX_CHARS} characters)", value=reason,
+                                      max_chars=REASON_MAX_CHARS, key=f"ws_reason_{current.number}_{item.id}")
+                choices[item.id] = (chosen, typed)
+            if feedback_column is not None:
+                with feedback_column:
+                    if previous_round and item.active_in(previous_round):
+                        feedback(seat, item.id, previous_round, distribution, reasons, own_previous)
+                    if live is not None:
+                        counts = live[live["item_id"] == item.id]
+                        st.plotly_chart(distribution_figure(counts, scale, "This round so far"), width="stretch",
+                                        key=f"ws_live_{item.id}", config={"displayModeBar": False})
+            st.divider()
+        submitted = st.form_submit_button("Save ratings", type="primary")
+    if submitted:
+        missing = [str(item.position) for item in items if choices[item.id][0] is None]
+        if missing:
+            st.error(f"Rate every item before saving; still to rate: item{'s' if len(missing) > 1 else ''} {', '.join(missing)}.")
+            return
+        try:
+            count = save_ratings(engine, token, current.number,
+                                 [RatingInput(item_id=item_id, value=int(value), reason=reason)
+                                  for item_id, (value, reason) in choices.items()])
+        except RatingError as error:
+            st.error(str(error))
+            return
+        st.session_state["ws_join_saved"] = f"Saved {count} ratings for round {current.number}. Thank you!"
+        st.rerun()
+
+
+token = st.session_state.get(TOKEN_KEY) or st.query_params.get("p")
+seat = participant_session(engine, token) if token else None
+if seat is None:
+    if token:
+        forget_seat()
+        st.warning("That participant link is no longer valid; join again with the code.")
+    join_flow()
+    st.stop()
+
+remember_token(token)
+workshop = seat.workshop
+st.subheader(md_escape(workshop.title))
+if message := st.session_state.pop("ws_join_saved", None):
+    st.success(message)
+if workshop.status == "closed":
+    st.info("This workshop has closed. Thank you for taking part.")
+    st.stop()
+if workshop.is_expired():
+    st.info("This workshop has ended: its join code has expired. Thank you for taking part.")
+    st.stop()
+if workshop.open_round is None:
+    done = len(workshop.rounds)
+    st.info(f"Round {done} has closed. Please wait for the facilitator to open round {done + 1}."
+            if done else "You have joined. Please wait for the facilitator to open round 1.")
+    st.caption("This page updates by itself.")
+    wait_for_change(token, state_signature(seat))
+    st.stop()
+rating_form(seat, token)
+wait_for_change(token, state_signature(seat))

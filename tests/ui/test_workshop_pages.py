@@ -1,0 +1,222 @@
+"""AppTest: the facilitator pages (set-up, run, presenter, results) and the anonymous participant page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from analysis.consensus_rules import COMET_RULE
+from storage.db import make_engine, read_session, write_session
+from storage.demo import load_demo_catalogue
+from storage.demo_workshop import load_demo_workshop
+from storage.models.catalogue import Technology
+from storage.models.workshop import Rating
+from storage.workshops import (
+    IMPACT_SCALE,
+    Actor,
+    RatingInput,
+    WorkshopScales,
+    close_round,
+    close_workshop,
+    create_workshop,
+    get_workshop,
+    join_workshop,
+    list_workshops,
+    open_round,
+    parse_workshop_input,
+    save_ratings,
+)
+from tests.ui.helpers import open_app, prepare_environment, texts
+
+FACILITATOR = Actor("dev-facilitator", "facilitator")
+
+
+@pytest.fixture
+def engine(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    prepare_environment(monkeypatch, sqlite_url)
+    engine = make_engine(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def demo_engine(engine: Engine) -> Engine:
+    load_demo_catalogue(engine, only_if_empty=False, count=30)
+    load_demo_workshop(engine)
+    return engine
+
+
+def own_workshop(engine: Engine, *, hide: bool = True, title: str = "Ward AI workshop") -> int:
+    with write_session(engine) as session:
+        tools = [Technology(name=f"Triage tool {i}", company="Co") for i in range(2)]
+        session.add_all(tools)
+        session.flush()
+        ids = [tool.id for tool in tools]
+    data = parse_workshop_input({
+        "title": title, "scales": WorkshopScales(default=IMPACT_SCALE), "rule": COMET_RULE,
+        "hide_results_until_close": hide, "expires_at": datetime.now(UTC) + timedelta(days=1),
+        "items": [{"technology_id": i, "question": "impact_workforce"} for i in ids],
+        "groups": [{"name": "Nurses"}, {"name": "Managers"}],
+    })  # fmt: skip
+    return create_workshop(engine, FACILITATOR, data)
+
+
+def button(at, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+# --- facilitator pages ------------------------------------------------------------------------------
+
+
+def test_facilitator_creates_a_workshop_and_sees_only_their_own(demo_engine: Engine) -> None:
+    at = open_app("facilitator", "workshop_setup.py")
+    assert "You have no workshops yet" in texts(at)  # the demo workshop belongs to someone else
+    at.text_input[0].set_value("Stroke pathway workshop")
+    technologies = at.multiselect[0]
+    technologies.set_value(technologies.options[:2])
+    button(at, "Save workshop").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "Workshop #" in texts(at) and "created" in texts(at)
+    mine = list_workshops(demo_engine, FACILITATOR)
+    assert mine["title"].tolist() == ["Stroke pathway workshop"]
+    assert mine.iloc[0][["items", "groups", "status"]].tolist() == [2, 5, "draft"]
+    assert "Consensus in if at least 70%" in texts(at)  # the pre-registration text of the saved rule
+
+
+def test_setup_shows_problems_instead_of_saving(engine: Engine) -> None:
+    at = open_app("facilitator", "workshop_setup.py")
+    next(t for t in at.text_area if t.label == "Stakeholder groups").set_value("Clinicians, lots")
+    button(at, "Save workshop").click().run()
+    shown = texts(at) + "\n".join(str(v) for frame in at.dataframe for v in frame.value.to_numpy().ravel())
+    assert "The workshop was not saved" in shown
+    assert "line 1: 'lots' is not a whole number" in shown
+    assert list_workshops(engine, FACILITATOR).empty
+
+
+def test_rule_change_after_round_one_is_refused_on_the_page(engine: Engine) -> None:
+    workshop_id = own_workshop(engine)
+    open_round(engine, FACILITATOR, workshop_id)
+    at = open_app("facilitator", "workshop_setup.py")
+    at.selectbox(key="ws_setup_choice").set_value(workshop_id).run()
+    assert "frozen: round 1 has opened" in texts(at)
+    next(r for r in at.radio if r.label == "Rule").set_value("ram")
+    button(at, "Save workshop").click().run()
+    shown = "\n".join(str(v) for frame in at.dataframe for v in frame.value.to_numpy().ravel())
+    assert "The consensus rule is frozen" in shown
+    assert get_workshop(engine, FACILITATOR, workshop_id).rule == COMET_RULE
+
+
+def test_run_page_shows_the_join_code_and_opens_a_round(engine: Engine) -> None:
+    workshop_id = own_workshop(engine)
+    code = get_workshop(engine, FACILITATOR, workshop_id).join_code
+    at = open_app("facilitator", "workshop_run.py")
+    assert f"{code[:3]}-{code[3:]}" in texts(at)
+    assert len(at.get("image")) == 1  # the QR code
+    button(at, "Open round 1").click().run()
+    assert not at.exception
+    assert "Round 1 is open. The consensus rule is now frozen." in texts(at)
+    assert get_workshop(engine, FACILITATOR, workshop_id).open_round is not None
+    assert "Round 1: responses so far" in texts(at)
+
+
+def test_presenter_view_steps_through_items_of_the_closed_round(demo_engine: Engine) -> None:
+    at = open_app("lead", "workshop_presenter.py")
+    assert not at.exception
+    assert "Item 1 of 23" in texts(at)  # round 2 of the demo: 24 items, one dropped after round 1
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Participants"] == "18" and metrics["Consensus"] in {"Consensus IN", "Consensus OUT", "No consensus"}
+    button(at, "Next ▶").click().run()
+    assert "Item 2 of 23" in texts(at)
+    at.segmented_control(key="ws_presenter_round").set_value(1).run()
+    assert "Item 1 of 24" in texts(at)
+    assert {m.label: m.value for m in at.metric}["Participants"] == "20"
+
+
+def test_presenter_view_hides_an_open_round(engine: Engine) -> None:
+    workshop_id = own_workshop(engine, hide=True)
+    open_round(engine, FACILITATOR, workshop_id)
+    at = open_app("facilitator", "workshop_presenter.py")
+    assert "No round has closed yet" in texts(at)
+    assert not at.get("plotly_chart")
+
+
+def test_results_page_shows_tables_and_exports(demo_engine: Engine) -> None:
+    at = open_app("lead", "workshop_results.py")
+    assert not at.exception, [e.message for e in at.exception]
+    assert "Per item and round" in texts(at)
+    summary = at.dataframe[0].value
+    assert len(summary) == 24 + 23 and set(summary["consensus"]) <= {"in", "out", "none"}
+    labels = [b.label for b in at.get("download_button")]
+    assert "Raw ratings (CSV)" in labels and "ACCORD per-round summary (XLSX)" in labels
+
+
+def test_facilitator_pages_refuse_respondents(engine: Engine) -> None:
+    at = open_app("respondent")
+    for page in ("workshop_setup.py", "workshop_run.py", "workshop_presenter.py", "workshop_results.py"):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):  # not in a respondent's navigation
+            at.switch_page(f"views/{page}")
+    at.switch_page("views/workshop_join.py").run()  # the participant page is open to everyone
+    assert "Join code" in at.text_input[0].label
+
+
+# --- participant page ------------------------------------------------------------------------------------
+
+
+def test_participant_joins_rates_and_sees_round_two_feedback(engine: Engine) -> None:
+    workshop_id = own_workshop(engine)
+    workshop = get_workshop(engine, FACILITATOR, workshop_id)
+    open_round(engine, FACILITATOR, workshop_id)
+
+    at = open_app(None, "workshop_join.py", query={"join": workshop.join_code.lower()})
+    assert "Ward AI workshop" in texts(at)
+    at.radio[0].set_value(workshop.groups[1].id)
+    button(at, "Join").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "Round 1 of 2" in texts(at)
+    token = at.session_state["workshop_token"]
+    assert at.query_params["p"] == [token] or at.query_params["p"] == token
+
+    first, second = workshop.items
+    button(at, "Save ratings").click().run()
+    assert "Rate every item before saving; still to rate: items 1, 2" in texts(at)
+    at.radio(key=f"ws_rate_1_{first.id}").set_value(8)
+    at.radio(key=f"ws_rate_1_{second.id}").set_value(3)
+    at.text_input(key=f"ws_reason_1_{first.id}").set_value("<b>Saves</b> triage time")
+    button(at, "Save ratings").click().run()
+    assert "Saved 2 ratings for round 1" in texts(at)
+    button(at, "Save ratings").click().run()  # a second click stores nothing new
+    with read_session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Rating)) == 2
+
+    # Another participant rates, the facilitator closes round 1 and opens round 2.
+    other, _ = join_workshop(engine, workshop.join_code, workshop.groups[0].id)
+    save_ratings(engine, other, 1, [RatingInput(item_id=first.id, value=9, reason="Strong evidence"),
+                                    RatingInput(item_id=second.id, value=2)])
+    close_round(engine, FACILITATOR, workshop_id)
+    at.run()
+    assert "Round 1 has closed. Please wait for the facilitator to open round 2." in texts(at)
+    open_round(engine, FACILITATOR, workshop_id)
+    at.run()
+    shown = texts(at)
+    assert "Round 2 of 2" in shown
+    assert "Your rating in round 1: **8 \\(high impact\\)**" in shown
+    assert "[8 (high impact)] <b>Saves</b> triage time" in shown  # the reason as plain text, never HTML
+    assert "[9 (high impact)] Strong evidence" in shown
+    assert len(at.get("plotly_chart")) == 2  # the round-1 distribution beside each item
+
+
+def test_participant_refresh_keeps_the_seat_and_closed_workshop_is_explained(engine: Engine) -> None:
+    workshop_id = own_workshop(engine)
+    workshop = get_workshop(engine, FACILITATOR, workshop_id)
+    token, _ = join_workshop(engine, workshop.join_code, workshop.groups[0].id)
+    at = open_app(None, "workshop_join.py", query={"p": token})
+    assert "Please wait for the facilitator to open round 1" in texts(at)
+    close_workshop(engine, FACILITATOR, workshop_id)
+    at.run()
+    assert "This workshop has closed" in texts(at)
+    fresh = open_app(None, "workshop_join.py", query={"join": workshop.join_code})
+    assert "This workshop has closed; thank you for taking part." in texts(fresh)
+    bad = open_app(None, "workshop_join.py", query={"p": "stale-token"})
+    assert "no longer valid" in texts(bad)
