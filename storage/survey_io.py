@@ -18,12 +18,13 @@ from sqlalchemy import Engine, select
 
 from storage.catalogue import bump_data_version
 from storage.db import read_session, write_session
+from storage.exports import FORMULA_TRIGGERS
 from storage.models.catalogue import Technology
 from storage.models.survey import SurveyResponse
 from storage.survey_codes import new_code, pseudonymise
 from storage.survey_submit import apply_adoption_return, insert_response, is_adoption_return
 from storage.surveys import StoredInstrument, SurveyError, as_utc, get_instrument, moment_or_now
-from storage.tabular import TableReadError, is_xlsx, read_table
+from storage.tabular import TableReadError, read_table
 from survey.flat_responses import TECHNOLOGY_ID, FlatRecord, ResponsesImportError, export_flat, import_flat
 from survey.imports import ImportResult
 from survey.redcap import import_data_dictionary
@@ -69,10 +70,13 @@ class ResponsesImportSummary:
     already_imported: int
 
 
-def _csv_text(data: bytes) -> bytes | str:
-    """The first sheet of an XLSX file as CSV text with the same row numbers; CSV passes through."""
-    if not is_xlsx(data):
-        return data
+def _undo_formula_guard(cell: str) -> str:
+    """Our exports prefix text that looks like a formula with an apostrophe; read such cells back as written."""
+    return cell[1:] if cell.startswith("'") and cell[1:2] and cell[1] in FORMULA_TRIGGERS else cell
+
+
+def _csv_text(data: bytes) -> str:
+    """The file (CSV, or an XLSX first sheet) as CSV text with the same row numbers and the formula guard undone."""
     try:
         table = read_table(data)
     except TableReadError as error:
@@ -80,7 +84,7 @@ def _csv_text(data: bytes) -> bytes | str:
     lines: list[list[str]] = [table.header]
     for number, cells in table.rows:
         lines.extend([[]] * (number - len(lines) - 1))  # keep the spreadsheet's row numbers
-        lines.append(cells)
+        lines.append([_undo_formula_guard(cell) for cell in cells])
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(lines)
     return buffer.getvalue()
