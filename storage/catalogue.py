@@ -6,17 +6,21 @@ importers and the demo generator, so every path checks the same rules.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from storage.audit import record_audit
 from storage.db import read_session, write_session
 from storage.models import AdoptionRecord, DataVersion, ExternalId, Site, Technology, TechnologyLink
 from storage.models.base import utcnow
+from storage.permissions import guarded
 
 UKCA_CE_CLASSES = ("I", "IIa", "IIb", "III", "A", "B", "C", "D", "none")
 UKCA_CE_REGIMES = ("MDD", "MDR", "IVDR")
@@ -176,6 +180,69 @@ def technology_as_input(technology: Technology) -> TechnologyInput:
     return TechnologyInput.model_construct(**values)
 
 
+def stored_inputs(session: Session) -> dict[int, TechnologyInput]:
+    """Every stored technology in input form, read with three plain queries (no ORM objects),
+    for bulk work such as import planning and export over tens of thousands of records."""
+    columns = [getattr(Technology, field) for field in SCALAR_FIELDS]
+    inputs: dict[int, dict] = {}
+    for row in session.execute(select(Technology.id, *columns).order_by(Technology.id)):
+        values = dict(zip(SCALAR_FIELDS, row[1:], strict=True))
+        values.update(clinical_areas=[], workforce_groups=[], points_of_care=[], primary_workforce_group=None, catalogue_id=None)
+        inputs[row[0]] = values
+    list_field = {"clinical_area": "clinical_areas", "workforce_group": "workforce_groups", "point_of_care": "points_of_care"}
+    links = select(TechnologyLink.technology_id, TechnologyLink.kind, TechnologyLink.code, TechnologyLink.is_primary).order_by(TechnologyLink.id)
+    for technology_id, kind, code, is_primary in session.execute(links):
+        values = inputs[technology_id]
+        values[list_field[kind]].append(code)
+        if kind == "workforce_group" and is_primary:
+            values["primary_workforce_group"] = code
+    for technology_id, value in session.execute(select(ExternalId.technology_id, ExternalId.value).where(ExternalId.scheme == "catalogue")):
+        inputs[technology_id]["catalogue_id"] = value
+    return {technology_id: TechnologyInput.model_construct(**values) for technology_id, values in inputs.items()}
+
+
+def _link_rows(technology_id: int, data: TechnologyInput) -> list[dict]:
+    rows = [{"technology_id": technology_id, "kind": "clinical_area", "code": code, "is_primary": False} for code in data.clinical_areas]
+    rows += [{"technology_id": technology_id, "kind": "workforce_group", "code": code, "is_primary": code == data.primary_workforce_group} for code in data.workforce_groups]
+    rows += [{"technology_id": technology_id, "kind": "point_of_care", "code": code, "is_primary": False} for code in data.points_of_care]
+    return rows
+
+
+def _external_id_rows(technology_id: int, data: TechnologyInput) -> list[dict]:
+    rows = []
+    if data.catalogue_id:
+        rows.append({"technology_id": technology_id, "scheme": "catalogue", "value": data.catalogue_id})
+    if data.fda_submission_number:
+        rows.append({"technology_id": technology_id, "scheme": "fda", "value": data.fda_submission_number})
+    return rows
+
+
+def bulk_write(session: Session, creates: list[TechnologyInput], updates: list[tuple[int, TechnologyInput]]) -> list[int]:
+    """Insert and update many technologies with set-based statements (what an import needs);
+    returns the new ids. Same effect per record as :func:`apply_input`."""
+    now = utcnow()
+    new_ids: list[int] = []
+    if creates:
+        rows = [{field: getattr(data, field) for field in SCALAR_FIELDS} | {"created_at": now, "updated_at": now} for data in creates]
+        result = session.execute(insert(Technology).returning(Technology.id, sort_by_parameter_order=True), rows)
+        new_ids = list(result.scalars())
+    if updates:
+        session.execute(update(Technology), [{"id": tid, "updated_at": now, **{field: getattr(data, field) for field in SCALAR_FIELDS}} for tid, data in updates])
+        ids = [tid for tid, _ in updates]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            session.execute(delete(TechnologyLink).where(TechnologyLink.technology_id.in_(chunk)))
+            session.execute(delete(ExternalId).where(ExternalId.technology_id.in_(chunk), ExternalId.scheme.in_(("catalogue", "fda"))))
+    pairs = list(zip(new_ids, creates, strict=True)) + updates
+    links = [row for tid, data in pairs for row in _link_rows(tid, data)]
+    externals = [row for tid, data in pairs for row in _external_id_rows(tid, data)]
+    if links:
+        session.execute(insert(TechnologyLink), links)
+    if externals:
+        session.execute(insert(ExternalId), externals)
+    return new_ids
+
+
 def apply_input(session: Session, technology: Technology, data: TechnologyInput) -> None:
     """Copy a validated input onto an ORM row (new or existing), replacing links and ids."""
     for field in SCALAR_FIELDS:
@@ -210,32 +277,50 @@ def apply_input(session: Session, technology: Technology, data: TechnologyInput)
     session.add(technology)
 
 
-def create_technology(engine: Engine, data: TechnologyInput) -> int:
+def changed_fields(before: TechnologyInput, after: TechnologyInput) -> list[str]:
+    """Names of the fields that differ (for audit details: field names, never values)."""
+    names = [*SCALAR_FIELDS, "clinical_areas", "workforce_groups", "primary_workforce_group", "points_of_care", "catalogue_id"]
+    return [name for name in names if getattr(before, name, None) != getattr(after, name, None)]
+
+
+@guarded("catalogue.edit")
+def create_technology(engine: Engine, data: TechnologyInput, *, actor: Any = None) -> int:
     with write_session(engine) as session:
         technology = Technology()
         apply_input(session, technology, data)
         bump_data_version(session)
         session.flush()
+        record_audit(session, actor, None, "catalogue_create", f"technology:{technology.id}", "success", {"source": _code(data.source)})
         return technology.id
 
 
-def update_technology(engine: Engine, technology_id: int, data: TechnologyInput) -> None:
+@guarded("catalogue.edit")
+def update_technology(engine: Engine, technology_id: int, data: TechnologyInput, *, actor: Any = None) -> None:
     with write_session(engine) as session:
         technology = session.get(Technology, technology_id, options=[selectinload(Technology.links), selectinload(Technology.external_ids)])
         if technology is None:
             raise LookupError(f"technology {technology_id} does not exist")
+        changed = changed_fields(technology_as_input(technology), data)
         apply_input(session, technology, data)
         technology.updated_at = utcnow()
         bump_data_version(session)
+        record_audit(session, actor, None, "catalogue_update", f"technology:{technology_id}", "success", {"fields": changed})
 
 
-def delete_technology(engine: Engine, technology_id: int) -> None:
+@guarded("catalogue.edit")
+def delete_technology(engine: Engine, technology_id: int, *, actor: Any = None) -> None:
     with write_session(engine) as session:
         technology = session.get(Technology, technology_id)
         if technology is None:
             raise LookupError(f"technology {technology_id} does not exist")
         session.delete(technology)
         bump_data_version(session)
+        record_audit(session, actor, None, "catalogue_delete", f"technology:{technology_id}", "success", {"is_demo": bool(technology.is_demo)})
+
+
+def _code(text: str) -> str:
+    """A free-text provenance label ("template import") as an audit-safe code ("template_import")."""
+    return re.sub(r"[^A-Za-z0-9_.:/+-]+", "_", text.strip())[:60]
 
 
 def get_technology(engine: Engine, technology_id: int) -> Technology | None:

@@ -12,17 +12,18 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import pandas as pd
 from pydantic import ValidationError
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
-from storage.catalogue import SCALAR_FIELDS, TechnologyInput, apply_input, bump_data_version, technology_as_input
+from storage.audit import record_audit
+from storage.catalogue import SCALAR_FIELDS, TechnologyInput, bulk_write, bump_data_version, stored_inputs
 from storage.db import read_session, write_session
-from storage.models import ExternalId, Technology
-from storage.models.base import utcnow
+from storage.exports import ExportFormat, table_bytes
+from storage.permissions import guarded
 from storage.tabular import Table, TableReadError, normalise_header, read_table
 from storage.vocabularies import all_codes, fda_crosswalk, labels, subtype_parents
 
@@ -144,6 +145,7 @@ def detect_format(table: Table) -> Literal["template", "fda"]:
     raise CatalogueImportError([ImportProblem(1, "header", "not a catalogue template (needs a 'name' column) nor an FDA device list (needs 'Submission Number' and 'Device')")])
 
 
+@guarded("catalogue.import")
 def import_catalogue(
     engine: Engine,
     data: bytes,
@@ -152,8 +154,10 @@ def import_catalogue(
     dry_run: bool = False,
     source_name: str = "",
     progress: ProgressCallback | None = None,
+    actor: Any = None,
 ) -> ImportReport:
-    """Validate a whole file, then (unless ``dry_run``) apply it in one transaction."""
+    """Validate a whole file, then (unless ``dry_run``) apply it in one transaction, audited
+    as ``catalogue_import`` with the counts (a refused file writes nothing, not even an event)."""
     try:
         table = read_table(data)
     except TableReadError as error:
@@ -164,8 +168,10 @@ def import_catalogue(
         parsed = _parse_fda(table, context, source_name) if resolved == "fda" else _parse_template(table, context, source_name)
         plan = _plan(session, parsed, resolved, progress)
     report = ImportReport(format=resolved, dry_run=dry_run, rows=plan)
-    if not dry_run and any(r.action != "unchanged" for r in plan):
-        _apply(engine, plan, resolved, progress)
+    if not dry_run:
+        counts = report.summary()
+        details = {"format": resolved, "created": counts["created"], "updated": counts["updated"], "unchanged": counts["unchanged"]}
+        _apply(engine, plan, progress, lambda session: record_audit(session, actor, None, "catalogue_import", "catalogue", "success", details))
     return report
 
 
@@ -365,11 +371,10 @@ def _row_key(item: TechnologyInput) -> tuple[str, str]:
 
 
 def _plan(session: Session, parsed: list[_ParsedRow], fmt: str, progress: ProgressCallback | None) -> list[PlannedRow]:
-    technologies = session.scalars(
-        select(Technology).options(selectinload(Technology.links), selectinload(Technology.external_ids))
-    ).all()
-    by_external = {(e.scheme, e.value): t for t in technologies for e in t.external_ids}
-    by_name = {(t.name.strip().lower(), t.company.strip().lower()): t for t in technologies}
+    stored = stored_inputs(session)
+    by_external = {("catalogue", data.catalogue_id): tid for tid, data in stored.items() if data.catalogue_id}
+    by_external |= {("fda", data.fda_submission_number): tid for tid, data in stored.items() if data.fda_submission_number}
+    by_name = {_row_key(data): tid for tid, data in stored.items()}
     problems = []
     seen: dict[object, int] = {}
     plan = []
@@ -379,15 +384,15 @@ def _plan(session: Session, parsed: list[_ParsedRow], fmt: str, progress: Progre
             if key in seen:
                 problems.append(ImportProblem(number, "row", f"same technology as row {seen[key]} ({' / '.join(map(str, key))})"))
             seen[key] = number
-        existing = (by_external.get(external) if external else None) or by_name.get(_row_key(item))
-        if existing is None:
+        existing_id = (by_external.get(external) if external else None) or by_name.get(_row_key(item))
+        if existing_id is None:
             plan.append(PlannedRow(number, "create", item.name, None, item))
         else:
-            merged = _merge(existing, item, fmt, present)
-            current = technology_as_input(existing)
+            current = stored[existing_id]
+            merged = _merge(current, item, fmt, present)
             changed = [f for f in (*SCALAR_FIELDS, "clinical_areas", "workforce_groups", "primary_workforce_group", "points_of_care", "catalogue_id")
                        if f not in ("source", "source_detail") and _normal(getattr(merged, f)) != _normal(getattr(current, f))]
-            plan.append(PlannedRow(number, "update" if changed else "unchanged", item.name, existing.id, merged, changed))
+            plan.append(PlannedRow(number, "update" if changed else "unchanged", item.name, existing_id, merged, changed))
         if progress and position % 500 == 0:
             progress(position, len(parsed) * 2)
     if problems:
@@ -403,9 +408,8 @@ def _normal(value: object) -> object:
     return value
 
 
-def _merge(existing: Technology, item: TechnologyInput, fmt: str, present: frozenset[str]) -> TechnologyInput:
+def _merge(current: TechnologyInput, item: TechnologyInput, fmt: str, present: frozenset[str]) -> TechnologyInput:
     """What the record becomes: the file's values over the stored ones, for the columns the file owns."""
-    current = technology_as_input(existing)
     if fmt == "fda":
         owned = set(FDA_OWNED_FIELDS)
         if not current.clinical_areas:
@@ -422,42 +426,33 @@ def _merge(existing: Technology, item: TechnologyInput, fmt: str, present: froze
     return merged
 
 
-def _apply(engine: Engine, plan: list[PlannedRow], fmt: str, progress: ProgressCallback | None) -> None:
+def _apply(engine: Engine, plan: list[PlannedRow], progress: ProgressCallback | None, audit: Callable[[Session], object]) -> None:
     total = len(plan)
     with write_session(engine) as session:
-        ids = [r.technology_id for r in plan if r.action == "update"]
-        existing = {}
-        if ids:
-            for chunk_start in range(0, len(ids), 900):
-                chunk = ids[chunk_start:chunk_start + 900]
-                for technology in session.scalars(
-                    select(Technology).where(Technology.id.in_(chunk)).options(selectinload(Technology.links), selectinload(Technology.external_ids))
-                ):
-                    existing[technology.id] = technology
-        for position, row in enumerate(plan):
-            if row.action == "create":
-                apply_input(session, Technology(), row.data)
-            elif row.action == "update":
-                technology = existing[row.technology_id]
-                apply_input(session, technology, row.data)
-                technology.updated_at = utcnow()
-            if progress and position % 500 == 0:
-                progress(total + position, total * 2)
+        audit(session)
+        if not any(r.action != "unchanged" for r in plan):
+            return
+        creates = [row.data for row in plan if row.action == "create"]
+        updates = [(row.technology_id, row.data) for row in plan if row.action == "update"]
+        # Set-based writes in chunks, so a 10,000-row file takes seconds and the UI can show progress.
+        chunk = 1000
+        for start in range(0, max(len(creates), len(updates)), chunk):
+            bulk_write(session, creates[start:start + chunk], updates[start:start + chunk])
+            if progress:
+                progress(total + min(start + chunk, total), total * 2)
         bump_data_version(session)
     if progress:
         progress(total * 2, total * 2)
 
 
-def export_frame(engine: Engine) -> pd.DataFrame:
-    """The catalogue in the template's columns (vocabulary fields as labels), one row per technology."""
+@guarded("catalogue.export")
+def export_frame(engine: Engine, *, actor: Any = None) -> pd.DataFrame:
+    """The catalogue in the template's columns (vocabulary fields as labels), one row per technology.
+    A read: an export that leaves the server is audited by :func:`export_catalogue` or the download."""
     with read_session(engine) as session:
         vocab_labels = {v: labels(session, v) for v in {v for _, _, v, _ in TEMPLATE_COLUMNS if v}}
         rows = []
-        technologies = session.scalars(
-            select(Technology).options(selectinload(Technology.links), selectinload(Technology.external_ids)).order_by(Technology.id)
-        )
-        for technology in technologies:
-            data = technology_as_input(technology)
+        for data in stored_inputs(session).values():
             row = {}
             for column, fieldname, vocabulary, multi in TEMPLATE_COLUMNS:
                 value = getattr(data, fieldname)
@@ -471,6 +466,16 @@ def export_frame(engine: Engine) -> pd.DataFrame:
                     row[column] = value.isoformat() if isinstance(value, dt.date) else str(value)
             rows.append(row)
     return pd.DataFrame(rows, columns=TEMPLATE_HEADER)
+
+
+@guarded("catalogue.export")
+def export_catalogue(engine: Engine, fmt: ExportFormat, *, actor: Any = None) -> bytes:
+    """The whole catalogue as a formula-safe CSV or XLSX file, audited as ``export``."""
+    frame = export_frame(engine, actor=actor)
+    content = table_bytes(frame, fmt, sheet_name="catalogue")
+    with write_session(engine) as session:
+        record_audit(session, actor, None, "export", "catalogue", "success", {"format": fmt, "rows": len(frame)})
+    return content
 
 
 def _label(mapping: dict[str, str], code: str) -> str:
