@@ -1,5 +1,5 @@
 """CLI command groups; each module has ``register(subparsers, common_parent)``."""
 
-from streamlit_app.commands import catalogue, db, surveys
+from streamlit_app.commands import catalogue, db, surveys, workshops
 
-COMMAND_GROUPS = [db.register, catalogue.register, surveys.register]
+COMMAND_GROUPS = [db.register, catalogue.register, surveys.register, workshops.register]

@@ -1,0 +1,101 @@
+"""`roadmap consensus RATINGS.csv ...` (any long-format ratings file) and `roadmap workshop list|export`."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from analysis.consensus import RatingsFileError, consensus_report, read_ratings_csv, rule_from_cli
+from storage.exports import format_from_path, table_bytes
+from storage.workshops import Actor, WorkshopError, analyse_workshop, list_workshops, ratings_export
+from streamlit_app.commands.common import CommandError, Result, open_database, read_input_file, write_output_file
+
+EXPORT_KINDS = ("ratings", "summary", "accord")
+SHOWN_PROBLEMS = 10
+
+
+def _one_line(error: RatingsFileError) -> str:
+    shown = error.problems[:SHOWN_PROBLEMS]
+    more = len(error.problems) - len(shown)
+    return (f"{len(error.problems)} problem(s) in the ratings file: " + "; ".join(shown)
+            + (f"; ... and {more} more" if more else ""))
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows for JSON: missing values become null, numpy scalars plain numbers."""
+    return [{key: (None if pd.isna(value) else value.item() if hasattr(value, "item") else value)
+             for key, value in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def consensus(args: argparse.Namespace) -> Result:
+    try:
+        rule = rule_from_cli(args.rule, args.in_pct, args.out_pct, require_every_group=args.every_group)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    content = read_input_file(args.path)
+    try:
+        ratings = read_ratings_csv(content)
+    except RatingsFileError as error:
+        raise CommandError(_one_line(error)) from None
+    report = consensus_report(ratings, rule, by_group=args.by_group)
+    counts = report.loc[report.get("group", pd.Series("", index=report.index)).isin(["", "(all groups)"]), "consensus"]
+    summary = {outcome: int((counts == outcome).sum()) for outcome in ("in", "out", "none")}
+    lines = [report.to_string(index=False), "", f"Rule: {report.attrs['rule']}",
+             f"Items x rounds: {summary['in']} in, {summary['out']} out, {summary['none']} no consensus"]
+    data = {"rule": report.attrs["rule"], "rule_settings": rule.model_dump(mode="json"), "counts": summary,
+            "rows": _records(report)}
+    return Result(data, lines)
+
+
+def workshop_export(args: argparse.Namespace) -> Result:
+    try:
+        fmt = format_from_path(args.path)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    engine = open_database(args)
+    try:
+        if args.what == "ratings":
+            frame = ratings_export(engine, None, args.workshop_id)
+        else:
+            result = analyse_workshop(engine, None, args.workshop_id)
+            frame = result.summary if args.what == "summary" else result.accord
+    except WorkshopError as error:
+        raise CommandError(str(error)) from None
+    write_output_file(args.path, table_bytes(frame, fmt, sheet_name=f"workshop-{args.workshop_id}-{args.what}"))
+    return Result({"path": args.path, "what": args.what, "rows": len(frame), "format": fmt},
+                  [f"wrote {len(frame)} rows ({args.what}) of workshop {args.workshop_id} to {args.path}"])
+
+
+def workshop_list(args: argparse.Namespace) -> Result:
+    engine = open_database(args)
+    # The CLI is an administrator's tool: it lists every workshop.
+    frame = list_workshops(engine, Actor(user_id="cli", role="admin"))
+    lines = [f"{row.workshop_id}\t{row.status}\t{row.title}" for row in frame.itertuples()] or ["no workshops"]
+    return Result({"workshops": _records(frame.astype({"workshop_date": "str"}))}, lines)
+
+
+def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = groups.add_parser(
+        "consensus", help="classify a long-format ratings file (participant, group, item, round, rating) by a consensus rule"
+    )
+    parser.add_argument("path", help="CSV with columns participant, group, item, round, rating (1-9)")
+    parser.add_argument("--rule", required=True, choices=["comet", "ram", "custom"],
+                        help="comet (>=70%% in the top band, <15%% in the bottom), ram (RAND/UCLA) or custom thresholds")
+    parser.add_argument("--in", dest="in_pct", type=float, help="percentage for consensus (comet default 70)")
+    parser.add_argument("--out", dest="out_pct", type=float, help="percentage the opposite band must stay under (comet default 15)")
+    parser.add_argument("--every-group", action="store_true", help="require the result within every stakeholder group")
+    parser.add_argument("--by-group", action="store_true", help="add one row per stakeholder group under each item and round")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON for scripts")
+    parser.set_defaults(handler=consensus)
+
+    workshop = groups.add_parser("workshop", help="consensus workshop exports")
+    commands = workshop.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    lister = commands.add_parser("list", parents=[common], help="list workshops with their ids")
+    lister.set_defaults(handler=workshop_list)
+    exporter = commands.add_parser("export", parents=[common], help="export a workshop's ratings, summary or ACCORD table")
+    exporter.add_argument("workshop_id", type=int, help="workshop id (see `roadmap workshop list`)")
+    exporter.add_argument("path", help="output file ending .csv or .xlsx")
+    exporter.add_argument("--what", choices=EXPORT_KINDS, default="ratings",
+                          help="ratings (raw, one row per rating), summary (per item and round) or accord (per round)")
+    exporter.set_defaults(handler=workshop_export)
