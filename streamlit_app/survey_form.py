@@ -216,7 +216,7 @@ def render_fields(stored: StoredInstrument, state: dict[str, Any], section: Sect
             st.markdown(md_escape(field.label))
             continue
         if field.type is FieldType.MATRIX:
-            _matrix_widget(field, f"{prefix}_{field.variable}", store)
+            _matrix_widget(field, prefix, store)
             variables = [item.variable for item in field.items]
         else:
             _field_widget(field, f"{prefix}_{field.variable}", store.get(field.variable), store)
