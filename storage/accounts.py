@@ -276,6 +276,9 @@ def list_users(engine: Engine, *, actor: Any = None) -> pd.DataFrame:
     )
     for column in ("created_at", "last_sign_in_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
+    for column in ("email", "role"):
+        # Keep "not set" as None (pandas would turn it into NaN in a text column).
+        frame[column] = pd.Series([getattr(r, column) for r in rows], index=frame.index, dtype=object)
     frame["user_id"] = frame["user_id"].astype("int64")
     frame["active"] = frame["active"].astype(bool)
     return frame

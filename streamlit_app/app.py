@@ -12,11 +12,18 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from streamlit_app.auth import current_identity  # noqa: E402
+from streamlit_app.auth import current_identity, startup_problems  # noqa: E402
 from streamlit_app.navigation import pages_for  # noqa: E402
-from streamlit_app.views.sign_in import render_sign_in, render_user_box  # noqa: E402
+from streamlit_app.views.sign_in import render_configuration_refusal, render_sign_in, render_user_box  # noqa: E402
 
 st.set_page_config(page_title="AI Workforce Roadmap", page_icon=":material/map:", layout="wide")
+
+problems = startup_problems()
+if problems:
+    # Outside development a missing or default secret stops everything, saying which.
+    print("AI Workforce Roadmap refuses to start: " + "; ".join(problems), file=sys.stderr)
+    render_configuration_refusal(problems)
+    st.stop()
 
 identity = current_identity()
 if identity is None:

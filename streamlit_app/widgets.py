@@ -11,6 +11,7 @@ from storage.catalogue import load_frames
 from storage.db import read_session
 from storage.exports import MIME_TYPES, table_bytes
 from storage.vocabularies import EDITABLE_VOCABULARIES, SEEDED_VOCABULARIES, labels, terms
+from streamlit_app.auth import record_ui_event
 from streamlit_app.runtime import current_data_version, get_engine
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -55,11 +56,19 @@ def demo_banner(frame: pd.DataFrame) -> None:
         st.warning("This database contains **demonstration data** (records named “Demo: …”). It is synthetic and describes no real product.", icon=":material/science:")
 
 
+def record_download(file_stem: str, fmt: str, rows: int) -> None:
+    """Audit a download (the buttons' on_click callback): who took which table, in what format."""
+    record_ui_event("download", f"file:{re.sub(r'[^A-Za-z0-9_.-]', '_', file_stem)[:120]}", {"format": fmt, "rows": rows})
+
+
 def download_table(frame: pd.DataFrame, file_stem: str, *, key: str, label: str = "Download") -> None:
-    """CSV and XLSX download buttons; both go through the formula-safe export."""
+    """CSV and XLSX download buttons; both go through the formula-safe export, and each
+    download is recorded in the audit trail."""
     left, right = st.columns(2)
-    left.download_button(f"{label} (CSV)", table_bytes(frame, "csv"), file_name=f"{file_stem}.csv", mime=MIME_TYPES["csv"], key=f"{key}_csv")
-    right.download_button(f"{label} (XLSX)", table_bytes(frame, "xlsx", sheet_name=file_stem), file_name=f"{file_stem}.xlsx", mime=MIME_TYPES["xlsx"], key=f"{key}_xlsx")
+    left.download_button(f"{label} (CSV)", table_bytes(frame, "csv"), file_name=f"{file_stem}.csv", mime=MIME_TYPES["csv"], key=f"{key}_csv",
+                         on_click=record_download, args=(file_stem, "csv", len(frame)))
+    right.download_button(f"{label} (XLSX)", table_bytes(frame, "xlsx", sheet_name=file_stem), file_name=f"{file_stem}.xlsx", mime=MIME_TYPES["xlsx"], key=f"{key}_xlsx",
+                          on_click=record_download, args=(file_stem, "xlsx", len(frame)))
 
 
 def show_problems(title: str, problems: list[str], *, limit: int = 200) -> None:

@@ -11,12 +11,13 @@ from storage.catalogue import create_technology, delete_technology, get_technolo
 from storage.catalogue_io import CatalogueImportError, export_frame, import_catalogue, template_frame
 from storage.db import read_session
 from storage.vocabularies import EDITABLE_VOCABULARIES, SUBTYPE_VOCABULARY, VocabularyError, crosswalk_rows, save_crosswalk, save_vocabulary, terms
-from streamlit_app.auth import require_role
+from streamlit_app.auth import record_ui_event, require_role
 from streamlit_app.runtime import get_engine
 from streamlit_app.technology_form import technology_form
 from streamlit_app.widgets import catalogue_frames, download_table, md_escape, show_problems
 
-require_role("lead")
+identity = require_role("lead")
+actor = identity.actor
 st.title("Manage catalogue")
 engine = get_engine()
 
@@ -27,7 +28,7 @@ with add_tab:
         st.success(f"Saved “{md_escape(saved)}”.")
     new = technology_form("add", None, "Add technology")
     if new is not None:
-        create_technology(engine, new)
+        create_technology(engine, new, actor=actor)
         for key in [k for k in st.session_state if str(k).startswith("add_")]:
             del st.session_state[key]
         st.session_state["add_saved"] = new.name
@@ -48,14 +49,14 @@ with edit_tab:
                 st.info("This entry is still **to classify**: set its type to complete it.")
             updated = technology_form(f"edit_{chosen}", technology_as_input(technology), "Save changes")
             if updated is not None:
-                update_technology(engine, int(chosen), updated)
+                update_technology(engine, int(chosen), updated, actor=actor)
                 st.session_state["edit_saved"] = f"Saved changes to “{md_escape(updated.name)}”."
                 st.rerun()
             with st.expander("Delete this technology"):
                 st.write("Deleting removes the technology and its adoption records. This cannot be undone.")
                 confirm = st.text_input("Type DELETE to confirm", key=f"delete_confirm_{chosen}")
                 if st.button("Delete technology", key=f"delete_{chosen}", disabled=confirm != "DELETE"):
-                    delete_technology(engine, int(chosen))
+                    delete_technology(engine, int(chosen), actor=actor)
                     st.session_state["edit_saved"] = f"Deleted “{md_escape(technology.name)}”."
                     st.session_state.pop("edit_choice", None)
                     st.rerun()
@@ -77,7 +78,7 @@ with import_tab:
         source_name = upload.name[-120:]
         digest = hashlib.sha256(data).hexdigest()
         try:
-            preview = import_catalogue(engine, data, fmt=fmt, dry_run=True, source_name=source_name)
+            preview = import_catalogue(engine, data, fmt=fmt, dry_run=True, source_name=source_name, actor=actor)
         except CatalogueImportError as error:
             show_problems("This file cannot be imported; nothing was changed", [str(p) for p in error.problems])
         else:
@@ -88,7 +89,7 @@ with import_tab:
             if st.button("Confirm import", type="primary", key=f"confirm_{digest[:16]}", disabled=summary["created"] + summary["updated"] == 0):
                 bar = st.progress(0.0, text="Importing…")
                 try:
-                    report = import_catalogue(engine, data, fmt=fmt, source_name=source_name,
+                    report = import_catalogue(engine, data, fmt=fmt, source_name=source_name, actor=actor,
                                               progress=lambda done, total: bar.progress(min(done / max(total, 1), 1.0), text=f"Importing… {done * 50 // max(total, 1)}%"))
                 except CatalogueImportError as error:
                     show_problems("The catalogue changed since the preview and the file is now refused; nothing was changed", [str(p) for p in error.problems])
@@ -99,7 +100,7 @@ with import_tab:
 
 with export_tab:
     st.write("The whole catalogue in the import template, so you can edit it in a spreadsheet and import it back.")
-    frame = export_frame(engine)
+    frame = export_frame(engine, actor=actor)
     st.caption(f"{len(frame)} technologies.")
     download_table(frame, "catalogue", key="export_download", label="Download the catalogue")
 
@@ -121,6 +122,7 @@ with vocab_tab:
         except VocabularyError as error:
             show_problems("Not saved", error.problems)
         else:
+            record_ui_event("vocabulary_update", f"vocabulary:{vocabulary}", {"terms": len(rows)})
             st.session_state["vocab_saved"] = f"Saved {EDITABLE_VOCABULARIES[vocabulary].lower()}."
             st.rerun()
 
@@ -130,8 +132,10 @@ with vocab_tab:
     edited_crosswalk = st.data_editor(crosswalk, num_rows="dynamic", hide_index=True, width="stretch", key="crosswalk_editor")
     if st.button("Save crosswalk", key="crosswalk_save"):
         try:
-            save_crosswalk(engine, edited_crosswalk.astype(object).where(edited_crosswalk.notna(), None).to_dict("records"))
+            crosswalk_edit = edited_crosswalk.astype(object).where(edited_crosswalk.notna(), None).to_dict("records")
+            save_crosswalk(engine, crosswalk_edit)
         except VocabularyError as error:
             show_problems("Not saved", error.problems)
         else:
+            record_ui_event("vocabulary_update", "vocabulary:fda_panel_crosswalk", {"terms": len(crosswalk_edit)})
             st.success("Saved the crosswalk.")

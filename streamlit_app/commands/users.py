@@ -1,0 +1,158 @@
+"""`roadmap user add|set-role|disable|list` and `roadmap retention purge|erase`.
+
+Passwords never appear on the command line (where `ps` and the shell history would show
+them): they are read from standard input with ``--password-stdin`` or prompted for twice.
+Every change is audited as actor "cli:<os user>" acting as an administrator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from storage.accounts import AccountError, create_user, disable_user, list_users, set_role
+from storage.audit import cli_actor
+from storage.permissions import ROLES
+from storage.retention import RetentionError, erase_person, purge_expired, retention_days
+from storage.security import InsecureConfiguration, pseudonym_keyring
+from storage.settings import env_flag
+from streamlit_app.commands.common import CommandError, Result, open_database
+
+NO_ROLE = "none"
+
+
+def _role(value: str) -> str | None:
+    return None if value == NO_ROLE else value
+
+
+def _account_error(error: AccountError) -> CommandError:
+    return CommandError("; ".join(error.problems))
+
+
+def read_password(args: argparse.Namespace) -> str | None:
+    """The new user's password: from stdin (first line), prompted twice, or None for --no-password."""
+    if args.no_password:
+        return None
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        if not password:
+            raise CommandError("no password on standard input")
+        return password
+    if not sys.stdin.isatty():
+        raise CommandError("no terminal to prompt for the password: use --password-stdin (or --no-password with --email for single sign-on)")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat the password: "):
+        raise CommandError("the two passwords differ")
+    return first
+
+
+def _account_data(account) -> dict:  # noqa: ANN001 - storage.accounts.Account
+    return {"user_id": account.id, "username": account.username, "email": account.email, "role": account.role,
+            "active": account.active, "has_password": account.has_password}
+
+
+def user_add(args: argparse.Namespace) -> Result:
+    password = read_password(args)
+    engine = open_database(args)
+    try:
+        account = create_user(engine, args.name, _role(args.role), password=password, email=args.email,
+                              display_name=args.display_name, actor=cli_actor())
+    except AccountError as error:
+        raise _account_error(error) from None
+    return Result(_account_data(account), [f"created user {account.username} (role: {account.role or 'none'})"])
+
+
+def user_set_role(args: argparse.Namespace) -> Result:
+    engine = open_database(args)
+    try:
+        account = set_role(engine, args.name, _role(args.role), actor=cli_actor())
+    except AccountError as error:
+        raise _account_error(error) from None
+    return Result(_account_data(account), [f"{account.username} now has role {account.role or 'none'}"])
+
+
+def user_disable(args: argparse.Namespace) -> Result:
+    engine = open_database(args)
+    try:
+        account = disable_user(engine, args.name, actor=cli_actor())
+    except AccountError as error:
+        raise _account_error(error) from None
+    return Result(_account_data(account), [f"disabled {account.username}; their sessions have ended"])
+
+
+def user_list(args: argparse.Namespace) -> Result:
+    engine = open_database(args)
+    frame = list_users(engine, actor=cli_actor())
+    users = [
+        {"user_id": int(row.user_id), "username": row.username, "display_name": row.display_name, "email": row.email,
+         "role": row.role, "active": bool(row.active), "sign_in": row.sign_in,
+         "last_sign_in_at": None if row.last_sign_in_at is None or str(row.last_sign_in_at) == "NaT" else row.last_sign_in_at.isoformat()}
+        for row in frame.itertuples(index=False)
+    ]
+    lines = [f"{u['username']:<32} {u['role'] or 'none':<12} {'active' if u['active'] else 'disabled':<9} {u['sign_in']}" for u in users]
+    return Result({"users": users}, lines or ["no users"])
+
+
+def retention_purge(args: argparse.Namespace) -> Result:
+    engine = open_database(args)
+    try:
+        days = retention_days(args.days)
+        counts = purge_expired(engine, days, actor=cli_actor())
+    except RetentionError as error:
+        raise CommandError(str(error)) from None
+    return Result({"days": days, "rows": counts}, [f"purged data older than {days} days: " + ", ".join(f"{k} {v}" for k, v in counts.items())])
+
+
+def retention_erase(args: argparse.Namespace) -> Result:
+    if not args.yes:
+        raise CommandError("erasure cannot be undone: add --yes to confirm")
+    try:
+        keyring = pseudonym_keyring(development=env_flag("ROADMAP_DEV_LOGIN"))
+    except InsecureConfiguration as error:
+        raise CommandError("; ".join(error.problems)) from None
+    engine = open_database(args)
+    try:
+        counts = erase_person(engine, args.person, keyring=keyring, actor=cli_actor())
+    except RetentionError as error:
+        raise CommandError(str(error)) from None
+    return Result({"rows": counts}, ["erased: " + ", ".join(f"{k} {v}" for k, v in counts.items())])
+
+
+def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    role_choices = [*ROLES, NO_ROLE]
+    user = groups.add_parser("user", help="user accounts and roles")
+    commands = user.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+
+    add = commands.add_parser("add", parents=[common], help="create a user (password prompted, or from --password-stdin)")
+    add.add_argument("name", help="user name (lower case; an e-mail address is fine)")
+    add.add_argument("--role", required=True, choices=role_choices, help="role to grant ('none' = no access yet)")
+    add.add_argument("--email", help="e-mail address that single sign-on users are matched by")
+    add.add_argument("--display-name", default="", help="name shown in the app")
+    source = add.add_mutually_exclusive_group()
+    source.add_argument("--password-stdin", action="store_true", help="read the password from the first line of standard input")
+    source.add_argument("--no-password", action="store_true", help="single sign-on only (needs --email)")
+    add.set_defaults(handler=user_add)
+
+    change = commands.add_parser("set-role", parents=[common], help="change a user's role (ends their sessions)")
+    change.add_argument("name")
+    change.add_argument("role", choices=role_choices)
+    change.set_defaults(handler=user_set_role)
+
+    disable = commands.add_parser("disable", parents=[common], help="disable an account (ends its sessions)")
+    disable.add_argument("name")
+    disable.set_defaults(handler=user_disable)
+
+    listing = commands.add_parser("list", parents=[common], help="list accounts")
+    listing.set_defaults(handler=user_list)
+
+    retention = groups.add_parser("retention", help="data protection: retention purge and erasure")
+    retention_commands = retention.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    purge = retention_commands.add_parser("purge", parents=[common], help="purge drafts, raw free text and ended sessions older than N days")
+    purge.add_argument("--days", type=int, help="retention period in days (default: $ROADMAP_RETENTION_DAYS, else 365)")
+    purge.set_defaults(handler=retention_purge)
+    erase = retention_commands.add_parser("erase", parents=[common], help="erase a named person's data (user name or e-mail)")
+    erase.add_argument("person")
+    erase.add_argument("--yes", action="store_true", help="confirm: erasure cannot be undone")
+    erase.set_defaults(handler=retention_erase)

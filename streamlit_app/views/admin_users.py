@@ -1,0 +1,95 @@
+"""Administration: user accounts and their roles (create, change role, disable)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from storage.accounts import AccountError, create_user, disable_user, list_users, set_role
+from streamlit_app.auth import ROLE_LABELS, ROLES, require_role
+from streamlit_app.runtime import get_engine
+from streamlit_app.widgets import md_escape, show_problems
+
+identity = require_role("admin")
+actor = identity.actor
+engine = get_engine()
+st.title("Users and roles")
+st.caption("Single sign-on users appear here after their first sign-in, without a role until you grant one. "
+           "Local accounts sign in with a user name and password.")
+
+if message := st.session_state.pop("admin_users_done", None):
+    st.success(message)
+
+users = list_users(engine, actor=actor)
+shown = users.assign(role=users["role"].map(lambda r: ROLE_LABELS.get(r, "— no role —") if isinstance(r, str) else "— no role —"))
+st.dataframe(shown.drop(columns=["user_id"]), hide_index=True, width="stretch",
+             column_config={"created_at": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm"),
+                            "last_sign_in_at": st.column_config.DatetimeColumn("last sign-in (UTC)", format="YYYY-MM-DD HH:mm")})
+usernames = users["username"].tolist()
+ROLE_CHOICES = [None, *ROLES]
+
+
+def _role_label(role: str | None) -> str:
+    return "— no role (cannot use the app) —" if role is None else ROLE_LABELS[role]
+
+
+def _done(message: str) -> None:
+    st.session_state["admin_users_done"] = message
+    st.rerun()
+
+
+add_tab, role_tab, disable_tab = st.tabs(["Add a user", "Change a role", "Disable an account"])
+
+with add_tab:
+    with st.form("add_user", clear_on_submit=False):
+        left, right = st.columns(2)
+        username = left.text_input("User name (lower case; an e-mail address is fine)", max_chars=254)
+        display_name = right.text_input("Display name (optional)", max_chars=200)
+        email = left.text_input("E-mail for single sign-on (optional)", max_chars=254)
+        role = right.selectbox("Role", ROLE_CHOICES, index=ROLE_CHOICES.index("respondent"), format_func=_role_label)
+        password = left.text_input("Password (leave empty for a single sign-on only account)", type="password", max_chars=1024,
+                                   autocomplete="new-password")
+        repeat = right.text_input("Repeat the password", type="password", max_chars=1024, autocomplete="new-password")
+        st.caption("Passwords: at least 12 characters, not the user name, not a common password. A passphrase of several words is best.")
+        submitted = st.form_submit_button("Create user", type="primary")
+    if submitted:
+        if password != repeat:
+            show_problems("Not created", ["the two passwords differ"])
+        else:
+            try:
+                account = create_user(engine, username, role, password=password or None, email=email or None,
+                                      display_name=display_name, actor=actor)
+            except AccountError as error:
+                show_problems("Not created", error.problems)
+            else:
+                _done(f"Created {md_escape(account.username)} ({_role_label(account.role)}).")
+
+with role_tab:
+    with st.form("change_role"):
+        who = st.selectbox("User", usernames, index=None, placeholder="Choose a user")
+        new_role = st.selectbox("New role", ROLE_CHOICES, format_func=_role_label)
+        st.caption("Changing a role signs the user out of their open sessions.")
+        submitted = st.form_submit_button("Change role")
+    if submitted and who:
+        try:
+            account = set_role(engine, who, new_role, actor=actor)
+        except AccountError as error:
+            show_problems("Not changed", error.problems)
+        else:
+            _done(f"{md_escape(account.username)} is now: {_role_label(account.role)}.")
+
+with disable_tab:
+    with st.form("disable_user"):
+        who = st.selectbox("User", [u for u, active in zip(users["username"], users["active"], strict=True) if active], index=None,
+                           placeholder="Choose a user")
+        confirm = st.text_input("Type DISABLE to confirm")
+        submitted = st.form_submit_button("Disable account")
+    if submitted and who:
+        if confirm != "DISABLE":
+            show_problems("Not disabled", ["type DISABLE to confirm"])
+        else:
+            try:
+                account = disable_user(engine, who, actor=actor)
+            except AccountError as error:
+                show_problems("Not disabled", error.problems)
+            else:
+                _done(f"Disabled {md_escape(account.username)}; their sessions have ended.")
