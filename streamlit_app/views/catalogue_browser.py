@@ -56,6 +56,13 @@ selection = st.dataframe(
     column_config={
         "technology_id": st.column_config.NumberColumn("ID", format="%d", width="small"),
         "name": st.column_config.TextColumn("Name", width="large"),
+        "company": st.column_config.TextColumn("Developer / company"),
+        "type": st.column_config.TextColumn("Type"),
+        "subtype": st.column_config.TextColumn("Subtype"),
+        "clinical_areas": st.column_config.TextColumn("Clinical areas"),
+        "workforce_groups": st.column_config.TextColumn("Workforce groups"),
+        "points_of_care": st.column_config.TextColumn("Points of care"),
+        "time_to_deployment": st.column_config.TextColumn("Time to deployment"),
         "live_sites": st.column_config.NumberColumn("Live sites", help="Sites where it is live or scaled"),
         "needs_classification": st.column_config.CheckboxColumn("To classify"),
         "is_demo": st.column_config.CheckboxColumn("Demo"),
