@@ -4,6 +4,7 @@ Each feature keeps its tables in its own module; add one import line per module 
 """
 
 from storage.models import accounts  # noqa: F401
+from storage.models import case_study  # noqa: F401
 from storage.models import catalogue  # noqa: F401
 from storage.models import survey  # noqa: F401
 from storage.models import workshop  # noqa: F401
