@@ -108,12 +108,12 @@ def distribution_figure(counts: pd.DataFrame, scale: RatingScale, title: str, *,
                          annotation_font_size=18 if large else 11)
     if own_value is not None and own_value in position:
         figure.add_annotation(x=labels[position[own_value]], y=0, text="your rating", showarrow=True, arrowhead=2,
-                              ay=40, font={"color": "#DA291C", "size": 16 if large else 12})
+                              ax=0, ay=40, font={"color": "#DA291C", "size": 16 if large else 12})
     figure.update_layout(
         title={"text": plain_chart_text(title), "font": {"size": 28 if large else 14}},
         barmode="stack", height=620 if large else 260, margin={"l": 40, "r": 20, "t": 90 if large else 50, "b": 40},
         legend={"orientation": "h", "y": -0.15, "font": {"size": 18 if large else 11}},
-        xaxis={"type": "category", "categoryorder": "array", "categoryarray": labels, "title": "rating",
+        xaxis={"type": "category", "categoryorder": "array", "categoryarray": labels, "title": "rating" if large else None,
                "tickfont": {"size": 20 if large else 11}},
         yaxis={"title": "participants", "dtick": 1 if counts["count"].sum() <= 12 else None,
                "tickfont": {"size": 18 if large else 11}},
