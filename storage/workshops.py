@@ -873,7 +873,7 @@ def save_ratings(engine: Engine, token: str, round_number: int, ratings: Sequenc
         ).first()
         if round_ is None or round_.closed_at is not None:
             raise RatingError(f"Round {round_number} is closed; ratings can no longer be changed.")
-        view_items = {
+        items_by_id = {
             item.id: item
             for item in session.scalars(select(WorkshopItem).where(WorkshopItem.workshop_id == participant.workshop_id))
         }
@@ -882,7 +882,7 @@ def save_ratings(engine: Engine, token: str, round_number: int, ratings: Sequenc
         )
         rows = []
         for rating in parsed:
-            item = view_items.get(rating.item_id)
+            item = items_by_id.get(rating.item_id)
             if item is None or not (item.dropped_after_round is None or round_number <= item.dropped_after_round):
                 raise RatingError(f"Item {rating.item_id} is not rated in round {round_number}.")
             scale = scales.scale_for(item.question)

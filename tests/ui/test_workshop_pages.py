@@ -220,3 +220,26 @@ def test_participant_refresh_keeps_the_seat_and_closed_workshop_is_explained(eng
     assert "This workshop has closed; thank you for taking part." in texts(fresh)
     bad = open_app(None, "workshop_join.py", query={"p": "stale-token"})
     assert "no longer valid" in texts(bad)
+
+
+def test_run_page_drops_an_item_between_rounds_and_records_invited(engine: Engine) -> None:
+    workshop_id = own_workshop(engine)
+    workshop = get_workshop(engine, FACILITATOR, workshop_id)
+    token, _ = join_workshop(engine, workshop.join_code, workshop.groups[0].id)
+    open_round(engine, FACILITATOR, workshop_id)
+    save_ratings(engine, token, 1, [RatingInput(item_id=item.id, value=9) for item in workshop.items])
+    close_round(engine, FACILITATOR, workshop_id)
+
+    at = open_app("facilitator", "workshop_run.py")
+    assert "Between rounds: drop items that reached consensus in round 1" in texts(at)
+    at.selectbox[1].set_value(workshop.items[1].id)
+    button(at, "Drop from later rounds").click().run()
+    assert "Item dropped from later rounds." in texts(at)
+    dropped = get_workshop(engine, FACILITATOR, workshop_id).items[1]
+    assert (dropped.dropped_after_round, dropped.drop_reason) == (1, "Consensus reached in round 1")
+
+    at.number_input(key=f"ws_invited_{workshop.groups[0].id}").set_value(12)
+    button(at, "Save invited numbers").click().run()
+    assert [g.invited for g in get_workshop(engine, FACILITATOR, workshop_id).groups] == [12, 0]
+    attrition_table = at.dataframe[-1].value
+    assert attrition_table.loc[attrition_table["group"] == "Nurses", ["invited", "joined", "completed"]].values.tolist() == [[12, 1, 1]]
