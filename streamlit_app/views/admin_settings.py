@@ -52,8 +52,8 @@ st.subheader("Erase a named person's data")
 st.caption("Deletes or anonymises everything stored about the person (their account, responses and pseudonymised "
            "records under every pseudonym key). The audit trail keeps the event, not the data. This cannot be undone.")
 with st.form("erase_person"):
-    person = st.text_input("User name or e-mail address", max_chars=254)
-    confirm = st.text_input("Type ERASE to confirm")
+    person = st.text_input("User name or e-mail address", max_chars=254, key="erase_person_name")
+    confirm = st.text_input("Type ERASE to confirm", key="erase_confirm")
     submitted = st.form_submit_button("Erase")
 if submitted:
     if confirm != "ERASE" or not person.strip():

@@ -42,13 +42,13 @@ add_tab, role_tab, disable_tab = st.tabs(["Add a user", "Change a role", "Disabl
 with add_tab:
     with st.form("add_user", clear_on_submit=False):
         left, right = st.columns(2)
-        username = left.text_input("User name (lower case; an e-mail address is fine)", max_chars=254)
-        display_name = right.text_input("Display name (optional)", max_chars=200)
-        email = left.text_input("E-mail for single sign-on (optional)", max_chars=254)
-        role = right.selectbox("Role", ROLE_CHOICES, index=ROLE_CHOICES.index("respondent"), format_func=_role_label)
+        username = left.text_input("User name (lower case; an e-mail address is fine)", max_chars=254, key="user_add_username")
+        display_name = right.text_input("Display name (optional)", max_chars=200, key="user_add_display_name")
+        email = left.text_input("E-mail for single sign-on (optional)", max_chars=254, key="user_add_email")
+        role = right.selectbox("Role", ROLE_CHOICES, index=ROLE_CHOICES.index("respondent"), format_func=_role_label, key="user_add_role")
         password = left.text_input("Password (leave empty for a single sign-on only account)", type="password", max_chars=1024,
-                                   autocomplete="new-password")
-        repeat = right.text_input("Repeat the password", type="password", max_chars=1024, autocomplete="new-password")
+                                   autocomplete="new-password", key="user_add_password")
+        repeat = right.text_input("Repeat the password", type="password", max_chars=1024, autocomplete="new-password", key="user_add_repeat")
         st.caption("Passwords: at least 12 characters, not the user name, not a common password. A passphrase of several words is best.")
         submitted = st.form_submit_button("Create user", type="primary")
     if submitted:
@@ -65,8 +65,8 @@ with add_tab:
 
 with role_tab:
     with st.form("change_role"):
-        who = st.selectbox("User", usernames, index=None, placeholder="Choose a user")
-        new_role = st.selectbox("New role", ROLE_CHOICES, format_func=_role_label)
+        who = st.selectbox("User", usernames, index=None, placeholder="Choose a user", key="role_user")
+        new_role = st.selectbox("New role", ROLE_CHOICES, format_func=_role_label, key="role_new")
         st.caption("Changing a role signs the user out of their open sessions.")
         submitted = st.form_submit_button("Change role")
     if submitted and who:
@@ -80,8 +80,8 @@ with role_tab:
 with disable_tab:
     with st.form("disable_user"):
         who = st.selectbox("User", [u for u, active in zip(users["username"], users["active"], strict=True) if active], index=None,
-                           placeholder="Choose a user")
-        confirm = st.text_input("Type DISABLE to confirm")
+                           placeholder="Choose a user", key="disable_user_choice")
+        confirm = st.text_input("Type DISABLE to confirm", key="disable_confirm")
         submitted = st.form_submit_button("Disable account")
     if submitted and who:
         if confirm != "DISABLE":

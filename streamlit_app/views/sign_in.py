@@ -74,8 +74,8 @@ def _single_sign_on() -> None:
 
 def _local_form() -> None:
     with st.form("local_sign_in"):
-        username = st.text_input("User name", max_chars=254, autocomplete="username")
-        password = st.text_input("Password", type="password", max_chars=1024, autocomplete="current-password")
+        username = st.text_input("User name", max_chars=254, autocomplete="username", key="signin_username")
+        password = st.text_input("Password", type="password", max_chars=1024, autocomplete="current-password", key="signin_password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:

@@ -1,0 +1,244 @@
+"""AppTest: local sign-in, lockout, expiry and sign-out; single sign-on with an injected identity;
+the refusal to start on unsafe secrets; the admin pages; downloads and refusals in the audit trail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from streamlit.testing.v1 import AppTest
+
+from storage.accounts import create_user, set_role
+from storage.db import make_engine, read_session, write_session
+from storage.models.accounts import AuditEvent, LoginSession, UserAccount
+from storage.models.base import utcnow
+from tests.ui.helpers import APP, open_app, prepare_environment, texts
+
+PASSWORD = "plum orchard lantern 42"
+GOOD_KEY = "an-adequately-long-random-pseudonym-key-0123456789"
+AUTH = {"redirect_uri": "https://roadmap.example/oauth2callback", "cookie_secret": "c" * 40, "client_id": "roadmap",
+        "client_secret": "s" * 40, "server_metadata_url": "https://login.example/.well-known/openid-configuration"}
+
+
+def audit(url: str, action: str) -> list[AuditEvent]:
+    with read_session(make_engine(url)) as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+
+
+@pytest.fixture
+def production_url(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """No development sign-in, a proper pseudonym key, and one local account per role."""
+    prepare_environment(monkeypatch, sqlite_url, dev_login=False)
+    monkeypatch.setenv("ROADMAP_PSEUDONYM_KEY", GOOD_KEY)
+    engine = make_engine(sqlite_url)
+    for role in ("respondent", "facilitator", "lead", "admin"):
+        create_user(engine, f"{role}1", role, password=PASSWORD, display_name=f"{role.title()} <b>One</b>")
+    engine.dispose()
+    return sqlite_url
+
+
+def sign_in_with_form(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input(key="signin_username").set_value(username)
+    at.text_input(key="signin_password").set_value(password)
+    at.button(key="FormSubmitter:local_sign_in-Sign in").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+def test_the_app_refuses_to_start_without_a_pseudonym_key_and_says_which(sqlite_url: str, monkeypatch) -> None:
+    prepare_environment(monkeypatch, sqlite_url, dev_login=False)
+    monkeypatch.setenv("ROADMAP_PSEUDONYM_KEY", "changeme")
+    at = open_app(None)
+    assert "not configured safely" in at.error[0].value
+    problems = at.dataframe[0].value["problem"].tolist()
+    assert problems == ["ROADMAP_PSEUDONYM_KEY (key of the HMAC pseudonyms of respondent identifiers) is a known default value; set a long random secret"]
+    assert not at.text_input and not at.radio
+
+
+def test_development_mode_needs_no_secrets(sqlite_url: str, monkeypatch) -> None:
+    prepare_environment(monkeypatch, sqlite_url)
+    monkeypatch.delenv("ROADMAP_PSEUDONYM_KEY", raising=False)
+    at = open_app(None)
+    assert "Development sign-in" in texts(at) and len(at.radio) == 1
+
+
+# --- local accounts ------------------------------------------------------------------------------
+
+def test_local_sign_in_then_sign_out(production_url: str) -> None:
+    at = open_app(None)
+    assert not at.radio, "no development picker outside development"
+    sign_in_with_form(at, "lead1", PASSWORD)
+    assert at.title[0].value == "AI Workforce Roadmap" and at.metric, "the lead's home page"
+    caption = at.sidebar.caption[0].value
+    assert caption == "Signed in as **Lead \\<b\\>One\\</b\\>** · Lead / analyst", "the display name is escaped"
+    token = at.session_state["auth_session_token"]
+    at.sidebar.button(key="sign_out").click().run()
+    assert at.text_input(key="signin_username") is not None
+    with read_session(make_engine(production_url)) as session:
+        assert session.scalar(select(LoginSession.revoked_at)) is not None
+    assert [e.action for e in audit(production_url, "sign_in_success") + audit(production_url, "sign_out")] == ["sign_in_success", "sign_out"]
+    assert token and "auth_session_token" not in at.session_state
+
+
+def test_wrong_password_then_lockout(production_url: str) -> None:
+    at = open_app(None)
+    for _ in range(4):
+        sign_in_with_form(at, "lead1", "not the password at all")
+        assert at.error[0].value == "Wrong user name or password."
+    sign_in_with_form(at, "lead1", "not the password at all")
+    assert at.error[0].value == "Too many failed attempts: this account is locked for 15 minutes."
+    sign_in_with_form(at, "lead1", PASSWORD)
+    assert at.error[0].value.startswith("Too many failed attempts"), "locked even with the right password"
+    assert len(audit(production_url, "sign_in_failure")) == 6
+
+
+def test_an_idle_session_ends_and_says_so(production_url: str) -> None:
+    at = open_app(None)
+    sign_in_with_form(at, "facilitator1", PASSWORD)
+    assert at.metric
+    with write_session(make_engine(production_url)) as session:
+        session.execute(update(LoginSession).values(last_seen_at=utcnow() - timedelta(hours=8, minutes=1)))
+    at.run()
+    assert "Your session has ended. Please sign in again." in texts(at)
+    assert at.text_input(key="signin_username") is not None
+
+
+def test_a_disabled_account_is_signed_out_on_the_next_run(production_url: str) -> None:
+    at = open_app(None)
+    sign_in_with_form(at, "respondent1", PASSWORD)
+    with write_session(make_engine(production_url)) as session:
+        session.execute(update(UserAccount).where(UserAccount.username == "respondent1").values(active=False))
+    at.run()
+    assert at.text_input(key="signin_username") is not None and not at.metric
+
+
+# --- single sign-on ------------------------------------------------------------------------------
+
+@pytest.fixture
+def sso_url(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    prepare_environment(monkeypatch, sqlite_url, dev_login=False)
+    monkeypatch.setenv("ROADMAP_PSEUDONYM_KEY", GOOD_KEY)
+    return sqlite_url
+
+
+def sso_app(user: dict) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = AUTH
+    at.user = user
+    return at
+
+
+def test_single_sign_on_button_when_signed_out(sso_url: str) -> None:
+    at = sso_app({"is_logged_in": False})
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in with your organisation account"]
+    assert not at.text_input, "no password form when single sign-on is configured"
+
+
+def test_single_sign_on_user_waits_for_a_role_then_gets_in(sso_url: str) -> None:
+    at = sso_app({"is_logged_in": True, "email": "Dana@NHS.net", "name": "Dana <script>alert(1)</script>"})
+    at.run()
+    assert not at.exception
+    assert "has no role in this app yet" in texts(at)
+    [created] = audit(sso_url, "user_create")
+    assert created.details == {"method": "sso", "role": None}
+    set_role(make_engine(sso_url), "dana@nhs.net", "facilitator")
+    at.run()
+    assert not at.exception and at.metric, "signed in as a facilitator now"
+    assert "Workshop facilitator" in at.sidebar.caption[0].value
+    assert "\\<script\\>" in at.sidebar.caption[0].value
+    assert [e.details["method"] for e in audit(sso_url, "sign_in_success")] == ["sso"]
+    at.switch_page("views/workshop_setup.py")
+    at.run()
+    assert not at.exception
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("views/catalogue_admin.py")
+
+
+def test_single_sign_on_with_weak_cookie_secret_refuses_to_start(sso_url: str) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = AUTH | {"cookie_secret": "short"}
+    at.user = {"is_logged_in": True, "email": "dana@nhs.net"}
+    at.run()
+    assert at.dataframe[0].value["problem"].tolist() == ["[auth] cookie_secret (signs the single sign-on cookie) is shorter than 32 characters"]
+
+
+# --- administration pages --------------------------------------------------------------------------
+
+def test_admin_creates_a_user_changes_a_role_and_disables(sqlite_url: str, monkeypatch) -> None:
+    prepare_environment(monkeypatch, sqlite_url)
+    at = open_app("admin", "admin_users.py")
+    at.text_input(key="user_add_username").set_value("erin")
+    at.text_input(key="user_add_password").set_value("short")
+    at.text_input(key="user_add_repeat").set_value("short")
+    at.button(key="FormSubmitter:add_user-Create user").click().run()
+    assert "the password must have at least 12 characters" in at.dataframe[-1].value["problem"].tolist()
+    at.text_input(key="user_add_password").set_value(PASSWORD)
+    at.text_input(key="user_add_repeat").set_value(PASSWORD)
+    at.button(key="FormSubmitter:add_user-Create user").click().run()
+    assert "Created erin (Respondent (clinician or staff))." in [s.value for s in at.success]
+    assert at.dataframe[0].value["username"].tolist() == ["erin"]
+    at.selectbox(key="role_user").set_value("erin")
+    at.selectbox(key="role_new").set_value("lead")
+    at.button(key="FormSubmitter:change_role-Change role").click().run()
+    assert "erin is now: Lead / analyst." in [s.value for s in at.success]
+    at.selectbox(key="disable_user_choice").set_value("erin")
+    at.text_input(key="disable_confirm").set_value("DISABLE")
+    at.button(key="FormSubmitter:disable_user-Disable account").click().run()
+    assert at.dataframe[0].value["active"].tolist() == [False]
+    events = [(e.action, e.actor, e.role) for e in audit(sqlite_url, "user_create") + audit(sqlite_url, "role_change") + audit(sqlite_url, "user_disable")]
+    assert events == [("user_create", "dev-admin", "admin"), ("role_change", "dev-admin", "admin"), ("user_disable", "dev-admin", "admin")]
+
+
+def test_audit_page_filters_events(sqlite_url: str, monkeypatch) -> None:
+    prepare_environment(monkeypatch, sqlite_url)
+    refused = AppTest.from_file(str(Path(APP).parent / "views" / "admin_audit.py"), default_timeout=60)
+    refused.session_state["dev_role"] = "lead"
+    refused.run()
+    at = open_app("admin", "admin_audit.py")
+    frame = at.dataframe[0].value
+    assert "access_refused" in frame["action"].tolist()
+    assert frame.loc[frame["action"] == "access_refused", "target"].tolist() == ["page:admin_audit"]
+    at.multiselect(key="audit_outcomes").set_value(["success"]).run()
+    assert "access_refused" not in at.dataframe[0].value["action"].tolist()
+    at.multiselect(key="audit_outcomes").set_value([]).run()
+    at.text_input(key="audit_actor").set_value("dev-lead").run()
+    assert set(at.dataframe[0].value["actor"]) == {"dev-lead"}
+
+
+def test_settings_page_shows_secrets_and_purges(sqlite_url: str, monkeypatch) -> None:
+    prepare_environment(monkeypatch, sqlite_url)
+    monkeypatch.setenv("ROADMAP_RETENTION_DAYS", "90")
+    monkeypatch.setenv("ROADMAP_PSEUDONYM_KEY", GOOD_KEY)
+    at = open_app("admin", "admin_settings.py")
+    assert "Drafts and raw free text are kept for **90 days**" in texts(at)
+    secrets = at.dataframe[1].value
+    assert secrets.set_index("secret").loc["ROADMAP_PSEUDONYM_KEY", "status"] == "set"
+    assert GOOD_KEY not in secrets.to_string()
+    at.button(key="purge_now").click().run()
+    assert any(s.value.startswith("Purged: accounts 0") for s in at.success)
+    [event] = audit(sqlite_url, "retention_purge")
+    assert event.details["days"] == 90 and event.actor == "dev-admin"
+
+
+def test_downloads_are_recorded(sqlite_url: str, monkeypatch) -> None:
+    prepare_environment(monkeypatch, sqlite_url)
+
+    def script() -> None:
+        import streamlit as st
+
+        from streamlit_app.widgets import record_download
+
+        st.session_state["dev_role"] = "lead"
+        record_download("catalogue view ../x", "xlsx", 12)
+
+    at = AppTest.from_function(script, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    [event] = audit(sqlite_url, "download")
+    assert (event.actor, event.role, event.target, event.details) == ("dev-lead", "lead", "file:catalogue_view_.._x", {"format": "xlsx", "rows": 12})
