@@ -130,33 +130,43 @@ def _label(text: str, required: bool) -> str:
     return md_escape(text) + (" (required)" if required else "")
 
 
+def _seed(key: str, value: object) -> None:
+    """Give a widget its stored answer when it is (re)created; Streamlit then owns it until it leaves the page.
+
+    Widgets are created with their empty default and seeded only through session state, so their
+    identity never changes between runs (a changing default would recreate them mid-interaction).
+    """
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
 def _choice_widget(key: str, label: str, codes: list[str], labels: Callable[[str], str], current: object, *,
                    dropdown: bool, horizontal: bool = False) -> object:
-    index = codes.index(current) if current in codes else None
+    _seed(key, current if current in codes else None)
     if dropdown:
-        return st.selectbox(label, codes, index=index, format_func=labels, key=key, placeholder="Choose an option")
-    return st.radio(label, codes, index=index, format_func=labels, key=key, horizontal=horizontal)
+        # Select box options are plain text (no markdown), so labels are not escaped here.
+        return st.selectbox(label, codes, index=None, format_func=labels, key=key, placeholder="Choose an option")
+    return st.radio(label, codes, index=None, format_func=lambda code: md_escape(labels(code)), key=key, horizontal=horizontal)
 
 
 def _field_widget(field: Field, key: str, current: object, store: dict[str, Any]) -> None:
     """Draw one question and copy its value into ``store`` (removing it when unanswered)."""
     kind = field.type
     label = _label(field.label, field.required)
-    escape = lambda code: md_escape(field.choice_label(code))  # noqa: E731 - a tiny formatter
     value: object
     if kind in (FieldType.SINGLE_CHOICE, FieldType.DROPDOWN, FieldType.YES_NO):
         codes = [c.code for c in field.effective_choices()]
-        value = _choice_widget(key, label, codes, escape, current, dropdown=kind is FieldType.DROPDOWN,
+        value = _choice_widget(key, label, codes, field.choice_label, current, dropdown=kind is FieldType.DROPDOWN,
                                horizontal=kind is FieldType.YES_NO)
     elif kind is FieldType.MULTIPLE_CHOICE:
         codes = [c.code for c in field.choices]
-        chosen = [code for code in (current or []) if code in codes]
-        value = st.multiselect(label, codes, default=chosen, format_func=escape, key=key, placeholder="Choose all that apply")
+        _seed(key, [code for code in (current or []) if code in codes])
+        value = st.multiselect(label, codes, format_func=field.choice_label, key=key, placeholder="Choose all that apply")
     elif kind in (FieldType.RATING_5, FieldType.RATING_9):
         points = 5 if kind is FieldType.RATING_5 else 9
         codes = [str(p) for p in range(1, points + 1)]
         named = {c.code: c.label for c in field.choices}
-        value = _choice_widget(key, label, codes, lambda c: f"{c} – {md_escape(named[c])}" if c in named else c,
+        value = _choice_widget(key, label, codes, lambda c: f"{c} – {named[c]}" if c in named else c,
                                str(current) if current is not None else None, dropdown=False, horizontal=not named)
         value = int(value) if value is not None else None
     elif kind in (FieldType.INTEGER, FieldType.DECIMAL, FieldType.SLIDER):
@@ -164,18 +174,21 @@ def _field_widget(field: Field, key: str, current: object, store: dict[str, Any]
         whole = kind is FieldType.INTEGER or (kind is FieldType.SLIDER and float(field.validation.step or 1).is_integer())
         unit = f" ({md_escape(field.unit)})" if field.unit else ""
         if whole:
-            value = st.number_input(label + unit, value=int(current) if current is not None else None, step=int(field.validation.step or 1), key=key)
+            _seed(key, int(current) if current is not None else None)
+            value = st.number_input(label + unit, value=None, step=int(field.validation.step or 1), key=key)
         else:
-            value = st.number_input(label + unit, value=float(current) if current is not None else None,
-                                    step=float(field.validation.step or 0.5), format="%g", key=key)
+            _seed(key, float(current) if current is not None else None)
+            value = st.number_input(label + unit, value=None, step=float(field.validation.step or 0.5), format="%g", key=key)
     elif kind is FieldType.DATE:
-        default = dt.date.fromisoformat(current) if isinstance(current, str) else None
-        chosen_date = st.date_input(label, value=default, min_value=_EARLIEST_DATE, max_value=_LATEST_DATE, key=key, format="YYYY-MM-DD")
+        _seed(key, dt.date.fromisoformat(current) if isinstance(current, str) else None)
+        chosen_date = st.date_input(label, value=None, min_value=_EARLIEST_DATE, max_value=_LATEST_DATE, key=key, format="YYYY-MM-DD")
         value = chosen_date.isoformat() if isinstance(chosen_date, dt.date) else None
     elif kind is FieldType.LONG_TEXT:
-        value = st.text_area(label, value=current or "", key=key, height=120)
+        _seed(key, current or "")
+        value = st.text_area(label, key=key, height=120)
     else:
-        value = st.text_input(label, value=current or "", key=key)
+        _seed(key, current or "")
+        value = st.text_input(label, key=key)
     if value is None or value == "" or value == []:
         store.pop(field.variable, None)
     else:
@@ -186,8 +199,8 @@ def _matrix_widget(field: Field, key_prefix: str, store: dict[str, Any]) -> None
     st.markdown(f"**{_label(field.label, field.required)}**")
     codes = [c.code for c in field.choices]
     for item in field.items:
-        value = _choice_widget(f"{key_prefix}_{item.variable}", md_escape(item.label), codes,
-                               lambda c: md_escape(field.choice_label(c)), store.get(item.variable), dropdown=False)
+        value = _choice_widget(f"{key_prefix}_{item.variable}", md_escape(item.label), codes, field.choice_label,
+                               store.get(item.variable), dropdown=False)
         if value is None:
             store.pop(item.variable, None)
         else:
@@ -247,7 +260,7 @@ def render_site_picker(engine: Engine, state: dict[str, Any]) -> None:
     sites = {int(row["id"]): row for row in frame.to_dict("records")}
     key = f"svf_{state['idempotency_key'][:10]}_site_pick"
     st.selectbox("Pick your organisation from the list (or fill in the details below if it is not there)", list(sites),
-                 index=None, format_func=lambda i: md_escape(sites[i]["name"]), key=key, placeholder="Search organisations",
+                 index=None, format_func=lambda i: sites[i]["name"], key=key, placeholder="Search organisations",
                  on_change=_fill_from_site, args=(state, sites, key))
 
 
@@ -257,9 +270,10 @@ def render_picker(state: dict[str, Any]) -> None:
     names = {str(t): n for t, n in zip(technologies["technology_id"], technologies["name"], strict=True)}
     st.write("Choose the AI tools to tell us about. Type to search the catalogue; you can choose up to "
              f"{MAX_TECHNOLOGIES}. We then ask the same questions about each one.")
-    chosen = st.multiselect("AI tools", list(names), default=[t for t in state["technologies"] if t in names],
-                            format_func=lambda t: md_escape(names[t]), max_selections=MAX_TECHNOLOGIES,
-                            key=f"svf_{state['idempotency_key'][:10]}_technologies", placeholder="Search by name")
+    key = f"svf_{state['idempotency_key'][:10]}_technologies"
+    _seed(key, [t for t in state["technologies"] if t in names])
+    chosen = st.multiselect("AI tools", list(names), format_func=names.get, max_selections=MAX_TECHNOLOGIES,
+                            key=key, placeholder="Search by name")
     state["technologies"] = list(chosen)
 
 
