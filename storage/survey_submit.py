@@ -215,7 +215,8 @@ def submit_response(engine: Engine, target: int | CampaignAccess, answers: Mappi
             if unknown:
                 raise SubmissionInvalid(unknown)
             invitation = _check_campaign(session, campaign, invitation_id, moment)
-            respondent = (pseudonymise(respondent_id, pseudonym_key or "") if respondent_id and not campaign.anonymous else None)
+            # Without a configured key an identified campaign cannot link responses, so it stores no respondent.
+            respondent = pseudonymise(respondent_id, pseudonym_key) if respondent_id and pseudonym_key and not campaign.anonymous else None
             response_id = insert_response(session, instrument_id=instrument_id, campaign_id=campaign.id, document=document,
                                           idempotency_key=idempotency_key, receipt_code=receipt, respondent=respondent,
                                           source=source, is_demo=is_demo, submitted_at=moment)
