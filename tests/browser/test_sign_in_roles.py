@@ -1,0 +1,83 @@
+"""Journey: each role signs in with a local account in the system Chromium, sees exactly its
+menu from navigation.PAGES, and cannot open a page outside it by URL."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from storage.accounts import create_user
+from storage.db import make_engine
+from storage.demo import load_demo_catalogue
+from streamlit_app.navigation import PAGES
+from tests.browser.conftest import screenshot, wait_for_app
+
+PASSWORD = "plum orchard lantern 42"
+ROLES = ("respondent", "facilitator", "lead", "admin")
+# A page each role must not reach, opened by typing its URL.
+REFUSED_URL = {"respondent": "manage-catalogue", "facilitator": "admin-users", "lead": "admin-audit", "admin": "manage-catalogue"}
+
+
+@pytest.fixture
+def server(server_factory, sqlite_url: str):
+    engine = make_engine(sqlite_url)
+    load_demo_catalogue(engine, count=20)
+    for role in ROLES:
+        create_user(engine, f"{role}1", role, password=PASSWORD)
+    engine.dispose()
+    # Not development: no role picker, the password form only.
+    return server_factory(sqlite_url, ROADMAP_DEV_LOGIN="0", ROADMAP_PSEUDONYM_KEY="browser-test-key-" + "k" * 32)
+
+
+def menu_titles(page) -> list[str]:
+    more = page.get_by_role("button", name=re.compile(r"View \d+ more"))
+    if more.count():
+        more.first.click()
+        page.wait_for_timeout(300)
+    # Each link reads "<icon ligature>\n\n<title>".
+    return [text.split("\n")[-1].strip() for text in page.locator("[data-testid='stSidebarNavLink']").all_inner_texts()]
+
+
+def sign_in_with_password(page, username: str, password: str) -> None:
+    wait_for_app(page)
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    wait_for_app(page)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_sees_its_menu_and_is_refused_other_urls(browser, server, role: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(server.url)
+    sign_in_with_password(page, f"{role}1", "not the password at all")
+    page.get_by_text("Wrong user name or password.").wait_for()
+    sign_in_with_password(page, f"{role}1", PASSWORD)
+    page.get_by_text("Signed in as").wait_for()
+    expected = [spec.title for spec in PAGES if role in spec.roles]
+    assert menu_titles(page) == expected
+    screenshot(page, f"sign-in-{role}-menu")
+
+    refused = next(spec for spec in PAGES if spec.url_path == REFUSED_URL[role])
+    assert role not in refused.roles
+    page.goto(f"{server.url}/{refused.url_path}")
+    wait_for_app(page)
+    page.get_by_text("Page not found").first.wait_for()
+    assert page.get_by_role("heading", name=refused.title).count() == 0
+    # A new browser tab is a new session: the local sign-in does not follow the URL.
+    assert page.get_by_label("User name").count() == 1
+    page.close()
+
+
+def test_sign_out_returns_to_the_sign_in_form(browser, server) -> None:
+    page = browser.new_page()
+    page.goto(server.url)
+    sign_in_with_password(page, "admin1", PASSWORD)
+    page.get_by_role("link", name="Audit trail").click()
+    wait_for_app(page)
+    page.get_by_role("heading", name="Audit trail").wait_for()
+    page.get_by_role("button", name="Sign out").click()
+    wait_for_app(page)
+    assert page.get_by_label("User name").count() == 1
+    page.close()
