@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAuthError
 
 from storage.accounts import SignInRefused
 from streamlit_app.auth import (
@@ -69,7 +72,13 @@ def _single_sign_on() -> None:
         return
     st.write("Sign in with your organisation account.")
     if st.button("Sign in with your organisation account", type="primary", key="sso_sign_in"):
-        st.login()
+        try:
+            st.login()
+        except StreamlitAuthError as error:
+            # Typically Authlib missing or an incomplete [auth] section: say so instead of a traceback.
+            print(f"single sign-on is misconfigured: {error}", file=sys.stderr)
+            st.error("Single sign-on is not set up correctly on this server (see docs/security.md). "
+                     "An administrator can find the reason in the server log.")
 
 
 def _local_form() -> None:

@@ -242,3 +242,18 @@ def test_downloads_are_recorded(sqlite_url: str, monkeypatch) -> None:
     assert not at.exception, [e.message for e in at.exception]
     [event] = audit(sqlite_url, "download")
     assert (event.actor, event.role, event.target, event.details) == ("dev-lead", "lead", "file:catalogue_view_.._x", {"format": "xlsx", "rows": 12})
+
+
+def test_single_sign_on_misconfiguration_is_explained(sso_url: str) -> None:
+    """Without Authlib (or with a broken [auth] section) the button explains instead of failing."""
+    try:
+        import authlib  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("Authlib is installed: st.login() would start a real redirect")
+    at = sso_app({"is_logged_in": False})
+    at.run()
+    at.button(key="sso_sign_in").click().run()
+    assert not at.exception
+    assert any("Single sign-on is not set up correctly" in e.value for e in at.error)
