@@ -1,0 +1,96 @@
+"""All six input frames of the analysis (analysis/schemas.py), read from the database once.
+
+The catalogue, survey and workshop loaders each read in their own connection, so a technology
+deleted between two reads could leave evidence pointing at it; :func:`assemble_inputs` keeps only
+evidence about technologies in the technologies frame, so the frames always agree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from analysis.disclosure import DEFAULT_THRESHOLD
+from analysis.schemas import validate_frame
+from storage.catalogue import data_version, load_frames
+from storage.survey_frames import load_survey_frames
+from storage.workshops import load_workshop_results
+
+ANALYSIS_FRAMES: tuple[str, ...] = ("technologies", "technology_links", "adoption", "responses", "answers", "workshop_results")
+DISCLOSURE_THRESHOLD_ENV = "ROADMAP_DISCLOSURE_THRESHOLD"
+# Type shown for catalogue entries still waiting for classification (the analysis needs a type).
+UNCLASSIFIED_TYPE = "unclassified"
+
+
+class DisclosureSettingError(ValueError):
+    """ROADMAP_DISCLOSURE_THRESHOLD is not a whole number of at least 1."""
+
+
+def disclosure_threshold(environ: Mapping[str, str] | None = None) -> int:
+    """The smallest respondent count that may be shown (``ROADMAP_DISCLOSURE_THRESHOLD``, default 5)."""
+    raw = (os.environ if environ is None else environ).get(DISCLOSURE_THRESHOLD_ENV, "").strip()
+    if not raw:
+        return DEFAULT_THRESHOLD
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DisclosureSettingError(f"{DISCLOSURE_THRESHOLD_ENV}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise DisclosureSettingError(f"{DISCLOSURE_THRESHOLD_ENV}={value} must be at least 1")
+    return value
+
+
+@dataclass(frozen=True)
+class AnalysisInputs:
+    """The validated input frames (see analysis/schemas.py) and the data version they were read at."""
+
+    technologies: pd.DataFrame
+    technology_links: pd.DataFrame
+    adoption: pd.DataFrame
+    responses: pd.DataFrame
+    answers: pd.DataFrame
+    workshop_results: pd.DataFrame
+    data_version: int
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {name: getattr(self, name) for name in ANALYSIS_FRAMES}
+
+    @property
+    def contains_demo(self) -> bool:
+        """Whether any technology or survey response is demonstration data."""
+        return bool(self.technologies["is_demo"].any() or self.responses["is_demo"].any())
+
+
+def assemble_inputs(frames: Mapping[str, pd.DataFrame], version: int) -> AnalysisInputs:
+    """Validate the six frames and drop evidence about technologies that are not in ``technologies``
+    (links, adoption records, per-technology answers and workshop results). A technology without a
+    type (waiting for classification) gets the type ``unclassified``."""
+    missing = [name for name in ANALYSIS_FRAMES if name not in frames]
+    if missing:
+        raise ValueError(f"missing analysis frame(s): {', '.join(missing)}")
+    frames = dict(frames)
+    technologies = frames["technologies"]
+    if technologies["type_code"].isna().any():
+        frames["technologies"] = technologies.assign(type_code=technologies["type_code"].astype(object).fillna(UNCLASSIFIED_TYPE))
+    validated = {name: validate_frame(frames[name], name) for name in ANALYSIS_FRAMES}
+    known = pd.Index(validated["technologies"]["technology_id"])
+    for name in ("technology_links", "adoption", "workshop_results"):
+        frame = validated[name]
+        validated[name] = frame[frame["technology_id"].isin(known).to_numpy()]
+    answers = validated["answers"]
+    about_known = answers["technology_id"].isna().to_numpy() | answers["technology_id"].isin(known).to_numpy()
+    validated["answers"] = answers[about_known]
+    return AnalysisInputs(**validated, data_version=int(version))
+
+
+def load_analysis_inputs(engine: Engine) -> AnalysisInputs:
+    """Read every analysis input once. The data version is read first, so frames are never older
+    than the version they are cached under."""
+    version = data_version(engine)
+    frames = {**load_frames(engine), **load_survey_frames(engine), "workshop_results": load_workshop_results(engine)}
+    return assemble_inputs(frames, version)
+
