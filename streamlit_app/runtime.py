@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from storage.catalogue import data_version
 from storage.db import make_engine
@@ -35,6 +36,32 @@ def get_engine() -> Engine:
     return _engine_for(database_url())
 
 
+def database_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached (server down, connection lost or
+    refused, timed out) rather than a problem with the statement or the data."""
+    if isinstance(error, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+# The last data version each database URL answered with, in this process.
+_last_data_versions: dict[str, int] = {}
+
+
 def current_data_version() -> int:
-    """Read on every run (one cheap query) so cached tables refresh when evidence changes."""
-    return data_version(get_engine())
+    """Read on every run (one cheap query) so cached tables refresh when evidence changes.
+
+    While the database is unreachable, the last version this process read is returned instead,
+    so pages keep rendering from their caches (forms keep their answers on screen) and only the
+    actions that need the database fail, with the message of ``widgets.database_errors``.
+    """
+    engine = get_engine()
+    url = engine.url.render_as_string(hide_password=False)
+    try:
+        version = data_version(engine)
+    except DBAPIError as error:
+        if url in _last_data_versions and database_unreachable(error):
+            return _last_data_versions[url]
+        raise
+    _last_data_versions[url] = version
+    return version

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from storage.catalogue import load_frames
 from storage.db import read_session
 from storage.exports import MIME_TYPES, table_bytes
 from storage.vocabularies import EDITABLE_VOCABULARIES, SEEDED_VOCABULARIES, labels, terms
 from streamlit_app.auth import record_ui_event
-from streamlit_app.runtime import current_data_version, get_engine
+from streamlit_app.runtime import current_data_version, database_unreachable, get_engine
 
+_log = logging.getLogger(__name__)
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
@@ -45,10 +50,39 @@ def vocabulary_labels() -> dict[str, dict[str, str]]:
     return _vocabulary_labels(engine.url.render_as_string(hide_password=False), current_data_version())
 
 
-def vocabulary_options(vocabulary: str) -> list[str]:
-    """Active codes of a vocabulary in their display order (format them with vocabulary_labels)."""
+@st.cache_data(show_spinner=False, max_entries=64)
+def _active_codes(url: str, version: int, vocabulary: str) -> list[str]:
     with read_session(get_engine()) as session:
         return [t.code for t in terms(session, vocabulary)]
+
+
+def vocabulary_options(vocabulary: str) -> list[str]:
+    """Active codes of a vocabulary in their display order (format them with vocabulary_labels);
+    cached on the data version, which every vocabulary edit bumps."""
+    engine = get_engine()
+    return list(_active_codes(engine.url.render_as_string(hide_password=False), current_data_version(), vocabulary))
+
+
+DATABASE_SAVE_FAILED = ("The database is not reachable just now — nothing was saved; your answers are still on this page. "
+                        "Try again in a moment.")
+DATABASE_READ_FAILED = ("The database is not reachable just now, so this part of the page cannot be shown. "
+                        "It will come back by itself; try again in a moment.")
+
+
+@contextmanager
+def database_errors(message: str = DATABASE_SAVE_FAILED) -> Iterator[None]:
+    """Show ``message`` as an error, instead of a traceback, when the database cannot be reached
+    inside the block; the rest of the page still renders, so form answers stay on screen.
+
+    Wrap every save (and any read a page cannot do without). Other database errors propagate.
+    """
+    try:
+        yield
+    except DBAPIError as error:
+        if not database_unreachable(error):
+            raise
+        _log.warning("database unreachable: %s", error.__class__.__name__, exc_info=True)
+        st.error(message, icon=":material/cloud_off:")
 
 
 def demo_banner(frame: pd.DataFrame) -> None:

@@ -14,27 +14,30 @@ from storage.vocabularies import EDITABLE_VOCABULARIES, SUBTYPE_VOCABULARY, Voca
 from streamlit_app.auth import record_ui_event, require_role
 from streamlit_app.runtime import get_engine
 from streamlit_app.technology_form import technology_form
-from streamlit_app.widgets import catalogue_frames, download_table, md_escape, show_problems
+from streamlit_app.widgets import DATABASE_READ_FAILED, catalogue_frames, database_errors, download_table, md_escape, show_problems
 
 identity = require_role("lead")
 actor = identity.actor
 st.title("Manage catalogue")
 engine = get_engine()
+IMPORT_FAILED = "The database is not reachable just now — nothing was imported. Try again in a moment."
 
 add_tab, edit_tab, import_tab, export_tab, vocab_tab = st.tabs(["Add", "Edit", "Import", "Export", "Vocabularies"])
 
 with add_tab:
     if saved := st.session_state.pop("add_saved", None):
         st.success(f"Saved “{md_escape(saved)}”.")
-    new = technology_form("add", None, "Add technology")
-    if new is not None:
-        create_technology(engine, new, actor=actor)
-        for key in [k for k in st.session_state if str(k).startswith("add_")]:
-            del st.session_state[key]
-        st.session_state["add_saved"] = new.name
-        st.rerun()
+    # The form's checks on submit read the vocabularies, so they share the save's outage message.
+    with database_errors():
+        new = technology_form("add", None, "Add technology")
+        if new is not None:
+            create_technology(engine, new, actor=actor)
+            for key in [k for k in st.session_state if str(k).startswith("add_")]:
+                del st.session_state[key]
+            st.session_state["add_saved"] = new.name
+            st.rerun()
 
-with edit_tab:
+with edit_tab, database_errors(DATABASE_READ_FAILED):
     technologies = catalogue_frames()["technologies"].sort_values("name")
     names = dict(zip(technologies["technology_id"], technologies["name"], strict=True))
     chosen = st.selectbox("Technology to edit", list(names), index=None, format_func=lambda i: names[i], placeholder="Search by name", key="edit_choice")
@@ -47,19 +50,21 @@ with edit_tab:
         else:
             if technology.needs_classification:
                 st.info("This entry is still **to classify**: set its type to complete it.")
-            updated = technology_form(f"edit_{chosen}", technology_as_input(technology), "Save changes")
-            if updated is not None:
-                update_technology(engine, int(chosen), updated, actor=actor)
-                st.session_state["edit_saved"] = f"Saved changes to “{md_escape(updated.name)}”."
-                st.rerun()
+            with database_errors():
+                updated = technology_form(f"edit_{chosen}", technology_as_input(technology), "Save changes")
+                if updated is not None:
+                    update_technology(engine, int(chosen), updated, actor=actor)
+                    st.session_state["edit_saved"] = f"Saved changes to “{md_escape(updated.name)}”."
+                    st.rerun()
             with st.expander("Delete this technology"):
                 st.write("Deleting removes the technology and its adoption records. This cannot be undone.")
                 confirm = st.text_input("Type DELETE to confirm", key=f"delete_confirm_{chosen}")
                 if st.button("Delete technology", key=f"delete_{chosen}", disabled=confirm != "DELETE"):
-                    delete_technology(engine, int(chosen), actor=actor)
-                    st.session_state["edit_saved"] = f"Deleted “{md_escape(technology.name)}”."
-                    st.session_state.pop("edit_choice", None)
-                    st.rerun()
+                    with database_errors("The database is not reachable just now — nothing was deleted. Try again in a moment."):
+                        delete_technology(engine, int(chosen), actor=actor)
+                        st.session_state["edit_saved"] = f"Deleted “{md_escape(technology.name)}”."
+                        st.session_state.pop("edit_choice", None)
+                        st.rerun()
 
 with import_tab:
     st.write(
@@ -73,38 +78,39 @@ with import_tab:
     if message := st.session_state.pop("import_done", None):
         st.success(message)
     if upload is not None:
-        data = upload.getvalue()
-        # The upload's name is only shown and recorded as text, never used as a path.
-        source_name = upload.name[-120:]
-        digest = hashlib.sha256(data).hexdigest()
-        try:
-            preview = import_catalogue(engine, data, fmt=fmt, dry_run=True, source_name=source_name, actor=actor)
-        except CatalogueImportError as error:
-            show_problems("This file cannot be imported; nothing was changed", [str(p) for p in error.problems])
-        else:
-            summary = preview.summary()
-            st.write(f"**Preview** ({summary['format']} format, {summary['rows']} rows): "
-                     f"{summary['created']} to create, {summary['updated']} to update, {summary['unchanged']} unchanged.")
-            st.dataframe(preview.preview_frame(), hide_index=True, width="stretch", height=260)
-            if st.button("Confirm import", type="primary", key=f"confirm_{digest[:16]}", disabled=summary["created"] + summary["updated"] == 0):
-                bar = st.progress(0.0, text="Importing…")
-                try:
-                    report = import_catalogue(engine, data, fmt=fmt, source_name=source_name, actor=actor,
-                                              progress=lambda done, total: bar.progress(min(done / max(total, 1), 1.0), text=f"Importing… {done * 50 // max(total, 1)}%"))
-                except CatalogueImportError as error:
-                    show_problems("The catalogue changed since the preview and the file is now refused; nothing was changed", [str(p) for p in error.problems])
-                else:
-                    done = report.summary()
-                    st.session_state["import_done"] = f"Imported {md_escape(source_name)}: {done['created']} created, {done['updated']} updated, {done['unchanged']} unchanged."
-                    st.rerun()
+        with database_errors(IMPORT_FAILED):
+            data = upload.getvalue()
+            # The upload's name is only shown and recorded as text, never used as a path.
+            source_name = upload.name[-120:]
+            digest = hashlib.sha256(data).hexdigest()
+            try:
+                preview = import_catalogue(engine, data, fmt=fmt, dry_run=True, source_name=source_name, actor=actor)
+            except CatalogueImportError as error:
+                show_problems("This file cannot be imported; nothing was changed", [str(p) for p in error.problems])
+            else:
+                summary = preview.summary()
+                st.write(f"**Preview** ({summary['format']} format, {summary['rows']} rows): "
+                         f"{summary['created']} to create, {summary['updated']} to update, {summary['unchanged']} unchanged.")
+                st.dataframe(preview.preview_frame(), hide_index=True, width="stretch", height=260)
+                if st.button("Confirm import", type="primary", key=f"confirm_{digest[:16]}", disabled=summary["created"] + summary["updated"] == 0):
+                    bar = st.progress(0.0, text="Importing…")
+                    try:
+                        report = import_catalogue(engine, data, fmt=fmt, source_name=source_name, actor=actor,
+                                                  progress=lambda done, total: bar.progress(min(done / max(total, 1), 1.0), text=f"Importing… {done * 50 // max(total, 1)}%"))
+                    except CatalogueImportError as error:
+                        show_problems("The catalogue changed since the preview and the file is now refused; nothing was changed", [str(p) for p in error.problems])
+                    else:
+                        done = report.summary()
+                        st.session_state["import_done"] = f"Imported {md_escape(source_name)}: {done['created']} created, {done['updated']} updated, {done['unchanged']} unchanged."
+                        st.rerun()
 
-with export_tab:
+with export_tab, database_errors(DATABASE_READ_FAILED):
     st.write("The whole catalogue in the import template, so you can edit it in a spreadsheet and import it back.")
     frame = export_frame(engine, actor=actor)
     st.caption(f"{len(frame)} technologies.")
     download_table(frame, "catalogue", key="export_download", label="Download the catalogue")
 
-with vocab_tab:
+with vocab_tab, database_errors(DATABASE_READ_FAILED):
     vocabulary = st.selectbox("Vocabulary", list(EDITABLE_VOCABULARIES), format_func=EDITABLE_VOCABULARIES.get, key="vocab_choice")
     with read_session(engine) as session:
         current = terms(session, vocabulary, include_inactive=True)
@@ -117,25 +123,27 @@ with vocab_tab:
         st.success(message)
     if st.button("Save vocabulary", key="vocab_save"):
         rows = edited.astype(object).where(edited.notna(), None).to_dict("records")
-        try:
-            save_vocabulary(engine, vocabulary, rows)
-        except VocabularyError as error:
-            show_problems("Not saved", error.problems)
-        else:
-            record_ui_event("vocabulary_update", f"vocabulary:{vocabulary}", {"terms": len(rows)})
-            st.session_state["vocab_saved"] = f"Saved {EDITABLE_VOCABULARIES[vocabulary].lower()}."
-            st.rerun()
+        with database_errors():
+            try:
+                save_vocabulary(engine, vocabulary, rows)
+            except VocabularyError as error:
+                show_problems("Not saved", error.problems)
+            else:
+                record_ui_event("vocabulary_update", f"vocabulary:{vocabulary}", {"terms": len(rows)})
+                st.session_state["vocab_saved"] = f"Saved {EDITABLE_VOCABULARIES[vocabulary].lower()}."
+                st.rerun()
 
     st.subheader("FDA review panel → clinical area")
     st.caption("Used when importing the FDA device list: the review panel is a regulatory panel, not a specialty.")
     crosswalk = pd.DataFrame(crosswalk_rows(engine), columns=["panel", "clinical_area"])
     edited_crosswalk = st.data_editor(crosswalk, num_rows="dynamic", hide_index=True, width="stretch", key="crosswalk_editor")
     if st.button("Save crosswalk", key="crosswalk_save"):
-        try:
-            crosswalk_edit = edited_crosswalk.astype(object).where(edited_crosswalk.notna(), None).to_dict("records")
-            save_crosswalk(engine, crosswalk_edit)
-        except VocabularyError as error:
-            show_problems("Not saved", error.problems)
-        else:
-            record_ui_event("vocabulary_update", "vocabulary:fda_panel_crosswalk", {"terms": len(crosswalk_edit)})
-            st.success("Saved the crosswalk.")
+        with database_errors():
+            try:
+                crosswalk_edit = edited_crosswalk.astype(object).where(edited_crosswalk.notna(), None).to_dict("records")
+                save_crosswalk(engine, crosswalk_edit)
+            except VocabularyError as error:
+                show_problems("Not saved", error.problems)
+            else:
+                record_ui_event("vocabulary_update", "vocabulary:fda_panel_crosswalk", {"terms": len(crosswalk_edit)})
+                st.success("Saved the crosswalk.")
