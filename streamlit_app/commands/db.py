@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from storage.case_studies import load_demo_case_studies
 from storage.catalogue import count_technologies
 from storage.demo import load_demo_catalogue
 from storage.demo_evidence import load_demo_evidence
@@ -34,6 +35,7 @@ def demo(args: argparse.Namespace) -> Result:
 DEMO_EVIDENCE_LOADERS: list = []
 DEMO_EVIDENCE_LOADERS.append(load_demo_evidence)
 DEMO_EVIDENCE_LOADERS.append(load_demo_workshop)
+DEMO_EVIDENCE_LOADERS.append(load_demo_case_studies)  # after the survey and workshop loaders: it links to them
 
 
 def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -1,0 +1,196 @@
+"""The printable report (streamlit_app.report.build_report) and the analysis commands
+(`roadmap estimates export`, `roadmap report`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+import re
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from analysis.blending import BlendSettings
+from analysis.views import Filters
+from storage.analysis_inputs import assemble_inputs
+from storage.case_studies import CaseStudyRecord, EvidenceLink
+from storage.catalogue import TechnologyInput, create_technology
+from storage.db import make_engine, read_session
+from storage.demo import load_demo_catalogue
+from storage.models.accounts import AuditEvent
+from streamlit_app.cli import main
+from streamlit_app.report import SECTIONS, build_report, compute_analysis, compute_estimates, markdown_to_html
+from tests.test_report_inputs import world
+
+GENERATED = dt.datetime(2026, 6, 2, 9, 30, tzinfo=dt.UTC)
+PLOTLY_BANNER = "* plotly.js v"
+HOSTILE = "<script>alert('x')</script> & \"friends\""
+
+
+def case_study(title: str = HOSTILE) -> CaseStudyRecord:
+    stamp = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    return CaseStudyRecord(
+        case_study_id=1, title=title, technology_id=1, technology_name="Alpha <b>bold</b>", sites=("St Elsewhere (london)",),
+        site_ids=(10,), method="Line one\n<img src=x onerror=alert(1)>", findings="Saved **time**",
+        evidence=(EvidenceLink("workshop", 3, "Panel <i>one</i>"),), author_user_id="user:1", is_demo=False,
+        created_at=stamp, updated_at=stamp)
+
+
+def report(threshold: int = 5, settings: BlendSettings | None = None, filters: Filters | None = None, demo: bool = False,
+           case_studies=None) -> tuple[str, object]:
+    frames = world()
+    if demo:
+        frames["technologies"] = frames["technologies"].assign(is_demo=True)
+    inputs = assemble_inputs(frames, version=42)
+    settings = settings or BlendSettings()
+    analysis = compute_analysis(inputs, compute_estimates(inputs, settings), settings, filters or Filters(), threshold,
+                                as_of="2026-06-01")
+    studies = [case_study()] if case_studies is None else case_studies
+    return build_report(analysis, studies, {"technology_type": {"diagnostics": "Diagnostics"}}, generated_at=GENERATED,
+                        method_text="# Method\n\nPlain **words** and <em>raw html</em>."), analysis
+
+
+def test_the_report_has_every_section_and_embeds_plotly_once() -> None:
+    content, _ = report()
+    for anchor, title in SECTIONS:
+        assert f'<section id="{anchor}">' in content
+        assert f"<h2>{html.escape(title)}</h2>" in content
+    assert content.startswith("<!DOCTYPE html>")
+    assert content.count(PLOTLY_BANNER) == 1  # the library, once, inside the file
+    assert not re.search(r"<script[^>]*\ssrc=", content)  # offline: no script is fetched
+    assert "@media print" in content
+    assert content.count('class="chart"') >= 10
+
+
+def test_case_study_text_is_escaped_everywhere() -> None:
+    content, _ = report()
+    assert "<script>alert('x')</script>" not in content
+    assert html.escape(HOSTILE) in content
+    assert "<img src=x" not in content and "&lt;img src=x onerror=alert(1)&gt;" in content
+    assert "Alpha &lt;b&gt;bold&lt;/b&gt;" in content
+    assert "Panel &lt;i&gt;one&lt;/i&gt;" in content
+    assert "Saved **time**" in content  # user text is not markdown either
+
+
+def test_the_stamp_names_data_date_version_settings_threshold_and_filters() -> None:
+    settings = BlendSettings(prior_strength=7.5, workshop_weight=4)
+    content, analysis = report(threshold=3, settings=settings, filters=Filters(type_codes=["diagnostics"]))
+    stamp = content[content.index('<table class="stamp">'):content.index("</table>", content.index('<table class="stamp">'))]
+    assert "2026-06-02 09:30 UTC" in stamp
+    # Newest evidence: the last survey response of the world is dated 2026-02-08.
+    assert analysis.newest_evidence == pd.Timestamp("2026-02-08")
+    assert "<td>Data date (newest evidence)</td><td>2026-02-08</td>" in stamp
+    assert "<td>Data version</td><td>42</td>" in stamp
+    assert "&quot;prior_strength&quot;: 7.5" in stamp and "&quot;workshop_weight&quot;: 4.0" in stamp
+    assert "respondent counts below 3 are suppressed" in stamp
+    assert "&quot;type_codes&quot;: [&quot;diagnostics&quot;]" in stamp
+    assert "<td>Technologies in this report</td><td>2 of 3</td>" in stamp
+    assert "demonstration data" not in content
+
+
+def test_demonstration_data_is_announced() -> None:
+    content, _ = report(demo=True)
+    assert "This report contains demonstration data" in content
+
+
+def test_the_report_shows_no_respondent_count_below_the_threshold() -> None:
+    content, analysis = report(threshold=5)
+    # Beta's two minutes answers: suppressed in words, and its median (-5.0) is not printed.
+    assert "suppressed (&lt;5)" in content
+    estimates = content[content.index('<section id="estimates">'):content.index('<section id="method">')]
+    rows = re.findall(r"<tr>\s*<td>2</td>\s*<td>Beta</td>(.*?)</tr>", estimates, flags=re.DOTALL)
+    minutes = [row for row in rows if "minutes_per_case" in row]
+    assert len(minutes) == 1 and "suppressed (&lt;5)" in minutes[0] and "-5" not in minutes[0]
+    for name, table in analysis.tables.items():
+        for column in ("n_survey", "survey_answers", "received", "needed", "respondents"):
+            if column in table:
+                counts = pd.to_numeric(table[column], errors="coerce").dropna()
+                assert ((counts == 0) | (counts >= 5)).all(), (name, column)
+
+
+def test_an_empty_selection_still_gives_a_report_saying_so() -> None:
+    content, analysis = report(filters=Filters(type_codes=["automation"], clinical_areas=["radiology"]), case_studies=[])
+    assert analysis.is_empty
+    assert content.count("No technologies match the filters of this report.") == len(SECTIONS) - 2
+    assert "No case study has been written yet." in content
+
+
+def test_markdown_renderer_is_small_and_safe() -> None:
+    rendered = markdown_to_html("# Title\n\nSome `code` and **bold** and *it*.\n\n* one\n  continued\n* two\n\n"
+                                "| a | b |\n|---|---|\n| <x> | 2 |\n\n    α = b + s\n\n<script>bad()</script>\n")
+    assert "<h3>Title</h3>" in rendered
+    assert "<p>Some <code>code</code> and <strong>bold</strong> and <em>it</em>.</p>" in rendered
+    assert "<ul><li>one continued</li><li>two</li></ul>" in rendered
+    assert "<table><tr><th>a</th><th>b</th></tr><tr><td>&lt;x&gt;</td><td>2</td></tr></table>" in rendered
+    assert "<pre>α = b + s</pre>" in rendered
+    assert "<script>" not in rendered and "&lt;script&gt;bad()&lt;/script&gt;" in rendered
+
+
+def test_the_real_method_page_renders() -> None:
+    from streamlit_app.report import METHOD_PAGE
+
+    rendered = markdown_to_html(METHOD_PAGE.read_text(encoding="utf-8"))
+    assert "<h3>How the roadmap" in rendered
+    assert rendered.count("<table>") >= 2
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def catalogue_url(sqlite_url: str) -> str:
+    engine = make_engine(sqlite_url)
+    load_demo_catalogue(engine, count=8)
+    create_technology(engine, TechnologyInput(name="=HYPERLINK(\"http://x\")", type_code="other"))
+    engine.dispose()
+    return sqlite_url
+
+
+def exports_audited(url: str) -> list[tuple[str, dict]]:
+    with read_session(make_engine(url)) as session:
+        return [(e.target, e.details) for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "export"))]
+
+
+def test_estimates_export_csv_is_formula_safe_and_audited(catalogue_url: str, tmp_path, capsys) -> None:
+    path = tmp_path / "estimates.csv"
+    assert main(["estimates", "export", str(path), "--database-url", catalogue_url, "--json"]) == 0
+    printed = capsys.readouterr().out
+    assert '"rows": 54' in printed and '"technologies": 9' in printed and '"disclosure_threshold": 5' in printed
+    frame = pd.read_csv(path, encoding="utf-8-sig")
+    assert len(frame) == 9 * 6
+    assert frame["quantity"].value_counts().to_dict() == {q: 9 for q in frame["quantity"].unique()}
+    assert "'=HYPERLINK(\"http://x\")" in set(frame["name"])
+    assert exports_audited(catalogue_url) == [("estimates", {"format": "csv", "rows": 54})]
+
+
+def test_estimates_export_xlsx(catalogue_url: str, tmp_path) -> None:
+    path = tmp_path / "estimates.xlsx"
+    assert main(["estimates", "export", str(path), "--database-url", catalogue_url]) == 0
+    sheet = load_workbook(io.BytesIO(path.read_bytes())).active
+    header = [cell.value for cell in next(sheet.iter_rows(max_row=1))]
+    assert header[:4] == ["technology_id", "name", "type_code", "quantity"] and sheet.max_row == 1 + 54
+
+
+def test_estimates_export_refuses_an_unknown_extension(catalogue_url: str, tmp_path, capsys) -> None:
+    assert main(["estimates", "export", str(tmp_path / "estimates.txt"), "--database-url", catalogue_url]) == 1
+    assert "name it .csv or .xlsx" in capsys.readouterr().err
+
+
+def test_a_bad_threshold_setting_stops_the_export(catalogue_url: str, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("ROADMAP_DISCLOSURE_THRESHOLD", "0")
+    assert main(["estimates", "export", str(tmp_path / "e.csv"), "--database-url", catalogue_url]) == 1
+    assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_report_command_writes_the_html_report(catalogue_url: str, tmp_path, capsys) -> None:
+    path = tmp_path / "report.html"
+    assert main(["report", str(path), "--database-url", catalogue_url]) == 0
+    assert "wrote the report (9 technologies" in capsys.readouterr().out
+    content = path.read_text(encoding="utf-8")
+    assert all(f'<section id="{anchor}">' in content for anchor, _ in SECTIONS)
+    assert "This report contains demonstration data" in content
+    assert exports_audited(catalogue_url) == [("report", {"format": "html", "technologies": 9})]
+    assert main(["report", str(tmp_path / "report.pdf"), "--database-url", catalogue_url]) == 1
