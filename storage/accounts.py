@@ -23,7 +23,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 from argon2 import PasswordHasher
@@ -79,7 +79,7 @@ class AccountError(ValueError):
 class SignInRefused(Exception):
     """Sign-in refused. ``reason``: bad_credentials | locked | disabled | no_role."""
 
-    MESSAGES = {
+    MESSAGES: ClassVar[dict[str, str]] = {
         "bad_credentials": "Wrong user name or password.",
         "locked": "Too many failed attempts: this account is locked for 15 minutes.",
         "disabled": "This account is disabled. Ask an administrator.",

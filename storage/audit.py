@@ -188,12 +188,12 @@ def record_audit(
 
 
 @event.listens_for(AuditEvent, "before_update")
-def _refuse_update(_mapper, _connection, _target) -> None:  # noqa: ANN001
+def _refuse_update(_mapper, _connection, _target) -> None:
     raise AuditAppendOnly("audit events are append-only: they cannot be changed")
 
 
 @event.listens_for(AuditEvent, "before_delete")
-def _refuse_delete(_mapper, _connection, _target) -> None:  # noqa: ANN001
+def _refuse_delete(_mapper, _connection, _target) -> None:
     raise AuditAppendOnly("audit events are append-only: they cannot be deleted")
 
 

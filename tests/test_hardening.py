@@ -16,7 +16,11 @@ import pytest
 from sqlalchemy import select
 
 from storage.catalogue import TechnologyInput, create_technology
-from storage.catalogue_io import CatalogueImportError, export_catalogue, import_catalogue
+from storage.catalogue_io import (
+    CatalogueImportError,
+    export_catalogue,
+    import_catalogue,
+)
 from storage.db import make_engine, read_session
 from storage.exports import table_bytes
 from storage.models import Technology

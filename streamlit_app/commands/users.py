@@ -11,10 +11,21 @@ import argparse
 import getpass
 import sys
 
-from storage.accounts import AccountError, create_user, disable_user, list_users, set_role
+from storage.accounts import (
+    AccountError,
+    create_user,
+    disable_user,
+    list_users,
+    set_role,
+)
 from storage.audit import cli_actor
 from storage.permissions import ROLES
-from storage.retention import RetentionError, erase_person, purge_expired, retention_days
+from storage.retention import (
+    RetentionError,
+    erase_person,
+    purge_expired,
+    retention_days,
+)
 from storage.security import InsecureConfiguration, pseudonym_keyring
 from storage.settings import env_flag
 from streamlit_app.commands.common import CommandError, Result, open_database
@@ -36,7 +47,7 @@ def read_password(args: argparse.Namespace) -> str | None:
         return None
     if args.password_stdin:
         line = sys.stdin.readline()
-        password = line[:-1] if line.endswith("\n") else line
+        password = line.removesuffix("\n")
         if not password:
             raise CommandError("no password on standard input")
         return password
@@ -48,7 +59,7 @@ def read_password(args: argparse.Namespace) -> str | None:
     return first
 
 
-def _account_data(account) -> dict:  # noqa: ANN001 - storage.accounts.Account
+def _account_data(account) -> dict:
     return {"user_id": account.id, "username": account.username, "email": account.email, "role": account.role,
             "active": account.active, "has_password": account.has_password}
 

@@ -5,10 +5,30 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from storage.accounts import DEFAULT_IDLE_HOURS, IDLE_HOURS_ENV, LOCKOUT, MAX_FAILURES, SESSION_ABSOLUTE_LIMIT, local_accounts_exist
-from storage.retention import RETENTION_DAYS_ENV, RetentionError, erase_person, purge_expired, registered_hooks, retention_days
+from storage.accounts import (
+    DEFAULT_IDLE_HOURS,
+    IDLE_HOURS_ENV,
+    LOCKOUT,
+    MAX_FAILURES,
+    SESSION_ABSOLUTE_LIMIT,
+    local_accounts_exist,
+)
+from storage.retention import (
+    RETENTION_DAYS_ENV,
+    RetentionError,
+    erase_person,
+    purge_expired,
+    registered_hooks,
+    retention_days,
+)
 from storage.security import InsecureConfiguration, pseudonym_keyring, secret_status
-from streamlit_app.auth import auth_section, dev_login_enabled, require_role, secrets_mapping, sso_configured
+from streamlit_app.auth import (
+    auth_section,
+    dev_login_enabled,
+    require_role,
+    secrets_mapping,
+    sso_configured,
+)
 from streamlit_app.runtime import get_engine
 from streamlit_app.widgets import md_escape, show_problems
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from storage.accounts import AccountError, create_user, disable_user, list_users, set_role
+from storage.accounts import (
+    AccountError,
+    create_user,
+    disable_user,
+    list_users,
+    set_role,
+)
 from streamlit_app.auth import ROLE_LABELS, ROLES, require_role
 from streamlit_app.runtime import get_engine
 from streamlit_app.widgets import md_escape, show_problems

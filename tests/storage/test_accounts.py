@@ -8,10 +8,24 @@ import pytest
 from sqlalchemy import select
 
 from storage import accounts
-from storage.accounts import AccountError, SignInRefused, create_user, disable_user, list_users, set_role, sign_in, validate_session
+from storage.accounts import (
+    AccountError,
+    SignInRefused,
+    create_user,
+    disable_user,
+    list_users,
+    set_role,
+    sign_in,
+    validate_session,
+)
 from storage.audit import Actor
 from storage.db import read_session
-from storage.models.accounts import AuditEvent, LoginSession, SignInThrottle, UserAccount
+from storage.models.accounts import (
+    AuditEvent,
+    LoginSession,
+    SignInThrottle,
+    UserAccount,
+)
 from storage.models.base import utcnow
 
 PASSWORD = "plum orchard lantern 42"

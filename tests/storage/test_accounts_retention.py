@@ -11,10 +11,21 @@ from storage import retention
 from storage.accounts import create_user, sign_in
 from storage.audit import Actor
 from storage.db import read_session
-from storage.models.accounts import AuditEvent, LoginSession, SignInThrottle, UserAccount
+from storage.models.accounts import (
+    AuditEvent,
+    LoginSession,
+    SignInThrottle,
+    UserAccount,
+)
 from storage.models.base import utcnow
 from storage.permissions import PermissionDenied
-from storage.retention import RetentionError, RetentionHook, erase_person, purge_expired, retention_days
+from storage.retention import (
+    RetentionError,
+    RetentionHook,
+    erase_person,
+    purge_expired,
+    retention_days,
+)
 from storage.security import pseudonym_candidates, pseudonym_keyring
 
 PASSWORD = "plum orchard lantern 42"

@@ -10,8 +10,23 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DatabaseError
 
-from storage.audit import ACTIONS, AUDIT_COLUMNS, Actor, AuditAppendOnly, AuditError, AuditFilter, audit_frame, cli_actor, record_audit
-from storage.catalogue import TechnologyInput, create_technology, delete_technology, update_technology
+from storage.audit import (
+    ACTIONS,
+    AUDIT_COLUMNS,
+    Actor,
+    AuditAppendOnly,
+    AuditError,
+    AuditFilter,
+    audit_frame,
+    cli_actor,
+    record_audit,
+)
+from storage.catalogue import (
+    TechnologyInput,
+    create_technology,
+    delete_technology,
+    update_technology,
+)
 from storage.catalogue_io import export_catalogue, import_catalogue
 from storage.db import read_session, write_session
 from storage.models.accounts import AuditEvent
@@ -57,9 +72,8 @@ def test_role_argument_overrides_and_plain_actor_strings(engine) -> None:
 ])
 def test_events_refuse_unknown_actions_and_anything_like_personal_data(engine, kwargs: dict, message: str) -> None:
     values = {"action": "export", "target": "catalogue", "outcome": "success", "details": None} | kwargs
-    with pytest.raises(AuditError, match=message):
-        with write_session(engine) as session:
-            record_audit(session, LEAD, None, values["action"], values["target"], values["outcome"], values["details"])
+    with pytest.raises(AuditError, match=message), write_session(engine) as session:
+        record_audit(session, LEAD, None, values["action"], values["target"], values["outcome"], values["details"])
     assert all_events(engine) == []
 
 
@@ -74,12 +88,10 @@ def test_the_vocabulary_covers_the_issue_list() -> None:
 def test_orm_refuses_to_change_or_delete_events(engine) -> None:
     with write_session(engine) as session:
         record_audit(session, LEAD, None, "export", "catalogue")
-    with pytest.raises(AuditAppendOnly, match="cannot be changed"):
-        with write_session(engine) as session:
-            session.scalar(select(AuditEvent)).outcome = "failure"
-    with pytest.raises(AuditAppendOnly, match="cannot be deleted"):
-        with write_session(engine) as session:
-            session.delete(session.scalar(select(AuditEvent)))
+    with pytest.raises(AuditAppendOnly, match="cannot be changed"), write_session(engine) as session:
+        session.scalar(select(AuditEvent)).outcome = "failure"
+    with pytest.raises(AuditAppendOnly, match="cannot be deleted"), write_session(engine) as session:
+        session.delete(session.scalar(select(AuditEvent)))
     assert [e.outcome for e in all_events(engine)] == ["success"]
 
 
@@ -92,9 +104,8 @@ def test_orm_refuses_to_change_or_delete_events(engine) -> None:
 def test_database_triggers_refuse_update_and_delete(engine, statement) -> None:
     with write_session(engine) as session:
         record_audit(session, LEAD, None, "export", "catalogue")
-    with pytest.raises(DatabaseError, match="append-only"):
-        with write_session(engine) as session:
-            session.execute(statement)
+    with pytest.raises(DatabaseError, match="append-only"), write_session(engine) as session:
+        session.execute(statement)
     [event] = all_events(engine)
     assert (event.actor, event.outcome) == ("user:7", "success")
 

@@ -18,7 +18,14 @@ from storage.audit import Actor
 from storage.db import make_engine, read_session
 from storage.demo import load_demo_catalogue
 from storage.models.accounts import AuditEvent
-from storage.permissions import GUARDED_FUNCTIONS, PERMISSIONS, ROLES, PermissionDenied, check_permission, is_allowed
+from storage.permissions import (
+    GUARDED_FUNCTIONS,
+    PERMISSIONS,
+    ROLES,
+    PermissionDenied,
+    check_permission,
+    is_allowed,
+)
 from streamlit_app.navigation import ANONYMOUS, PAGES
 from tests.ui.helpers import APP, open_app, prepare_environment
 
