@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -147,6 +147,20 @@ class TechnologyInput(BaseModel):
         if self.fda_submission_number is not None and self.fda_pathway is None:
             raise ValueError("fda_pathway: required when an FDA submission number is given")
         return self
+
+
+def field_errors(error: ValidationError) -> list[tuple[str, str]]:
+    """(field name, message) pairs from a TechnologyInput validation error; model-level checks
+    name their field before a colon, and an empty field name means the record as a whole."""
+    pairs = []
+    for detail in error.errors():
+        location = detail.get("loc") or ()
+        field_name = str(location[0]) if location else ""
+        message = detail["msg"].removeprefix("Value error, ")
+        if not field_name and ":" in message:
+            field_name, message = (part.strip() for part in message.split(":", 1))
+        pairs.append((field_name, message))
+    return pairs
 
 
 _TEXT_FIELDS = {"name", "company", "short_description", "long_description", "ai_technique", "input_data_type", "source_detail", "source"}

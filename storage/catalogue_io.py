@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from storage.audit import record_audit
-from storage.catalogue import SCALAR_FIELDS, TechnologyInput, bulk_write, bump_data_version, stored_inputs
+from storage.catalogue import SCALAR_FIELDS, TechnologyInput, bulk_write, bump_data_version, field_errors, stored_inputs
 from storage.db import read_session, write_session
 from storage.exports import ExportFormat, table_bytes
 from storage.permissions import guarded
@@ -226,16 +226,7 @@ def parse_date(raw: str, *, us: bool = False) -> dt.date:
 
 
 def _validation_problems(error: ValidationError, row: int, column_for_field: dict[str, str]) -> list[ImportProblem]:
-    problems = []
-    for detail in error.errors():
-        location = detail.get("loc") or ()
-        field_name = str(location[0]) if location else ""
-        message = detail["msg"].removeprefix("Value error, ")
-        if not field_name and ":" in message:
-            # Model-level checks name their field before a colon.
-            field_name, message = (part.strip() for part in message.split(":", 1))
-        problems.append(ImportProblem(row, column_for_field.get(field_name, field_name or "row"), message))
-    return problems
+    return [ImportProblem(row, column_for_field.get(name, name or "row"), message) for name, message in field_errors(error)]
 
 
 def _parse_template(table: Table, context: _ValidationContext, source_name: str) -> list[_ParsedRow]:

@@ -7,7 +7,7 @@ import datetime as dt
 import streamlit as st
 from pydantic import ValidationError
 
-from storage.catalogue import FDA_PATHWAYS, UKCA_CE_CLASSES, UKCA_CE_REGIMES, TechnologyInput
+from storage.catalogue import FDA_PATHWAYS, UKCA_CE_CLASSES, UKCA_CE_REGIMES, TechnologyInput, field_errors
 from storage.db import read_session
 from storage.vocabularies import all_codes, subtype_parents
 from streamlit_app.runtime import get_engine
@@ -27,15 +27,10 @@ def _show_error(prefix: str, field: str) -> None:
 
 
 def validation_errors(error: ValidationError) -> dict[str, str]:
-    """Field name -> message, from pydantic errors (model-level checks name their field before ':')."""
+    """Field name -> first message ("form" for the record as a whole)."""
     errors: dict[str, str] = {}
-    for detail in error.errors():
-        location = detail.get("loc") or ()
-        field = str(location[0]) if location else ""
-        message = detail["msg"].removeprefix("Value error, ")
-        if not field and ":" in message:
-            field, message = (part.strip() for part in message.split(":", 1))
-        errors.setdefault(field or "form", message)
+    for name, message in field_errors(error):
+        errors.setdefault(name or "form", message)
     return errors
 
 
