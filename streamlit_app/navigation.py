@@ -42,6 +42,9 @@ PAGES: list[PageSpec] = [
     PageSpec("workshop_presenter.py", "Presenter view", ":material/slideshow:", "presenter", "Workshops", ("facilitator", "lead")),
     PageSpec("workshop_results.py", "Workshop results", ":material/insights:", "workshop-results", "Workshops", ("facilitator", "lead")),
     PageSpec("workshop_join.py", "Join a workshop", ":material/how_to_vote:", "join", "Workshops", EVERYONE),
+    PageSpec("analysis_roadmap.py", "Roadmap analysis", ":material/analytics:", "analysis", "Analysis", ("lead",)),
+    PageSpec("analysis_estimates.py", "Estimates", ":material/query_stats:", "estimates", "Analysis", ("lead",)),
+    PageSpec("analysis_case_studies.py", "Case studies", ":material/article:", "case-studies", "Analysis", ("lead",)),
 ]
 
 

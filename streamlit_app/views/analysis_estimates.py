@@ -1,0 +1,121 @@
+"""Estimates (leads): the blended estimates of the filtered technologies, the evidence behind any one
+of them (without who answered), and the sensitivity panel comparing other weights with the defaults."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from analysis import schemas as s
+from analysis.blending import BlendSettings, compare_estimates
+from streamlit_app.analysis_state import (
+    SENSITIVITY_SLIDERS,
+    analysis_for,
+    filter_sidebar,
+    filters_caption,
+    labeller,
+    reset_settings,
+    settings_are_default,
+    settings_caption,
+    settings_sliders,
+    show_table,
+)
+from streamlit_app.auth import require_role
+from streamlit_app.report import (
+    REPORT_ESTIMATE_COLUMNS,
+    headline_comparison,
+    mark_suppressed,
+)
+from streamlit_app.widgets import demo_banner, md_escape
+
+require_role("lead")
+st.title("Estimates")
+
+filters = filter_sidebar()
+estimates_area, evidence_area, sensitivity_area = st.container(), st.container(), st.container()
+with sensitivity_area:
+    st.header("Sensitivity")
+    st.caption("Change the weights of the blending model and see how the estimates and the views move against the "
+               "defaults. The settings apply to every analysis page and to the report until you reset them.")
+    settings = settings_sliders()
+    st.button("Reset to the defaults", on_click=reset_settings, key="sens_reset", disabled=settings_are_default(settings))
+
+analysis = analysis_for(settings, filters)
+label = labeller()
+
+
+def _shown(value: object) -> str:
+    """An estimate value as text: minutes rounded, missing (or hidden) as a dash."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "–"
+    return f"{value:+.1f}" if isinstance(value, float) else str(value)
+
+
+QUANTITY_LABELS = {
+    "time_to_deployment": "Time to deployment at scale",
+    "impact_workforce": "Impact on the primary workforce group",
+    "impact_pathway": "Impact on the pathway",
+    "impact_system": "Impact on the system",
+    "adoption_stage": "Adoption stage",
+    "minutes_per_case": "Staff minutes per case (+ saved, − added)",
+}
+
+with estimates_area:
+    demo_banner(analysis.inputs.technologies)
+    st.caption(f"{md_escape(filters_caption(filters))} {md_escape(settings_caption(settings))}")
+    if analysis.is_empty:
+        st.warning("No technologies match the filters. Widen or clear the filters in the sidebar.", icon=":material/filter_alt_off:")
+        st.stop()
+    table = mark_suppressed(analysis.estimates_table, analysis.threshold)
+    quantity_filter = st.selectbox("Quantity", [None, *s.QUANTITIES], key="est_quantity",
+                                   format_func=lambda q: "All quantities" if q is None else QUANTITY_LABELS[q])
+    shown = table if quantity_filter is None else table[table["quantity"] == quantity_filter]
+    st.caption("Point estimate and 90% interval; n_catalogue / n_survey / n_workshop count the evidence by source "
+               f"(n_survey counts respondents: below {analysis.threshold} it is suppressed, and so is what would reveal it).")
+    show_table(shown[[c for c in REPORT_ESTIMATE_COLUMNS if c in shown.columns]],
+               "estimates" if quantity_filter is None else f"estimates-{quantity_filter}", key="est_table", export=shown)
+
+with evidence_area:
+    st.header("Evidence behind an estimate")
+    names = analysis.inputs.technologies.set_index("technology_id")["name"]
+    left, right = st.columns(2)
+    technology_id = left.selectbox("Technology", [int(i) for i in analysis.ids], format_func=lambda i: names.get(i, str(i)),
+                                   key="est_technology")
+    quantity = right.selectbox("Quantity", s.QUANTITIES, format_func=QUANTITY_LABELS.get, key="est_evidence_quantity")
+    row = table[(table["technology_id"] == technology_id) & (table["quantity"] == quantity)]
+    if not row.empty:
+        estimate = row.iloc[0]
+        columns = st.columns(4)
+        columns[0].metric("Point estimate", _shown(estimate["point"]))
+        columns[1].metric("90% interval", f"{_shown(estimate['lower'])} – {_shown(estimate['upper'])}")
+        columns[2].metric("Evidence strength", str(estimate["strength"]))
+        columns[3].metric("Survey respondents", str(estimate["n_survey"]))
+    evidence, note = analysis.evidence(technology_id, quantity)
+    if note:
+        st.info(note, icon=":material/visibility_off:")
+    show_table(evidence, f"evidence-{technology_id}-{quantity}", key="est_evidence",
+               caption="Source, reference, value, weight (pseudo-responses it adds) and date. Survey rows carry only the "
+                       "internal response record number, never who answered.")
+
+with sensitivity_area:
+    if settings_are_default(settings):
+        st.info("The sliders are at the defaults: move one to compare.", icon=":material/tune:")
+    else:
+        default = analysis_for(BlendSettings(), filters)
+        ordinal = list(s.ORDINAL_QUANTITIES)
+        chosen = default.estimates["technology_id"].isin(analysis.ids)
+        comparison = compare_estimates(default.estimates[chosen & default.estimates["quantity"].isin(ordinal)],
+                                       analysis.estimates[analysis.estimates["technology_id"].isin(analysis.ids)
+                                                          & analysis.estimates["quantity"].isin(ordinal)])
+        changed = comparison[comparison["changed"]]
+        st.metric("Estimates that changed", f"{len(changed)} of {len(comparison)}")
+        st.caption("Minutes per case do not depend on these weights (a median of the answers) and are not compared.")
+        show_table(changed, "sensitivity-changed-estimates", key="sens_changed",
+                   caption="Changed estimates: point and 90% interval under the defaults and under your settings "
+                           "(shift = change of the point in categories).")
+        show_table(headline_comparison(default, analysis), "sensitivity-headline", key="sens_headline",
+                   caption="Headline figures of the views under both settings.")
+    with st.expander("What the sliders mean"):
+        for name, (text, _low, _high, _step) in SENSITIVITY_SLIDERS.items():
+            st.markdown(f"- **{text}** (default {getattr(BlendSettings(), name):g}): "
+                        f"{md_escape(BlendSettings.model_fields[name].description or '')}")

@@ -1,0 +1,213 @@
+"""Roadmap analysis (leads): the eight roadmap views over the global filters, every table and chart
+exportable, and the printable report. Only the open tab is computed and drawn."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from analysis import schemas as s
+from storage.case_studies import list_case_studies
+from streamlit_app import charts
+from streamlit_app.analysis_state import (
+    actor_of,
+    analysis_for,
+    chart,
+    current_settings,
+    filter_sidebar,
+    filters_caption,
+    labeller,
+    render_case_study,
+    settings_caption,
+    show_table,
+    view_fingerprint,
+)
+from streamlit_app.auth import require_role
+from streamlit_app.charts import OVERVIEW_DIMENSIONS, Labeller
+from streamlit_app.report import RoadmapAnalysis, build_report, technology_members
+from streamlit_app.runtime import get_engine
+from streamlit_app.widgets import (
+    demo_banner,
+    md_escape,
+    record_download,
+    vocabulary_labels,
+)
+
+identity = require_role("lead")
+actor = actor_of(identity)
+st.title("Roadmap analysis")
+
+filters = filter_sidebar()
+settings = current_settings()
+analysis = analysis_for(settings, filters)
+label = labeller()
+fingerprint = view_fingerprint(settings, filters)
+demo_banner(analysis.inputs.technologies)
+st.caption(f"{md_escape(filters_caption(filters))} {md_escape(settings_caption(settings))} "
+           f"Respondent counts below {analysis.threshold} are suppressed.")
+
+
+def report_download(analysis: RoadmapAnalysis) -> None:
+    """The one printable report of every view, built when the button is clicked."""
+    case_studies = list_case_studies(get_engine(), actor=actor)
+    labels = vocabulary_labels()
+    st.download_button(
+        "Download the report (printable HTML)", type="primary", key="report_download",
+        data=lambda: build_report(analysis, case_studies, labels).encode("utf-8"),
+        file_name=f"roadmap-report-{pd.Timestamp.now():%Y-%m-%d}.html", mime="text/html",
+        on_click=record_download, args=("roadmap-report", "html", len(analysis.ids)),
+        help="All views, the estimates table, the case studies and the method page, stamped with the data date and the settings used.",
+    )
+
+
+report_download(analysis)
+if analysis.is_empty:
+    st.warning("No technologies match the filters. Widen or clear the filters in the sidebar.", icon=":material/filter_alt_off:")
+    st.stop()
+
+
+def distribution_view() -> None:
+    headline = analysis.headline
+    columns = st.columns(4)
+    columns[0].metric("Technologies", headline["technologies"])
+    columns[1].metric("Deployable within a year", headline["deployable_within_year"],
+                      help="Blended time to deployment: already at scale or within one year.")
+    columns[2].metric("Workforce groups affected", headline["workforce_groups_affected"])
+    columns[3].metric("Clinical areas affected", headline["clinical_areas_affected"])
+    chart(charts.distribution_figure(analysis.distribution, label), "distribution", key="distribution", fingerprint=fingerprint)
+    show_table(analysis.distribution, "distribution", key="distribution",
+               caption="Counts and shares of the filtered technologies by type and subtype.")
+
+
+def profile_view() -> None:
+    types = analysis.types_present
+    type_code = st.selectbox("Technology type", types, format_func=lambda code: label("technology_type", code), key="profile_type")
+    profile = analysis.profile(type_code)
+    technologies = analysis.inputs.technologies
+    denominator = int(((technologies["type_code"].astype(object) == type_code) & technologies["technology_id"].isin(analysis.ids)).sum())
+    regions = profile["regions"]
+    left, right = st.columns(2)
+    left.metric("Technologies of this type", denominator)
+    right.metric("Leading region (live or scaled sites)", label("region", regions["region"].iloc[0]) if not regions.empty else "none live")
+    st.info(f"Workforce groups, clinical areas and points of care are multi-valued: shares are of the {denominator} "
+            "technologies of this type, and can add up to more than 100%.", icon=":material/info:")
+    stem = f"profile-{type_code}"
+    for key, column, vocabulary, title in (
+            ("workforce_groups", "workforce_group", "workforce_group", "Top 5 workforce groups"),
+            ("clinical_areas", "clinical_area", "clinical_area", "Top 5 clinical areas"),
+            ("points_of_care", "point_of_care", "point_of_care", "Point of care")):
+        chart(charts.share_bar_figure(profile[key], column, vocabulary, title, label, multi_valued=True), f"{stem}-{key}",
+              key=f"profile_{key}", fingerprint=fingerprint + type_code)
+        show_table(profile[key], f"{stem}-{key}", key=f"profile_{key}")
+    chart(charts.share_bar_figure(profile["time_to_deployment"], "horizon", "deployment_horizon", "Time to deployment (blended)",
+                                  label, multi_valued=False), f"{stem}-time-to-deployment", key="profile_time", fingerprint=fingerprint + type_code)
+    show_table(profile["time_to_deployment"], f"{stem}-time-to-deployment", key="profile_time")
+    show_table(regions, f"{stem}-regions", key="profile_regions", caption="Regions by live or scaled sites, leading region first.")
+
+
+STATUS_GROUPS = {"live or scaled": s.LIVE_STATUSES, **{status: (status,) for status in s.ADOPTION_STATUSES}}
+
+
+def spread_view() -> None:
+    chosen = st.segmented_control("Sites by current status", list(STATUS_GROUPS), default="live or scaled", key="spread_status",
+                                  required=True)
+    statuses = STATUS_GROUPS[chosen or "live or scaled"]
+    chart(charts.region_tile_figure(analysis.adoption_regions, statuses, label), "adoption-regions", key="spread_tiles",
+          fingerprint=fingerprint + str(statuses))
+    show_table(analysis.adoption_regions, "adoption-by-region", key="spread_regions",
+               caption="Sites by NHS region and current status (each site counted once, at its current status).")
+    status = st.selectbox("Heat map status", s.ADOPTION_STATUSES, index=s.ADOPTION_STATUSES.index("live"),
+                          format_func=lambda code: label("adoption_status", code), key="spread_heat_status")
+    chart(charts.adoption_heatmap_figure(analysis.adoption_heat, status, label), f"adoption-{status}-region-site-type",
+          key="spread_heat", fingerprint=fingerprint + status)
+    show_table(analysis.adoption_heat, "adoption-region-site-type", key="spread_heat")
+    st.subheader("Equity of access")
+    st.caption("Technologies live or scaled somewhere, but not live in a region or site type.")
+    chart(charts.equity_figure(analysis.equity, label), "equity-gaps", key="spread_equity", fingerprint=fingerprint)
+    show_table(analysis.equity.counts, "equity-gaps", key="spread_equity")
+    counts = analysis.equity.counts[analysis.equity.counts["gap"] > 0]
+    if not counts.empty:
+        cell = st.selectbox("Which technologies are missing in…", list(zip(counts["dimension"], counts["code"], strict=True)),
+                            format_func=lambda c: f"{label(c[0], c[1])} ({c[0].replace('_', ' ')})", key="spread_gap_cell")
+        members = analysis.equity.members
+        chosen_members = members[(members["dimension"] == cell[0]) & (members["code"] == cell[1])]
+        show_table(technology_members(chosen_members, analysis.inputs.technologies), f"equity-gap-{cell[0]}-{cell[1]}",
+                   key="spread_gap_members")
+
+
+def overview_view() -> None:
+    dimension = st.segmented_control("Technologies by", list(OVERVIEW_DIMENSIONS), format_func=OVERVIEW_DIMENSIONS.get,
+                                     default="clinical_area", key="overview_dimension", required=True) or "clinical_area"
+    cells = analysis.overview[dimension]
+    st.caption("A technology linked to several codes counts once under each, so rows can add up to more than the "
+               "number of technologies. Columns are the blended time to deployment.")
+    chart(charts.overview_heatmap_figure(cells, dimension, label), f"overview-{dimension}-time", key="overview_heat",
+          fingerprint=fingerprint + dimension)
+    chart(charts.ranked_bar_figure(cells, dimension, label), f"overview-{dimension}-ranked", key="overview_ranked",
+          fingerprint=fingerprint + dimension)
+    show_table(cells.counts, f"overview-{dimension}", key="overview_counts")
+    st.subheader("Technologies behind a cell")
+    counts = cells.counts
+    cell = st.selectbox("Cell", list(zip(counts["row"], counts["column"].astype(object), counts["technologies"], strict=True)),
+                        format_func=lambda c: f"{label(dimension, c[0])} × {_horizon_text(label, c[1])}: {c[2]} technologies",
+                        key=f"overview_cell_{dimension}")
+    members = cells.members
+    chosen = members[(members["row"] == cell[0]) & (members["column"].astype(object).fillna("") == ("" if pd.isna(cell[1]) else cell[1]))]
+    show_table(technology_members(chosen, analysis.inputs.technologies)[["technology_id", "name", "type_code"]],
+               f"overview-{dimension}-cell", key="overview_members")
+
+
+def _horizon_text(label: Labeller, horizon: object) -> str:
+    return "no estimate" if pd.isna(horizon) else label("deployment_horizon", horizon)
+
+
+def timeline_view() -> None:
+    st.caption("Each dot is a technology at its blended time to deployment at scale; the bar is its 90% interval. "
+               "Colour shows the strength of the evidence.")
+    chart(charts.timeline_figure(analysis.timeline, label), "roadmap-timeline", key="timeline", fingerprint=fingerprint)
+    show_table(analysis.timeline, "roadmap-timeline", key="timeline")
+
+
+def workforce_view() -> None:
+    chart(charts.workforce_figure(analysis.workforce, label), "workforce-impact", key="workforce", fingerprint=fingerprint)
+    chart(charts.minutes_figure(analysis.workforce, label), "workforce-minutes", key="workforce_minutes", fingerprint=fingerprint)
+    show_table(analysis.workforce, "workforce-impact", key="workforce",
+               caption="Per workforce group: technologies arriving within 1, 3 and 5 years, weighted by blended impact "
+                       "(low 1, medium 2, high 3), and the median minutes per case where time evidence exists.")
+    st.subheader("Training needs")
+    chart(charts.training_figure(analysis.training, label, analysis.threshold), "training-needs", key="training", fingerprint=fingerprint)
+    show_table(analysis.tables["training_needs"], "training-needs", key="training",
+               caption="Respondents holding each archetype who received or need each training type (for the filtered technologies). "
+                       + analysis.training.attrs.get("suppression_note", ""))
+
+
+def evidence_view() -> None:
+    st.caption("Where to send the next survey or workshop: technologies without survey or workshop evidence, or whose "
+               "catalogue entry has not been reviewed for a year.")
+    chart(charts.evidence_gap_figure(analysis.evidence_gaps, label), "evidence-gaps", key="evidence", fingerprint=fingerprint)
+    show_table(analysis.tables["evidence_gaps"], "evidence-gaps", key="evidence")
+
+
+def case_studies_view() -> None:
+    st.page_link("views/analysis_case_studies.py", label="Write or edit case studies", icon=":material/edit_note:")
+    records = list_case_studies(get_engine(), actor=actor)
+    if not records:
+        st.info("No case study yet.")
+    for record in records:
+        render_case_study(record)
+
+
+VIEWS = {
+    "Distribution": distribution_view,
+    "Use-case profiles": profile_view,
+    "Spread": spread_view,
+    "AI overview": overview_view,
+    "Roadmap timeline": timeline_view,
+    "Workforce impact": workforce_view,
+    "Evidence base": evidence_view,
+    "Case studies": case_studies_view,
+}
+for tab, draw in zip(st.tabs(list(VIEWS), key="analysis_view", on_change="rerun"), VIEWS.values(), strict=True):
+    if tab.open:
+        with tab:
+            draw()

@@ -1,0 +1,251 @@
+"""AppTest for the analysis pages (leads): every view, the filters that matter, the empty result,
+refresh on new evidence, the estimates drill-down and sensitivity sliders, case studies, refusals."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis.blending import BlendSettings
+from analysis.views import Filters
+from storage.analysis_inputs import load_analysis_inputs
+from storage.case_studies import load_demo_case_studies
+from storage.catalogue import TechnologyInput, create_technology
+from storage.db import make_engine
+from storage.demo import load_demo_catalogue
+from storage.demo_evidence import load_demo_evidence
+from storage.demo_workshop import load_demo_workshop
+from streamlit_app.report import compute_analysis, compute_estimates
+from tests.ui.helpers import APP, open_app, prepare_environment, texts
+
+VIEWS = ["Distribution", "Use-case profiles", "Spread", "AI overview", "Roadmap timeline", "Workforce impact",
+         "Evidence base", "Case studies"]
+ROADMAP, ESTIMATES, CASE_STUDIES = "analysis_roadmap.py", "analysis_estimates.py", "analysis_case_studies.py"
+
+
+@pytest.fixture(scope="module")
+def demo_database(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The full demonstration data (catalogue, survey evidence, workshop, case study), built once."""
+    path = tmp_path_factory.mktemp("analysis") / "demo.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    load_demo_catalogue(engine)
+    load_demo_evidence(engine)
+    load_demo_workshop(engine)
+    load_demo_case_studies(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def demo_url(demo_database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    path = tmp_path / "demo.db"
+    shutil.copy(demo_database, path)
+    url = f"sqlite:///{path}"
+    prepare_environment(monkeypatch, url)
+    monkeypatch.delenv("ROADMAP_DISCLOSURE_THRESHOLD", raising=False)
+    return url
+
+
+def expected(url: str, filters: Filters | None = None, settings: BlendSettings | None = None):
+    settings = settings or BlendSettings()
+    inputs = load_analysis_inputs(make_engine(url))
+    return compute_analysis(inputs, compute_estimates(inputs, settings), settings, filters or Filters(), 5)
+
+
+def metric(at: AppTest, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric {label!r}; metrics: {[m.label for m in at.metric]}"
+    return values[0]
+
+
+def plain(at: AppTest) -> str:
+    """The visible text with markdown escapes removed (captions escape vocabulary labels)."""
+    return texts(at).replace("\\", "")
+
+
+def show_view(at: AppTest, view: str) -> AppTest:
+    at.session_state["analysis_view"] = view
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_every_view_renders_with_charts_tables_and_downloads(demo_url: str) -> None:
+    at = open_app("lead", ROADMAP)
+    assert "Download the report (printable HTML)" in str(at.get("download_button"))
+    charts_seen = {}
+    for view in VIEWS:
+        show_view(at, view)
+        charts_seen[view] = len(at.get("plotly_chart"))
+        if view != "Case studies":
+            assert len(at.dataframe) >= 1, view
+    assert all(charts_seen[view] >= 1 for view in VIEWS[:-1]), charts_seen
+    assert charts_seen["Use-case profiles"] == 4 and charts_seen["Workforce impact"] == 3
+    assert "Demo\\: early results from" in texts(at)  # the demo case study (escaped markdown), on the Case studies tab
+
+
+def test_headline_figures_follow_a_filter(demo_url: str) -> None:
+    everything = expected(demo_url)
+    at = open_app("lead", ROADMAP)
+    assert metric(at, "Technologies") == str(everything.headline["technologies"]) == "160"
+    at.multiselect(key="af_type_codes").set_value(["diagnostics"]).run()
+    diagnostics = expected(demo_url, Filters(type_codes=["diagnostics"]))
+    for label, key in (("Technologies", "technologies"), ("Deployable within a year", "deployable_within_year"),
+                       ("Workforce groups affected", "workforce_groups_affected"), ("Clinical areas affected", "clinical_areas_affected")):
+        assert metric(at, label) == str(diagnostics.headline[key]), label
+    assert "Filters: technology type: Diagnostics." in plain(at)
+    # Combined filters: diagnostics with a blended time to deployment within a year.
+    at.multiselect(key="af_horizons").set_value(["within_1y"]).run()
+    both = expected(demo_url, Filters(type_codes=["diagnostics"], horizons=["within_1y"]))
+    assert metric(at, "Technologies") == str(both.headline["technologies"])
+    assert 0 < both.headline["technologies"] < diagnostics.headline["technologies"]
+
+
+def empty_combination(url: str) -> Filters:
+    """A type and a clinical area that no technology shares (searched, so the test does not guess)."""
+    inputs = load_analysis_inputs(make_engine(url))
+    technologies, links = inputs.technologies, inputs.technology_links
+    areas = links.loc[links["kind"].astype(str) == "clinical_area"]
+    for type_code in technologies["type_code"].astype(str).unique():
+        ids = technologies.loc[technologies["type_code"].astype(str) == type_code, "technology_id"]
+        covered = set(areas.loc[areas["technology_id"].isin(ids), "code"].astype(str))
+        missing = sorted(set(areas["code"].astype(str)) - covered)
+        if missing:
+            return Filters(type_codes=[type_code], clinical_areas=[missing[0]])
+    raise AssertionError("every type covers every clinical area")
+
+
+def test_a_filter_that_matches_nothing_says_so(demo_url: str) -> None:
+    filters = empty_combination(demo_url)
+    at = open_app("lead", ROADMAP)
+    at.multiselect(key="af_type_codes").set_value(filters.type_codes)
+    at.multiselect(key="af_clinical_areas").set_value(filters.clinical_areas).run()
+    assert not at.exception
+    assert any("No technologies match the filters" in w.value for w in at.warning)
+    assert len(at.tabs) == 0
+    # The filters hold on the Estimates page too, with the same message.
+    at.switch_page(f"views/{ESTIMATES}")
+    at.run()
+    assert any("No technologies match the filters" in w.value for w in at.warning)
+    at.button(key="af_clear").click().run()
+    assert not at.warning or all("No technologies match" not in w.value for w in at.warning)
+
+
+def test_a_new_technology_shows_on_the_next_render(demo_url: str) -> None:
+    at = open_app("lead", ROADMAP)
+    assert metric(at, "Technologies") == "160"
+    create_technology(make_engine(demo_url), TechnologyInput(name="Brand new triage tool", type_code="automation",
+                                                             time_to_deployment="within_1y"))
+    at.run()
+    assert metric(at, "Technologies") == "161"
+
+
+def test_views_with_their_own_choosers(demo_url: str) -> None:
+    at = open_app("lead", ROADMAP)
+    show_view(at, "Use-case profiles")
+    at.selectbox(key="profile_type").set_value("automation").run()
+    automation = expected(demo_url).profile("automation")
+    assert "can add up to more than 100%" in texts(at)
+    assert at.dataframe[0].value["technologies"].tolist() == automation["workforce_groups"]["technologies"].tolist()
+    show_view(at, "AI overview")
+    overview = expected(demo_url).overview["workforce_group"]
+    at.button_group(key="overview_dimension").set_value("workforce_group").run()
+    first = overview.counts.iloc[0]
+    cell = at.selectbox(key="overview_cell_workforce_group")
+    cell.set_value((first["row"], first["column"], first["technologies"])).run()
+    members = at.dataframe[-1].value
+    assert len(members) == first["technologies"]
+    show_view(at, "Spread")
+    at.button_group(key="spread_status").set_value("piloting").run()
+    assert not at.exception
+
+
+def test_estimates_drill_down_lists_evidence_without_small_counts(demo_url: str) -> None:
+    analysis = expected(demo_url)
+    table = analysis.estimates_table
+    shown_row = table[(table["quantity"] == "time_to_deployment") & ~table["n_survey_suppressed"] & (table["n_survey"] >= 5)].iloc[0]
+    hidden_row = table[(table["quantity"] == "time_to_deployment") & table["n_survey_suppressed"]].iloc[0]
+    at = open_app("lead", ESTIMATES)
+    assert "suppressed (<5)" in at.dataframe[0].value["n_survey"].astype(str).tolist()
+    at.selectbox(key="est_technology").set_value(int(shown_row["technology_id"]))
+    at.selectbox(key="est_evidence_quantity").set_value("time_to_deployment").run()
+    evidence = at.dataframe[1].value
+    survey = evidence[evidence["source"] == "survey"]
+    assert len(survey) >= 5 and survey["reference"].str.startswith("survey response ").all()
+    assert metric(at, "Survey respondents") == str(int(shown_row["n_survey"]))
+    at.selectbox(key="est_technology").set_value(int(hidden_row["technology_id"])).run()
+    evidence = at.dataframe[1].value
+    assert evidence.loc[evidence["source"] == "survey", "reference"].tolist() in ([], ["suppressed (<5)"])
+    assert metric(at, "Survey respondents") == "suppressed (<5)"
+
+
+def test_sensitivity_sliders_compare_with_the_defaults_and_carry_to_the_views(demo_url: str) -> None:
+    at = open_app("lead", ESTIMATES)
+    assert any("sliders are at the defaults" in i.value for i in at.info)
+    at.slider(key="sens_prior_strength").set_value(20.0).run()
+    assert not at.exception
+    changed = metric(at, "Estimates that changed")
+    default = expected(demo_url)
+    moved = expected(demo_url, settings=BlendSettings(prior_strength=20.0))
+    ordinal = default.estimates["quantity"] != "minutes_per_case"
+    differs = (default.estimates.loc[ordinal, "point"].astype(str).to_numpy() != moved.estimates.loc[ordinal, "point"].astype(str).to_numpy())
+    assert int(changed.split(" of ")[0]) >= int(differs.sum()) > 0
+    assert changed.endswith(f" of {int(ordinal.sum())}")
+    headline = [d.value for d in at.dataframe if "default_settings" in d.value.columns][0]
+    assert headline.set_index("figure").loc["Deployable within a year", "your_settings"] == moved.headline["deployable_within_year"]
+    at.switch_page(f"views/{ROADMAP}")
+    at.run()
+    assert "prior strength 20 (default 3)" in plain(at)
+    assert metric(at, "Deployable within a year") == str(moved.headline["deployable_within_year"])
+    at.switch_page(f"views/{ESTIMATES}")
+    at.run()
+    at.button(key="sens_reset").click().run()
+    assert any("sliders are at the defaults" in i.value for i in at.info)
+
+
+def test_write_a_case_study_and_read_it_back_safely(demo_url: str) -> None:
+    at = open_app("lead", CASE_STUDIES)
+    at.session_state["case_study_tab"] = "Write a case study"
+    at.run()
+    at.text_input[0].set_value("")
+    form_submit = [b for b in at.button if b.label == "Save the case study"][0]
+    form_submit.click().run()
+    assert any("The case study was not saved" in e.value for e in at.error)
+    at.text_input[0].set_value("<script>alert(1)</script> *Remote* triage")
+    at.text_area[0].set_value("Two sites,\nsix weeks.")
+    [b for b in at.button if b.label == "Save the case study"][0].click().run()
+    assert not at.exception
+    assert any("Saved the case study" in s.value for s in at.success)
+    at.session_state["case_study_tab"] = "Read"
+    at.run()
+    headings = [h.value for h in at.subheader]
+    assert r"\<script\>alert\(1\)\</script\> \*Remote\* triage" in headings
+    assert "Two sites,  \nsix weeks\\." in texts(at)
+
+
+def test_a_bad_disclosure_setting_stops_the_page(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROADMAP_DISCLOSURE_THRESHOLD", "several")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["dev_role"] = "lead"
+    at.run()
+    at.switch_page(f"views/{ROADMAP}")
+    at.run()
+    assert any("The disclosure setting is invalid" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("role", ["respondent", "facilitator", "admin"])
+def test_only_leads_reach_the_analysis(demo_url: str, role: str) -> None:
+    at = open_app(role)
+    for page in (ROADMAP, ESTIMATES, CASE_STUDIES):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(f"views/{page}")
+    direct = AppTest.from_file(str(Path(APP).parent / "views" / ROADMAP), default_timeout=60)
+    direct.session_state["dev_role"] = role
+    direct.run()
+    assert [e.value for e in direct.error] == ["You do not have access to this page."]
