@@ -133,7 +133,7 @@ with vocab_tab, database_errors(DATABASE_READ_FAILED):
                 st.session_state["vocab_saved"] = f"Saved {EDITABLE_VOCABULARIES[vocabulary].lower()}."
                 st.rerun()
 
-    st.subheader("FDA review panel → clinical area")
+    st.header("FDA review panel → clinical area")
     st.caption("Used when importing the FDA device list: the review panel is a regulatory panel, not a specialty.")
     crosswalk = pd.DataFrame(crosswalk_rows(engine), columns=["panel", "clinical_area"])
     edited_crosswalk = st.data_editor(crosswalk, num_rows="dynamic", hide_index=True, width="stretch", key="crosswalk_editor")
