@@ -6,16 +6,20 @@ million rows, and building one Python object per row would dominate the time.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from sqlalchemy import Engine, select
 
 from storage.models.survey import SurveyAnswer, SurveyInstrument, SurveyResponse
+from storage.permissions import guarded
 
 RESPONSE_COLUMNS = ("response_id", "instrument", "submitted_at", "region", "site_type", "staff_group", "is_demo")
 ANSWER_COLUMNS = ("response_id", "technology_id", "variable", "value")
 
 
-def load_survey_frames(engine: Engine) -> dict[str, pd.DataFrame]:
+@guarded("survey.responses")
+def load_survey_frames(engine: Engine, *, actor: Any = None) -> dict[str, pd.DataFrame]:
     """``{"responses": ..., "answers": ...}``:
 
     responses: response_id int64, instrument str, submitted_at datetime64[UTC], region / site_type /

@@ -14,20 +14,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from typing import Any
+
 from sqlalchemy import Engine, select
 
+from storage.audit import record_audit
 from storage.catalogue import bump_data_version
 from storage.db import read_session, write_session
-from storage.exports import FORMULA_TRIGGERS
+from storage.exports import FORMULA_TRIGGERS, ExportFormat, table_bytes
 from storage.models.catalogue import Technology
 from storage.models.survey import SurveyResponse
-from storage.survey_codes import new_code, pseudonymise
+from storage.permissions import guarded
+from storage.security import PseudonymKeyRing, pseudonymise
+from storage.survey_codes import new_code
 from storage.survey_submit import apply_adoption_return, insert_response, is_adoption_return
 from storage.surveys import StoredInstrument, SurveyError, as_utc, get_instrument, moment_or_now
 from storage.tabular import TableReadError, read_table
 from survey.flat_responses import TECHNOLOGY_ID, FlatRecord, ResponsesImportError, export_flat, import_flat
 from survey.imports import ImportResult
-from survey.redcap import import_data_dictionary
+from survey.redcap import export_data_dictionary, import_data_dictionary
 from survey.xlsform import import_xlsform
 
 
@@ -39,16 +44,17 @@ def _instrument(engine: Engine, name: str, version: int | None) -> StoredInstrum
     return stored
 
 
+@guarded("survey.responses")
 def export_responses(engine: Engine, name: str, version: int | None = None, *, labels: bool = False,
-                     deidentified: bool = False, pseudonym_key: str | None = None,
-                     campaign_id: int | None = None) -> pd.DataFrame:
+                     deidentified: bool = False, keyring: PseudonymKeyRing | None = None,
+                     campaign_id: int | None = None, actor: Any = None) -> pd.DataFrame:
     """All responses to one instrument version (latest by default) as a flat REDCap-style table.
 
-    Record ids are the response ids; ``deidentified`` needs ``pseudonym_key`` and replaces them
-    with keyed pseudonyms, drops identifier and free-text fields and keeps dates only.
+    Record ids are the response ids; ``deidentified`` needs ``keyring`` and replaces them with
+    keyed pseudonyms (current key), drops identifier and free-text fields and keeps dates only.
     """
     stored = _instrument(engine, name, version)
-    if deidentified and not pseudonym_key:
+    if deidentified and keyring is None:
         raise SurveyError("a de-identified export needs the pseudonym key (ROADMAP_PSEUDONYM_KEY)")
     query = select(SurveyResponse.id, SurveyResponse.document, SurveyResponse.submitted_at).where(
         SurveyResponse.instrument_id == stored.id).order_by(SurveyResponse.id)
@@ -57,8 +63,32 @@ def export_responses(engine: Engine, name: str, version: int | None = None, *, l
     with read_session(engine) as session:
         rows = session.execute(query).all()
     records = [FlatRecord(str(row.id), row.document, as_utc(row.submitted_at)) for row in rows]
-    rename = (lambda record_id: pseudonymise(record_id, pseudonym_key, purpose="export-record")) if deidentified else None
+    rename = (lambda record_id: pseudonymise(record_id, keyring, purpose="export-record")) if deidentified else None
     return export_flat(stored.instrument, records, labels=labels, deidentify=deidentified, pseudonymise=rename)
+
+
+@dataclass(frozen=True)
+class ResponsesFile:
+    content: bytes
+    records: int
+    rows: int
+
+
+@guarded("survey.responses")
+def export_responses_file(engine: Engine, name: str, fmt: ExportFormat, version: int | None = None, *, labels: bool = False,
+                          deidentified: bool = False, keyring: PseudonymKeyRing | None = None,
+                          campaign_id: int | None = None, actor: Any = None) -> ResponsesFile:
+    """:func:`export_responses` written as a formula-safe CSV or XLSX file, audited (``export``)."""
+    frame = export_responses(engine, name, version, labels=labels, deidentified=deidentified, keyring=keyring,
+                             campaign_id=campaign_id, actor=actor)
+    content = table_bytes(frame, fmt, sheet_name="responses")
+    records = int(frame["redcap_repeat_instrument"].isna().sum())
+    stored = _instrument(engine, name, version)
+    with write_session(engine) as session:
+        record_audit(session, actor, None, "export", f"responses:instrument:{stored.id}", "success",
+                     {"format": fmt, "records": records, "rows": len(frame), "deidentified": deidentified,
+                      "labels": labels, "campaign_id": campaign_id})
+    return ResponsesFile(content, records, len(frame))
 
 
 @dataclass(frozen=True)
@@ -90,7 +120,8 @@ def _csv_text(data: bytes) -> str:
     return buffer.getvalue()
 
 
-def import_responses(engine: Engine, name: str, data: bytes, *, version: int | None = None) -> ResponsesImportSummary:
+@guarded("survey.responses")
+def import_responses(engine: Engine, name: str, data: bytes, *, version: int | None = None, actor: Any = None) -> ResponsesImportSummary:
     """Import a flat responses file (CSV or XLSX) for a published instrument, all or nothing.
 
     Raises :class:`ResponsesImportError` listing every problem with its row number. Importing the
@@ -124,7 +155,24 @@ def import_responses(engine: Engine, name: str, data: bytes, *, version: int | N
             imported += 1
         if imported:
             bump_data_version(session)
+        record_audit(session, actor, None, "response_import", f"instrument:{stored.id}", "success",
+                     {"records": len(records), "imported": imported, "already_imported": len(records) - imported})
     return ResponsesImportSummary(stored.name, stored.version, len(records), imported, len(records) - imported)
+
+
+@guarded("survey.manage")
+def export_instrument_dictionary(engine: Engine, name: str, version: int | None = None, *, actor: Any = None) -> tuple[StoredInstrument, str]:
+    """A published instrument as REDCap data dictionary text, audited (``export``).
+
+    The text is REDCap's own interchange format (its ``@`` action tags must stay as written), so it
+    is deliberately not passed through the spreadsheet formula guard used for data tables.
+    """
+    stored = _instrument(engine, name, version)
+    text = export_data_dictionary(stored.instrument)
+    with write_session(engine) as session:
+        record_audit(session, actor, None, "export", f"instrument:{stored.id}", "success",
+                     {"format": "redcap_dictionary", "questions": sum(1 for _ in stored.instrument.answer_slots())})
+    return stored, text
 
 
 INSTRUMENT_FORMATS = ("auto", "redcap", "xlsform")

@@ -17,11 +17,13 @@ from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage.audit import record_audit
 from storage.catalogue import bump_data_version, upsert_adoptions
 from storage.db import read_session, write_session
 from storage.models.catalogue import Site, Technology
 from storage.models.survey import SurveyAnswer, SurveyCampaign, SurveyDraft, SurveyInvitation, SurveyResponse
-from storage.survey_codes import code_digest, digest, new_code, pseudonymise
+from storage.security import PseudonymKeyRing, pseudonymise
+from storage.survey_codes import code_digest, digest, new_code
 from storage.surveys import CampaignAccess, StoredInstrument, SurveyError, moment_or_now, as_utc, campaign_state, instrument_by_id
 from survey.instrument import Instrument
 from survey.validation import FieldError, answer_rows, validate_submission
@@ -181,15 +183,17 @@ def is_adoption_return(stored: StoredInstrument) -> bool:
 
 def submit_response(engine: Engine, target: int | CampaignAccess, answers: Mapping[str, object],
                     technology_answers: Mapping[Any, Mapping[str, object]] | None, idempotency_key: str, *,
-                    receipt_code: str | None = None, respondent_id: str | None = None, pseudonym_key: str | None = None,
+                    receipt_code: str | None = None, respondent_id: str | None = None, keyring: PseudonymKeyRing | None = None,
                     resume_code: str | None = None, source: str = "app", is_demo: bool = False,
                     now: datetime | None = None) -> Submission:
     """Validate and store one response to a campaign (by id, or the access an invitation/link opened).
 
     Refuses (``SubmissionRefused``) closed or not-yet-open campaigns, full response limits and
     used invitations; invalid answers raise ``SubmissionInvalid``. An identified campaign stores
-    the signed-in respondent as a keyed pseudonym. Database outages propagate as SQLAlchemy
-    ``OperationalError`` with nothing stored.
+    the signed-in respondent as a keyed pseudonym under the current key of ``keyring``. The
+    link or invitation is the credential, so no role is checked; the submission is audited
+    (``response_submit``) as "anonymous" or the respondent's pseudonym, never a name. Database
+    outages propagate as SQLAlchemy ``OperationalError`` with nothing stored.
     """
     if not idempotency_key or len(idempotency_key) > 100:
         raise ValueError("an idempotency key of 1 to 100 characters is required")
@@ -216,7 +220,7 @@ def submit_response(engine: Engine, target: int | CampaignAccess, answers: Mappi
                 raise SubmissionInvalid(unknown)
             invitation = _check_campaign(session, campaign, invitation_id, moment)
             # Without a configured key an identified campaign cannot link responses, so it stores no respondent.
-            respondent = pseudonymise(respondent_id, pseudonym_key) if respondent_id and pseudonym_key and not campaign.anonymous else None
+            respondent = pseudonymise(respondent_id, keyring) if respondent_id and keyring and not campaign.anonymous else None
             response_id = insert_response(session, instrument_id=instrument_id, campaign_id=campaign.id, document=document,
                                           idempotency_key=idempotency_key, receipt_code=receipt, respondent=respondent,
                                           source=source, is_demo=is_demo, submitted_at=moment)
@@ -229,6 +233,10 @@ def submit_response(engine: Engine, target: int | CampaignAccess, answers: Mappi
                     session.execute(delete(SurveyDraft).where(SurveyDraft.resume_hash == hashed, SurveyDraft.campaign_id == campaign.id))
             if is_adoption_return(stored):
                 apply_adoption_return(session, document, is_demo)
+            record_audit(session, respondent or "anonymous", "respondent" if respondent else None, "response_submit",
+                         f"response:{response_id}", "success",
+                         {"campaign_id": campaign.id, "instrument_id": instrument_id, "source": source,
+                          "technologies": len(document.get("technologies", {})), "invitation": invitation is not None})
             bump_data_version(session)
             return Submission(response_id, receipt, moment, duplicate=False)
     except IntegrityError:

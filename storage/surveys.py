@@ -5,6 +5,14 @@ Submitting a response lives in :mod:`storage.survey_submit`, the analysis frames
 
 Every function takes an engine and opens one session per action (reads) or one transaction
 (writes), so callers never hold a session.
+
+Lead functions are guarded (``survey.manage``, ``survey.responses``) and take ``actor=``; every
+write records its audit event in its own transaction. Respondents who hold a link, a resume
+code or a receipt code are not checked by role: the code is their credential.
+
+Data protection: the ``surveys`` retention hook (registered at import) purges drafts and raw
+free-text answers after the retention period and erases a named respondent's responses by
+their pseudonyms under every key version.
 """
 
 from __future__ import annotations
@@ -18,14 +26,19 @@ from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from storage.audit import record_audit
+from storage.catalogue import bump_data_version
 from storage.db import read_session, write_session
 from storage.models.catalogue import Technology
-from storage.models.survey import SurveyCampaign, SurveyDraft, SurveyInstrument, SurveyInvitation, SurveyResponse
+from storage.models.survey import SurveyAnswer, SurveyCampaign, SurveyDraft, SurveyInstrument, SurveyInvitation, SurveyResponse
+from storage.permissions import guarded
+from storage.retention import RETENTION_HOOKS, ErasureSubject, RetentionHook
+from storage.security import PseudonymKeyRing, pseudonym_candidates
 from storage.survey_codes import code_digest, digest, new_code, new_link_token, normalise_code
-from survey.instrument import FieldType, Instrument, builtin_instruments, instrument_from_dict, instrument_to_dict
+from survey.instrument import TEXT_TYPES, FieldType, Instrument, builtin_instruments, instrument_from_dict, instrument_to_dict
 from survey.validation import format_value
 
 INSTRUMENT_SOURCES = ("builtin", "redcap", "xlsform")
@@ -86,8 +99,13 @@ def _stored(row: SurveyInstrument) -> StoredInstrument:
     return StoredInstrument(row.id, row.name, row.version, row.title, row.source, tuple(row.import_warnings or ()), instrument)
 
 
-def publish_instrument(session: Session, instrument: Instrument, source: str, warnings: Iterable[object] = ()) -> SurveyInstrument:
-    """Store ``instrument`` (or return the identical one already stored) in the caller's transaction."""
+def publish_instrument(session: Session, instrument: Instrument, source: str, warnings: Iterable[object] = (),
+                       *, actor: Any = None) -> SurveyInstrument:
+    """Store ``instrument`` (or return the identical one already stored) in the caller's transaction.
+
+    A new publication is audited (``instrument_create`` for a built-in, ``instrument_import`` for
+    an imported file) in the same transaction; re-publishing an identical definition is not.
+    """
     if source not in INSTRUMENT_SOURCES:
         raise ValueError(f"unknown instrument source {source!r}")
     definition = instrument_to_dict(instrument)
@@ -103,6 +121,9 @@ def publish_instrument(session: Session, instrument: Instrument, source: str, wa
                            definition=definition, source=source, import_warnings=[str(w) for w in warnings])
     session.add(row)
     session.flush()
+    record_audit(session, actor, None, "instrument_create" if source == "builtin" else "instrument_import", f"instrument:{row.id}",
+                 "success", {"source": source, "version": row.version, "questions": sum(1 for _ in instrument.answer_slots()),
+                             "warnings": len(row.import_warnings)})
     return row
 
 
@@ -118,10 +139,11 @@ def ensure_builtin_instruments(engine: Engine) -> dict[str, int]:
         return {name: publish_instrument(session, instrument, "builtin").id for name, instrument in builtins.items()}
 
 
-def save_instrument(engine: Engine, instrument: Instrument, source: str, warnings: Iterable[object] = ()) -> int:
+@guarded("survey.manage")
+def save_instrument(engine: Engine, instrument: Instrument, source: str, warnings: Iterable[object] = (), *, actor: Any = None) -> int:
     """Publish an imported instrument; returns its id (the existing id if identical)."""
     with write_session(engine) as session:
-        return publish_instrument(session, instrument, source, warnings).id
+        return publish_instrument(session, instrument, source, warnings, actor=actor).id
 
 
 def get_instrument(engine: Engine, name: str, version: int | None = None) -> StoredInstrument | None:
@@ -149,7 +171,8 @@ def next_instrument_version(engine: Engine, name: str) -> int:
     return (highest or 0) + 1
 
 
-def list_instruments(engine: Engine) -> pd.DataFrame:
+@guarded("survey.manage")
+def list_instruments(engine: Engine, *, actor: Any = None) -> pd.DataFrame:
     """One row per published instrument version with its question and response counts."""
     ensure_builtin_instruments(engine)
     with read_session(engine) as session:
@@ -242,7 +265,11 @@ def _new_invitations(session: Session, campaign_id: int, count: int) -> list[str
     return tokens
 
 
-def create_campaign(engine: Engine, data: CampaignInput, created_by: str | None = None) -> CreatedCampaign:
+@guarded("survey.manage")
+def create_campaign(engine: Engine, data: CampaignInput, created_by: str | None = None, *, actor: Any = None) -> CreatedCampaign:
+    """Create a campaign and its links; ``created_by`` defaults to the acting user's id."""
+    if created_by is None and actor is not None:
+        created_by = actor.user_id
     with write_session(engine) as session:
         if session.get(SurveyInstrument, data.instrument_id) is None:
             raise SurveyError(f"no instrument with id {data.instrument_id}")
@@ -254,10 +281,14 @@ def create_campaign(engine: Engine, data: CampaignInput, created_by: str | None 
         session.add(campaign)
         session.flush()
         tokens = _new_invitations(session, campaign.id, data.invitations)
+        record_audit(session, actor, None, "campaign_create", f"campaign:{campaign.id}", "success",
+                     {"instrument_id": data.instrument_id, "access": data.access, "anonymous": data.anonymous,
+                      "invitations": data.invitations, "is_demo": data.is_demo})
         return CreatedCampaign(campaign.id, link_token, tokens)
 
 
-def add_invitations(engine: Engine, campaign_id: int, count: int) -> list[str]:
+@guarded("survey.manage")
+def add_invitations(engine: Engine, campaign_id: int, count: int, *, actor: Any = None) -> list[str]:
     """More single-use links for an invitation campaign (returns the new tokens)."""
     if not 1 <= count <= MAX_INVITATIONS_PER_BATCH:
         raise SurveyError(f"ask for 1 to {MAX_INVITATIONS_PER_BATCH} invitations at a time")
@@ -265,16 +296,21 @@ def add_invitations(engine: Engine, campaign_id: int, count: int) -> list[str]:
         campaign = session.get(SurveyCampaign, campaign_id)
         if campaign is None or campaign.access != "invitation":
             raise SurveyError("invitation links can only be added to an invitation campaign")
-        return _new_invitations(session, campaign_id, count)
+        tokens = _new_invitations(session, campaign_id, count)
+        record_audit(session, actor, None, "campaign_update", f"campaign:{campaign_id}", "success", {"invitations_added": count})
+        return tokens
 
 
-def close_campaign(engine: Engine, campaign_id: int, now: datetime | None = None) -> None:
+@guarded("survey.manage")
+def close_campaign(engine: Engine, campaign_id: int, now: datetime | None = None, *, actor: Any = None) -> None:
+    """Close a campaign now (closing a closed campaign changes and records nothing)."""
     with write_session(engine) as session:
         campaign = session.get(SurveyCampaign, campaign_id)
         if campaign is None:
             raise SurveyError(f"no campaign with id {campaign_id}")
         if campaign.closed_at is None:
             campaign.closed_at = moment_or_now(now)
+            record_audit(session, actor, None, "campaign_close", f"campaign:{campaign_id}", "success")
 
 
 def campaign_state(campaign: SurveyCampaign, now: datetime | None = None) -> tuple[str, str]:
@@ -290,7 +326,8 @@ def campaign_state(campaign: SurveyCampaign, now: datetime | None = None) -> tup
     return "open", ""
 
 
-def list_campaigns(engine: Engine, now: datetime | None = None) -> pd.DataFrame:
+@guarded("survey.manage")
+def list_campaigns(engine: Engine, now: datetime | None = None, *, actor: Any = None) -> pd.DataFrame:
     """Every campaign with its instrument, state and counts of responses, invitations and drafts."""
     with read_session(engine) as session:
         rows = session.execute(
@@ -478,10 +515,13 @@ def submission_by_receipt(engine: Engine, receipt_code: str) -> SubmittedRecord 
         return _records(session, [response])[0] if response is not None else None
 
 
-def submissions_for_respondent(engine: Engine, pseudonym: str) -> list[SubmittedRecord]:
-    """Responses stored with this respondent pseudonym, newest first."""
+@guarded("survey.own_submissions")
+def submissions_for_respondent(engine: Engine, respondent_id: str, keyring: PseudonymKeyRing, *, actor: Any = None) -> list[SubmittedRecord]:
+    """Responses stored under ``respondent_id``'s pseudonym with any key in ``keyring`` (so
+    responses from before a key rotation are found too), newest first."""
+    pseudonyms = pseudonym_candidates(respondent_id, keyring)
     with read_session(engine) as session:
-        responses = session.scalars(select(SurveyResponse).where(SurveyResponse.respondent == pseudonym)
+        responses = session.scalars(select(SurveyResponse).where(SurveyResponse.respondent.in_(pseudonyms))
                                     .order_by(SurveyResponse.submitted_at.desc(), SurveyResponse.id.desc())).all()
         return _records(session, responses)
 
@@ -522,3 +562,117 @@ def document_rows(instrument: Instrument, document: Mapping[str, Any], names: Ma
                     records.append({"section": section.title, "technology": names.get(technology_id, technology_id),
                                     "question": label, "answer": answer_text(instrument, slot.variable, values[slot.variable])})
     return pd.DataFrame(records, columns=["section", "technology", "question", "answer"])
+
+
+# --------------------------------------------------------------------------- deleting responses
+
+
+def _delete_responses(session: Session, response_ids: Sequence[int]) -> tuple[int, int]:
+    """Delete responses with their answers and the drafts of the invitations they used, in the
+    caller's transaction; returns (responses, drafts) deleted. The invitations stay used."""
+    if not response_ids:
+        return 0, 0
+    invitation_ids = list(session.scalars(select(SurveyInvitation.id).where(SurveyInvitation.response_id.in_(response_ids))))
+    drafts = 0
+    if invitation_ids:
+        drafts = session.execute(delete(SurveyDraft).where(SurveyDraft.invitation_id.in_(invitation_ids))).rowcount or 0
+        session.execute(update(SurveyInvitation).where(SurveyInvitation.id.in_(invitation_ids)).values(response_id=None))
+    session.execute(delete(SurveyAnswer).where(SurveyAnswer.response_id.in_(response_ids)))
+    responses = session.execute(delete(SurveyResponse).where(SurveyResponse.id.in_(response_ids))).rowcount or 0
+    return responses, drafts
+
+
+@dataclass(frozen=True)
+class DeletedResponse:
+    response_id: int
+    instrument_title: str
+    answers: int
+
+
+def delete_response_by_receipt(engine: Engine, receipt_code: str) -> DeletedResponse | None:
+    """A respondent withdraws their own response: delete it (and its answers) by its receipt code.
+
+    The receipt code is the credential, so no role is checked. Returns what was deleted, or None
+    for an unknown or malformed code. Audited as ``response_delete`` by the respondent (their
+    pseudonym for an identified response, else "anonymous"); the analysis data version is bumped.
+    Organisations and adoption records an adoption return created are kept: they describe
+    organisations, not the respondent, and other returns may confirm them.
+    """
+    hashed = code_digest(receipt_code)
+    if hashed is None:
+        return None
+    with write_session(engine) as session:
+        response = session.scalar(select(SurveyResponse).where(SurveyResponse.receipt_hash == hashed))
+        if response is None:
+            return None
+        title = session.scalar(select(SurveyInstrument.title).where(SurveyInstrument.id == response.instrument_id)) or ""
+        answers = session.scalar(select(func.count()).select_from(SurveyAnswer).where(SurveyAnswer.response_id == response.id)) or 0
+        deleted = DeletedResponse(response.id, title, int(answers))
+        actor, role = (response.respondent, "respondent") if response.respondent else ("anonymous", None)
+        campaign_id = response.campaign_id
+        session.expunge(response)
+        _delete_responses(session, [deleted.response_id])
+        record_audit(session, actor, role, "response_delete", f"response:{deleted.response_id}", "success",
+                     {"campaign_id": campaign_id, "answers": deleted.answers, "by": "receipt_code"})
+        bump_data_version(session)
+        return deleted
+
+
+# --------------------------------------------------------------------------- retention and erasure
+
+
+def free_text_variables(instrument: Instrument) -> frozenset[str]:
+    """Variables whose answers are typed free text (short and long text questions)."""
+    return frozenset(slot.variable for _, slot in instrument.answer_slots() if slot.field.type in TEXT_TYPES)
+
+
+def _without_free_text(document: Mapping[str, Any], variables: frozenset[str]) -> dict[str, Any] | None:
+    """``document`` with the free-text answers removed, or None when it holds none."""
+    answers = {k: v for k, v in document.get("answers", {}).items() if k not in variables}
+    technologies = {t: {k: v for k, v in values.items() if k not in variables} for t, values in document.get("technologies", {}).items()}
+    changed = len(answers) != len(document.get("answers", {})) or any(
+        len(values) != len(document["technologies"][t]) for t, values in technologies.items())
+    if not changed:
+        return None
+    return {**document, "answers": answers, "technologies": technologies}
+
+
+def purge_survey_data(session: Session, cutoff: datetime) -> int:
+    """Retention: delete drafts last saved before ``cutoff`` and remove the raw free-text answers
+    (short and long text questions) of responses submitted before it, from both the stored
+    document and the long-format answer rows. Returns drafts deleted + responses blanked."""
+    drafts = session.execute(delete(SurveyDraft).where(SurveyDraft.updated_at < cutoff)).rowcount or 0
+    blanked = 0
+    for row in session.scalars(select(SurveyInstrument)):
+        variables = free_text_variables(_stored(row).instrument)
+        if not variables:
+            continue
+        old = session.execute(select(SurveyResponse.id, SurveyResponse.document).where(
+            SurveyResponse.instrument_id == row.id, SurveyResponse.submitted_at < cutoff)).all()
+        for response_id, document in old:
+            cleaned = _without_free_text(document, variables)
+            if cleaned is None:
+                continue
+            session.execute(update(SurveyResponse).where(SurveyResponse.id == response_id).values(document=cleaned))
+            session.execute(delete(SurveyAnswer).where(SurveyAnswer.response_id == response_id, SurveyAnswer.variable.in_(variables)))
+            blanked += 1
+    if blanked:
+        bump_data_version(session)
+    return drafts + blanked
+
+
+def erase_survey_respondent(session: Session, subject: ErasureSubject) -> int:
+    """Erasure: delete every response stored under one of the subject's pseudonyms (any key
+    version), with its answers and the drafts of the invitation it used. Returns rows deleted
+    (responses + drafts). Anonymous responses hold no pseudonym and cannot be found this way:
+    their respondents delete them with their receipt codes."""
+    if not subject.pseudonyms:
+        return 0
+    ids = list(session.scalars(select(SurveyResponse.id).where(SurveyResponse.respondent.in_(subject.pseudonyms))))
+    responses, drafts = _delete_responses(session, ids)
+    if responses:
+        bump_data_version(session)
+    return responses + drafts
+
+
+RETENTION_HOOKS.append(RetentionHook("surveys", purge_survey_data, erase_survey_respondent))

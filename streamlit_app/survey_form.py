@@ -22,9 +22,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from storage.catalogue import list_sites
-from storage.survey_codes import PseudonymKeyMissing, derived_code, new_code, pseudonym_key_from_environment
+from storage.security import InsecureConfiguration, PseudonymKeyRing, pseudonym_keyring
+from storage.survey_codes import derived_code, new_code
 from storage.survey_submit import ADOPTION_INSTRUMENT, SubmissionInvalid, SubmissionRefused, submit_response
 from storage.surveys import CampaignAccess, StoredInstrument, SurveyError, document_rows, save_draft
+from streamlit_app.auth import dev_login_enabled, secrets_mapping
 from streamlit_app.widgets import catalogue_frames, md_escape
 from survey.instrument import Field, FieldType, Section
 from survey.validation import FieldError, validate_section, validate_submission, visible_fields
@@ -36,17 +38,12 @@ _EARLIEST_DATE = dt.date(1990, 1, 1)
 _LATEST_DATE = dt.date(2100, 12, 31)
 
 
-def pseudonym_key() -> str | None:
-    """The server's pseudonym key: ``pseudonym_key`` in st.secrets, else the environment (None if unset)."""
+def pseudonym_keys() -> PseudonymKeyRing | None:
+    """The server's pseudonym key ring (``ROADMAP_PSEUDONYM_KEY`` and retired keys, from the
+    environment or secrets.toml; the fixed development key in development); None if unset."""
     try:
-        configured = st.secrets.get("pseudonym_key")
-    except Exception:  # noqa: BLE001 - no secrets file at all is a normal configuration
-        configured = None
-    if configured:
-        return str(configured)
-    try:
-        return pseudonym_key_from_environment()
-    except PseudonymKeyMissing:
+        return pseudonym_keyring(secrets_mapping(), development=dev_login_enabled())
+    except InsecureConfiguration:
         return None
 
 
@@ -79,8 +76,8 @@ def state_from_draft(access: CampaignAccess, blob: dict[str, Any], resume_code: 
 def receipt_code(state: dict[str, Any]) -> str:
     """The receipt for this form session: derived from its idempotency key when a server key is set,
     so a refresh or a second tab that repeats the submission shows the same receipt."""
-    key = pseudonym_key()
-    return derived_code(key, state["idempotency_key"]) if key else state["fallback_receipt"]
+    keyring = pseudonym_keys()
+    return derived_code(keyring.current_key, state["idempotency_key"]) if keyring else state["fallback_receipt"]
 
 
 def technology_answers(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -326,7 +323,7 @@ def submit(engine: Engine, access: CampaignAccess, state: dict[str, Any], stored
     """Store the response once; on any failure keep every answer on screen and say why."""
     try:
         result = submit_response(engine, access, state["answers"], technology_answers(state), state["idempotency_key"],
-                                 receipt_code=receipt_code(state), respondent_id=respondent_id, pseudonym_key=pseudonym_key(),
+                                 receipt_code=receipt_code(state), respondent_id=respondent_id, keyring=pseudonym_keys(),
                                  resume_code=state.get("resume_code"))
     except OperationalError:
         st.error(UNAVAILABLE_MESSAGE)

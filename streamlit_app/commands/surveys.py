@@ -1,17 +1,28 @@
-"""`roadmap instrument import|export` and `roadmap responses import|export`."""
+"""`roadmap instrument import|export` and `roadmap responses import|export`.
+
+The operator at the command line acts as ``cli_actor()``: trusted (no role check) but audited.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from storage.exports import format_from_path, table_bytes
-from storage.survey_codes import PseudonymKeyMissing, pseudonym_key_from_environment
-from storage.survey_io import INSTRUMENT_FORMATS, detect_instrument_format, export_responses, import_responses, read_instrument_file
-from storage.surveys import SurveyError, get_instrument, next_instrument_version, save_instrument
+from storage.audit import cli_actor
+from storage.exports import format_from_path
+from storage.security import InsecureConfiguration, pseudonym_keyring
+from storage.settings import env_flag
+from storage.survey_io import (
+    INSTRUMENT_FORMATS,
+    detect_instrument_format,
+    export_instrument_dictionary,
+    export_responses_file,
+    import_responses,
+    read_instrument_file,
+)
+from storage.surveys import SurveyError, next_instrument_version, save_instrument
 from streamlit_app.commands.common import CommandError, Result, open_database, read_input_file, write_output_file
 from survey.flat_responses import ResponsesImportError
 from survey.imports import InstrumentImportError
-from survey.redcap import export_data_dictionary
 
 
 def instrument_import(args: argparse.Namespace) -> Result:
@@ -26,7 +37,7 @@ def instrument_import(args: argparse.Namespace) -> Result:
         instrument = instrument.model_copy(update={"version": next_instrument_version(engine, instrument.name)})
     source = detect_instrument_format(args.path, data) if args.format == "auto" else args.format
     try:
-        instrument_id = save_instrument(engine, instrument, source, result.warnings)
+        instrument_id = save_instrument(engine, instrument, source, result.warnings, actor=cli_actor())
     except SurveyError as error:
         raise CommandError(str(error)) from None
     warnings = [str(warning) for warning in result.warnings]
@@ -39,10 +50,10 @@ def instrument_import(args: argparse.Namespace) -> Result:
 
 def instrument_export(args: argparse.Namespace) -> Result:
     engine = open_database(args)
-    stored = get_instrument(engine, args.name, args.version)
-    if stored is None:
-        raise CommandError(f"no published instrument {args.name!r}" + (f" version {args.version}" if args.version else ""))
-    text = export_data_dictionary(stored.instrument)
+    try:
+        stored, text = export_instrument_dictionary(engine, args.name, args.version, actor=cli_actor())
+    except SurveyError as error:
+        raise CommandError(str(error)) from None
     write_output_file(args.path, text.encode("utf-8"))
     return Result({"path": args.path, "name": stored.name, "version": stored.version, "format": args.format},
                   [f"wrote {stored.name} version {stored.version} as a REDCap data dictionary to {args.path}"])
@@ -52,7 +63,7 @@ def responses_import(args: argparse.Namespace) -> Result:
     data = read_input_file(args.path)
     engine = open_database(args)
     try:
-        summary = import_responses(engine, args.instrument, data, version=args.version)
+        summary = import_responses(engine, args.instrument, data, version=args.version, actor=cli_actor())
     except ResponsesImportError as error:
         detail = " | ".join(f"row {row}" + (f" column {column}" if column else "") + f": {message}" for row, column, message in error.errors[:20])
         more = f" | and {len(error.errors) - 20} more" if len(error.errors) > 20 else ""
@@ -70,21 +81,21 @@ def responses_export(args: argparse.Namespace) -> Result:
         fmt = format_from_path(args.path)
     except ValueError as error:
         raise CommandError(str(error)) from None
-    key = None
+    keyring = None
     if args.deidentified:
         try:
-            key = pseudonym_key_from_environment()
-        except PseudonymKeyMissing as error:
-            raise CommandError(str(error)) from None
+            keyring = pseudonym_keyring(development=env_flag("ROADMAP_DEV_LOGIN"))
+        except InsecureConfiguration as error:
+            raise CommandError("; ".join(error.problems)) from None
     engine = open_database(args)
     try:
-        frame = export_responses(engine, args.name, args.version, labels=args.labels, deidentified=args.deidentified, pseudonym_key=key)
+        exported = export_responses_file(engine, args.name, fmt, args.version, labels=args.labels, deidentified=args.deidentified,
+                                         keyring=keyring, actor=cli_actor())
     except SurveyError as error:
         raise CommandError(str(error)) from None
-    write_output_file(args.path, table_bytes(frame, fmt, sheet_name="responses"))
-    records = int(frame["redcap_repeat_instrument"].isna().sum())
-    return Result({"path": args.path, "records": records, "rows": len(frame), "format": fmt, "deidentified": args.deidentified},
-                  [f"wrote {records} responses ({len(frame)} rows) to {args.path}"])
+    write_output_file(args.path, exported.content)
+    return Result({"path": args.path, "records": exported.records, "rows": exported.rows, "format": fmt, "deidentified": args.deidentified},
+                  [f"wrote {exported.records} responses ({exported.rows} rows) to {args.path}"])
 
 
 def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -12,12 +12,13 @@ from storage.survey_io import export_responses
 from storage.surveys import CampaignInput, SurveyError, close_campaign, create_campaign, list_campaigns, list_instruments
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
-from streamlit_app.survey_form import pseudonym_key
+from streamlit_app.survey_form import pseudonym_keys
 from streamlit_app.widgets import download_table, md_escape, show_problems
 
 TAKE_PAGE = "take-survey"
 
 identity = require_role("lead")
+actor = identity.actor
 engine = get_engine()
 st.title("Survey campaigns")
 
@@ -41,7 +42,7 @@ def _utc(day: dt.date, time: dt.time) -> dt.datetime:
 create_tab, list_tab = st.tabs(["Create", "Campaigns"])
 
 with create_tab:
-    instruments = list_instruments(engine)
+    instruments = list_instruments(engine, actor=actor)
     choices = {int(r.instrument_id): f"{r.name} v{r.version} — {r.title}" for r in instruments.itertuples()}
     with st.form("sv_campaign_form"):
         instrument_id = st.selectbox("Instrument and version", list(choices), format_func=lambda i: choices[i])
@@ -68,7 +69,7 @@ with create_tab:
             show_problems("The campaign was not created", [f"{'.'.join(map(str, e['loc'])) or 'campaign'}: {e['msg'].removeprefix('Value error, ')}"
                                                            for e in error.errors()])
         else:
-            created = create_campaign(engine, data, created_by=identity.user_id)
+            created = create_campaign(engine, data, actor=actor)
             st.session_state["sv_created"] = {"title": data.title, "link": survey_link("c", created.link_token) if created.link_token else None,
                                               "invitations": [survey_link("i", t) for t in created.invitation_tokens]}
             st.rerun()
@@ -86,7 +87,7 @@ with create_tab:
             st.rerun()
 
 with list_tab:
-    campaigns = list_campaigns(engine)
+    campaigns = list_campaigns(engine, actor=actor)
     if campaigns.empty:
         st.info("No campaigns yet.")
     else:
@@ -97,19 +98,19 @@ with list_tab:
         if message := st.session_state.pop("sv_closed", None):
             st.success(message)
         if row["state"] != "closed" and st.button("Close now", key=f"sv_close_{chosen}"):
-            close_campaign(engine, int(chosen))
+            close_campaign(engine, int(chosen), actor=actor)
             st.session_state["sv_closed"] = "The campaign is closed; it no longer accepts responses."
             st.rerun()
         st.subheader("Export responses")
         labels = st.toggle("Choice labels instead of codes", key="sv_export_labels")
         deidentified = st.toggle("De-identified (no identifier or free-text fields; pseudonymised record ids)", key="sv_export_deid")
-        key = pseudonym_key()
-        if deidentified and key is None:
-            st.error("A de-identified export needs the pseudonym key (ROADMAP_PSEUDONYM_KEY or pseudonym_key in secrets).")
+        keyring = pseudonym_keys()
+        if deidentified and keyring is None:
+            st.error("A de-identified export needs the pseudonym key (ROADMAP_PSEUDONYM_KEY in the environment or secrets.toml).")
         else:
             try:
                 frame = export_responses(engine, row["instrument"], int(row["version"]), labels=labels, deidentified=deidentified,
-                                         pseudonym_key=key, campaign_id=int(chosen))
+                                         keyring=keyring, campaign_id=int(chosen), actor=actor)
             except SurveyError as error:
                 st.error(md_escape(str(error)))
             else:

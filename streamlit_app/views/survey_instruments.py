@@ -7,36 +7,41 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
+from storage.survey_io import detect_instrument_format, read_instrument_file
 from storage.surveys import SurveyError, instrument_by_id, instrument_fields_frame, list_instruments, next_instrument_version, save_instrument
 from streamlit_app.auth import require_role
-from storage.survey_io import detect_instrument_format, read_instrument_file
 from streamlit_app.runtime import get_engine
-from streamlit_app.widgets import md_escape
+from streamlit_app.widgets import md_escape, record_download
 from survey.imports import InstrumentImportError
 from survey.redcap import export_data_dictionary
 
-require_role("lead")
+identity = require_role("lead")
+actor = identity.actor
 engine = get_engine()
 st.title("Instruments")
 
 list_tab, import_tab = st.tabs(["Published", "Import"])
 
 with list_tab:
-    instruments = list_instruments(engine)
+    instruments = list_instruments(engine, actor=actor)
     st.dataframe(instruments.drop(columns=["instrument_id"]), hide_index=True, width="stretch")
     labels = {int(row.instrument_id): f"{row.name} v{row.version} — {row.title}" for row in instruments.itertuples()}
     chosen = st.selectbox("Instrument", list(labels), format_func=lambda i: labels[i], key="sv_instrument_pick")
     if chosen is not None:
         stored = instrument_by_id(engine, int(chosen))
         st.subheader("Questions")
-        st.dataframe(instrument_fields_frame(stored.instrument), hide_index=True, width="stretch")
+        fields = instrument_fields_frame(stored.instrument)
+        st.dataframe(fields, hide_index=True, width="stretch")
         if stored.warnings:
             with st.expander(f"Import warnings ({len(stored.warnings)})"):
                 st.dataframe(pd.DataFrame({"warning": list(stored.warnings)}), hide_index=True, width="stretch")
         # A data dictionary is REDCap's own interchange format (its @action tags start with "@"), so it is
-        # written as REDCap expects, not through the spreadsheet formula guard used for data tables.
+        # deliberately written raw as REDCap expects, not through the spreadsheet formula guard used for data
+        # tables (storage.exports.table_bytes). The download is still audited.
+        dictionary_stem = f"{stored.name}_v{stored.version}_data_dictionary"
         st.download_button("Export as REDCap data dictionary (CSV)", export_data_dictionary(stored.instrument).encode("utf-8"),
-                           file_name=f"{stored.name}_v{stored.version}_data_dictionary.csv", mime="text/csv", key="sv_export_dictionary")
+                           file_name=f"{dictionary_stem}.csv", mime="text/csv", key="sv_export_dictionary",
+                           on_click=record_download, args=(dictionary_stem, "redcap_dictionary", len(fields)))
 
 with import_tab:
     st.write("Import a REDCap Data Dictionary (CSV) or an XLSForm (.xlsx, or its CSV form). You see every field the "
@@ -72,7 +77,7 @@ with import_tab:
                     instrument = instrument.model_copy(update={"version": max(instrument.version, next_instrument_version(engine, instrument.name))})
                 source = detect_instrument_format(upload.name, data) if fmt == "auto" else fmt
                 try:
-                    save_instrument(engine, instrument, source, result.warnings)
+                    save_instrument(engine, instrument, source, result.warnings, actor=actor)
                 except SurveyError as error:
                     st.error(md_escape(str(error)))
                 else:

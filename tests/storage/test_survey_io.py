@@ -16,6 +16,7 @@ from storage.demo_evidence import ADOPTION_RETURNS, CLINICIAN_RESPONSES, load_de
 from storage.exports import table_bytes
 from storage.models.catalogue import Technology
 from storage.models.survey import SurveyAnswer, SurveyCampaign, SurveyResponse
+from storage.security import PseudonymKeyRing
 from storage.survey_codes import (
     CODE_ALPHABET,
     DEVELOPMENT_PSEUDONYM_KEY,
@@ -94,7 +95,7 @@ def test_import_is_all_or_nothing_with_row_numbers(engine):
 
 def test_deidentified_export_drops_identifiers_and_free_text(engine):
     two_responses(engine)
-    frame = export_responses(engine, "clinician_experience", deidentified=True, pseudonym_key="secret", labels=True)
+    frame = export_responses(engine, "clinician_experience", deidentified=True, keyring=PseudonymKeyRing("v1", {"v1": "secret"}), labels=True)
     assert "contact_email" not in frame.columns and "comments" not in frame.columns
     assert "follow_up" in frame.columns and frame["follow_up"].tolist()[0] == "Yes"
     ids = frame["record_id"].tolist()

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from storage.db import make_engine, read_session
 from storage.models.catalogue import AdoptionRecord, Site, Technology
 from storage.models.survey import SurveyAnswer, SurveyDraft, SurveyInvitation, SurveyResponse
+from storage.security import PseudonymKeyRing
 from storage.survey_codes import normalise_code, pseudonymise
 from storage.survey_frames import ANSWER_COLUMNS, RESPONSE_COLUMNS, load_survey_frames
 from storage.survey_submit import SubmissionInvalid, SubmissionRefused, submit_response
@@ -32,6 +33,7 @@ from storage.db import write_session
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 KEY = "test-pseudonym-key"
+KEYRING = PseudonymKeyRing("v1", {"v1": KEY})
 
 
 def add_technologies(engine, count: int = 2) -> list[int]:
@@ -186,14 +188,14 @@ def test_drafts_cannot_be_saved_to_a_closed_campaign(engine):
 def test_receipt_lookup_and_identified_respondents(engine):
     identified = campaign(engine, anonymous=False)
     anonymous = campaign(engine)
-    mine = submit_response(engine, identified.campaign_id, PROFILE, {}, "key-1", respondent_id="user-7", pseudonym_key=KEY, now=NOW)
-    submit_response(engine, anonymous.campaign_id, PROFILE, {}, "key-2", respondent_id="user-7", pseudonym_key=KEY, now=NOW)
+    mine = submit_response(engine, identified.campaign_id, PROFILE, {}, "key-1", respondent_id="user-7", keyring=KEYRING, now=NOW)
+    submit_response(engine, anonymous.campaign_id, PROFILE, {}, "key-2", respondent_id="user-7", keyring=KEYRING, now=NOW)
     record = submission_by_receipt(engine, mine.receipt_code.lower())
     assert record.response_id == mine.response_id and record.document["answers"]["staff_group"] == "nurse"
     assert record.submitted_at == NOW and record.campaign_title == "Test campaign"
     assert submission_by_receipt(engine, "ZZZZ-ZZZZ-ZZZZ-ZZZZ") is None
     # Only the identified campaign links the response to the (pseudonymised) user.
-    found = submissions_for_respondent(engine, pseudonymise("user-7", KEY))
+    found = submissions_for_respondent(engine, "user-7", KEYRING)
     assert [r.response_id for r in found] == [mine.response_id]
     with read_session(engine) as session:
         assert session.scalars(select(SurveyResponse.respondent).order_by(SurveyResponse.id)).all() == [pseudonymise("user-7", KEY), None]
