@@ -1,0 +1,41 @@
+"""The benchmark umbrella (scripts/bench.py): it finds every benchmark with the options each
+declares, measures each process's own peak memory, and turns figures into markdown tables."""
+
+from __future__ import annotations
+
+import sys
+
+from scripts.bench import ROOT, Run, declared_options, execute, figures_markdown, plan
+
+
+def test_options_are_read_from_the_scripts_argparse_calls():
+    assert {"--rows", "--postgres", "--json"} <= declared_options(ROOT / "scripts" / "bench_catalogue.py")
+    assert "--sizes" in declared_options(ROOT / "scripts" / "bench_analysis.py")
+
+
+def test_the_plan_runs_each_size_and_passes_postgres_only_where_declared():
+    runs = {run.label: run for run in plan(quick=True, postgres_url="postgresql://server/db", only=["analysis", "catalogue", "submission"])}
+    assert {"bench_analysis.py --sizes 10000", "bench_analysis.py --sizes 100000", "bench_catalogue.py",
+            "tests.proof.submission_load"} <= set(runs)
+    assert not any("1000000" in label for label in runs)
+    assert runs["bench_catalogue.py"].command[-3:] == ("--json", "--postgres", "postgresql://server/db")
+    assert runs["bench_catalogue.py"].wants_json and not runs["bench_analysis.py --sizes 10000"].wants_json
+    assert "--postgres" not in runs["bench_analysis.py --sizes 10000"].command
+
+
+def test_a_run_reports_its_own_peak_memory_and_json_figures():
+    allocate = "b = bytearray(150 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('note'); print('{\"rows\": 3}')"
+    outcome = execute(Run("allocate", (sys.executable, "-c", allocate), wants_json=True))
+    assert outcome.exit_code == 0
+    assert outcome.figures == {"rows": 3}
+    assert 150 <= outcome.peak_mb < 400
+
+
+def test_figures_become_markdown_tables():
+    assert figures_markdown([{"backend": "sqlite", "seconds": 1.5}, {"backend": "postgresql", "seconds": 12, "rows": 10_000}]) == [
+        "| backend | seconds | rows |", "| --- | --- | --- |",
+        "| sqlite | 1.5 | — |", "| postgresql | 12 | 10,000 |",
+    ]
+    assert figures_markdown({"latency": {"p50_ms": 120.25, "p95_ms": 800}, "ok": True}) == [
+        "| figure | value |", "| --- | --- |", "| latency.p50_ms | 120.25 |", "| latency.p95_ms | 800 |", "| ok | True |",
+    ]
