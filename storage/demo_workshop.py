@@ -105,17 +105,17 @@ def load_demo_workshop(engine: Engine, catalogue_skipped: bool = False) -> dict[
                for technology_id, _horizon in technologies for question in ("impact_workforce", "time_to_deployment")],
         groups=[GroupInput(name=name, invited=invited) for name, invited, _joined in DEMO_GROUPS],
     )  # fmt: skip
-    workshop_id = create_workshop(engine, DEMO_FACILITATOR, data, is_demo=True, now=start - timedelta(days=14))
+    workshop_id = create_workshop(engine, data, is_demo=True, now=start - timedelta(days=14), actor=DEMO_FACILITATOR)
     try:
         return _run_demo(engine, workshop_id, technologies, start)
     except BaseException:
-        delete_workshop(engine, DEMO_FACILITATOR, workshop_id)
+        delete_workshop(engine, workshop_id, actor=DEMO_FACILITATOR)
         raise
 
 
 def _run_demo(engine: Engine, workshop_id: int, technologies: list[tuple[int, str | None]], start: datetime) -> dict[str, int]:
     rng = random.Random(DEMO_WORKSHOP_SEED)
-    view = get_workshop(engine, DEMO_FACILITATOR, workshop_id)
+    view = get_workshop(engine, workshop_id, actor=DEMO_FACILITATOR)
     horizon_of = dict(technologies)
     impact_centre = {i.id: rng.uniform(2.5, 8.8) for i in view.items if i.question == "impact_workforce"}
     horizon_centre = {
@@ -123,7 +123,7 @@ def _run_demo(engine: Engine, workshop_id: int, technologies: list[tuple[int, st
         for i in view.items if i.question == "time_to_deployment"
     }  # fmt: skip
     group_ids = {group.name: group.id for group in view.groups}
-    open_round(engine, DEMO_FACILITATOR, workshop_id, now=start)
+    open_round(engine, workshop_id, now=start, actor=DEMO_FACILITATOR)
     seats: list[tuple[str, float]] = []  # (token, this participant's personal offset)
     for name, _invited, joined in DEMO_GROUPS:
         group_offset = rng.uniform(-0.8, 0.8)
@@ -144,16 +144,16 @@ def _run_demo(engine: Engine, workshop_id: int, technologies: list[tuple[int, st
 
     all_items = {item.id for item in view.items}
     total = rate(1, seats, None, all_items, start + timedelta(minutes=20))
-    close_round(engine, DEMO_FACILITATOR, workshop_id, now=start + timedelta(minutes=40))
+    close_round(engine, workshop_id, now=start + timedelta(minutes=40), actor=DEMO_FACILITATOR)
 
-    first = analyse_workshop(engine, DEMO_FACILITATOR, workshop_id)
+    first = analyse_workshop(engine, workshop_id, actor=DEMO_FACILITATOR)
     medians = dict(zip(first.summary["item_id"], first.summary["median"], strict=True))
     reached = first.summary.loc[first.summary["consensus"] == "in", "item_id"].tolist()
     active = set(all_items)
     if reached:
-        drop_item(engine, DEMO_FACILITATOR, workshop_id, int(reached[0]), "Consensus in after round 1")
+        drop_item(engine, workshop_id, int(reached[0]), "Consensus in after round 1", actor=DEMO_FACILITATOR)
         active.discard(int(reached[0]))
-    open_round(engine, DEMO_FACILITATOR, workshop_id, now=start + timedelta(hours=1))
+    open_round(engine, workshop_id, now=start + timedelta(hours=1), actor=DEMO_FACILITATOR)
     total += rate(2, seats[:-DEMO_DROPOUTS], medians, active, start + timedelta(hours=1, minutes=20))
-    close_workshop(engine, DEMO_FACILITATOR, workshop_id, now=start + timedelta(hours=1, minutes=40))
+    close_workshop(engine, workshop_id, now=start + timedelta(hours=1, minutes=40), actor=DEMO_FACILITATOR)
     return {"workshops": 1, "workshop_participants": len(seats), "workshop_ratings": total}

@@ -1,9 +1,13 @@
 """Workshop repository: set-up, rounds, anonymous participants, ratings and their analysis.
 
-Every function that acts for a facilitator takes an :class:`Actor` and checks ownership here,
-in the repository (a facilitator reaches only their own workshops; leads and admins reach
-all), so a page that forgot a check still cannot leak another facilitator's workshop.
-Participants are identified only by a random token whose SHA-256 hash is stored.
+Every function that acts for a facilitator is guarded (``workshop.run``; listing every
+workshop needs ``workshop.all``), takes a keyword-only ``actor`` and checks ownership here, in
+the repository (a facilitator reaches only their own workshops; a lead, or a trusted caller
+such as the command line, reaches all), so a page that forgot a check still cannot leak
+another facilitator's workshop. Creating, changing and deleting a workshop and opening and
+closing rounds are audited in the same transaction. Participants are identified only by a
+random token whose SHA-256 hash is stored; their join code is their credential, so
+participant functions check no role.
 
 Each public write is one ``write_session`` transaction. Ratings are upserted on the unique
 (round, item, participant) key, so a double click or a second tab stores one rating; on
@@ -18,12 +22,12 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -31,8 +35,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from analysis.consensus import accord_round_summary, sensitivity, stability, summarise_by_group, summarise_items
 from analysis.consensus_rules import BAND_ORDER, DEFAULT_SCALE, Band, ConsensusRule, Scale
+from storage.audit import Actor, record_audit  # Actor is also imported from here by workshop callers
 from storage.catalogue import bump_data_version
 from storage.db import read_session, write_session
+from storage.exports import ExportFormat, table_bytes
 from storage.models.catalogue import Technology
 from storage.models.workshop import (
     QUESTION_CODES,
@@ -44,6 +50,8 @@ from storage.models.workshop import (
     WorkshopItem,
     WorkshopRound,
 )
+from storage.permissions import guarded, is_allowed
+from storage.retention import RETENTION_HOOKS, ErasureSubject, RetentionHook
 
 QuestionCode = Literal["time_to_deployment", "impact_workforce", "impact_pathway", "impact_system", "custom"]
 QUESTION_LABELS: dict[str, str] = {
@@ -60,7 +68,6 @@ RESULT_COLUMNS = [
     "workshop_id", "round", "technology_id", "quantity", "category", "consensus", "n_participants", "rule", "closed_at",
 ]  # fmt: skip
 RATING_FRAME_COLUMNS = ["participant", "group", "item", "round", "rating"]
-FACILITATOR_SEES_ALL_ROLES = ("lead", "admin")
 MAX_ROUNDS = 5
 
 # Join codes are read aloud and typed on phones: no 0/O, 1/I/L look-alikes.
@@ -92,16 +99,10 @@ class RatingError(WorkshopError):
     """Ratings were refused (round not open, item not in the round, value off the scale...)."""
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who acts on a workshop: the signed-in user's id and role."""
-
-    user_id: str
-    role: str
-
-    @property
-    def sees_every_workshop(self) -> bool:
-        return self.role in FACILITATOR_SEES_ALL_ROLES
+def sees_every_workshop(actor: Actor | None) -> bool:
+    """Whether ``actor`` reaches every workshop: a role with ``workshop.all``, or a trusted caller
+    (None for internal loaders, the command line's trusted actor)."""
+    return actor is None or getattr(actor, "trusted", False) or is_allowed(actor.role, "workshop.all")
 
 
 def _hash(secret: str) -> str:
@@ -513,9 +514,7 @@ def _load(session: Session, workshop_id: int, *, lock: bool = False) -> Workshop
 def _owned(session: Session, actor: Actor | None, workshop_id: int, *, lock: bool = False) -> Workshop:
     """The workshop if ``actor`` may reach it (None = a trusted caller such as the CLI)."""
     workshop = _load(session, workshop_id, lock=lock)
-    if workshop is None or (
-        actor is not None and not actor.sees_every_workshop and workshop.owner_user_id != actor.user_id
-    ):
+    if workshop is None or (not sees_every_workshop(actor) and workshop.owner_user_id != actor.user_id):
         raise WorkshopNotFound(workshop_id)
     return workshop
 
@@ -557,9 +556,12 @@ def _apply_details(workshop: Workshop, data: WorkshopInput) -> None:
     workshop.expires_at = data.expires_at
 
 
-def create_workshop(engine: Engine, actor: Actor, data: WorkshopInput, *, is_demo: bool = False,
+@guarded("workshop.run")
+def create_workshop(engine: Engine, data: WorkshopInput, *, actor: Actor, is_demo: bool = False,
                     now: datetime | None = None) -> int:
     """Create a draft workshop owned by ``actor`` with a fresh join code; returns its id."""
+    if actor is None:
+        raise WorkshopError("A workshop needs a facilitator: pass the acting user as actor.")
     if data.expires_at <= _now(now):
         raise WorkshopError("The join code would already have expired: choose an expiry date in the future.")
     for _attempt in range(5):
@@ -576,17 +578,22 @@ def create_workshop(engine: Engine, actor: Actor, data: WorkshopInput, *, is_dem
                 session.add(workshop)
                 _replace_structure(session, workshop, data)
                 session.flush()
+                record_audit(session, actor, None, "workshop_create", f"workshop:{workshop.id}", "success",
+                             {"items": len(data.items), "groups": len(data.groups), "rounds": data.n_rounds,
+                              "rule": data.rule.kind, "every_group": data.rule.require_every_group, "is_demo": is_demo})
                 return workshop.id
         except IntegrityError:
             continue  # a join code collision (about 1 in 900 million): draw another
     raise WorkshopError("Could not draw a unique join code; try again.")
 
 
-def update_workshop(engine: Engine, actor: Actor, workshop_id: int, data: WorkshopInput) -> None:
+@guarded("workshop.run")
+def update_workshop(engine: Engine, workshop_id: int, data: WorkshopInput, *, actor: Actor | None = None) -> None:
     """Change the set-up. Once round 1 has opened the rule, scales, items and groups are frozen
     (the rule was pre-registered); only the title, purpose, date, rounds, visibility and expiry change."""
     with write_session(engine) as session:
         workshop = _owned(session, actor, workshop_id, lock=True)
+        _audit_update(session, actor, workshop_id, "setup", frozen=bool(workshop.rounds))
         if workshop.status == "closed":
             raise WorkshopError("This workshop is closed; its set-up can no longer change.")
         if workshop.rounds:
@@ -619,27 +626,50 @@ def update_workshop(engine: Engine, actor: Actor, workshop_id: int, data: Worksh
         _replace_structure(session, workshop, data)
 
 
-def delete_workshop(engine: Engine, actor: Actor, workshop_id: int) -> None:
+def _audit_update(session: Session, actor: Actor | None, workshop_id: int, change: str, **details: Any) -> None:
+    """Record a ``workshop_update`` in the caller's transaction (a refused change rolls it back too)."""
+    record_audit(session, actor, None, "workshop_update", f"workshop:{workshop_id}", "success", {"change": change, **details})
+
+
+@guarded("workshop.run")
+def delete_workshop(engine: Engine, workshop_id: int, *, actor: Actor | None = None) -> None:
+    """Delete a workshop with its participants and ratings."""
     with write_session(engine) as session:
         workshop = _owned(session, actor, workshop_id, lock=True)
         had_evidence = workshop.status == "closed"
+        details = {"status": workshop.status, "rounds": len(workshop.rounds), "is_demo": workshop.is_demo}
         session.delete(workshop)
+        record_audit(session, actor, None, "workshop_delete", f"workshop:{workshop_id}", "success", details)
         if had_evidence:
             bump_data_version(session)
 
 
-def get_workshop(engine: Engine, actor: Actor | None, workshop_id: int) -> WorkshopView:
+@guarded("workshop.run")
+def get_workshop(engine: Engine, workshop_id: int, *, actor: Actor | None = None) -> WorkshopView:
     """A snapshot of one workshop; raises WorkshopNotFound if ``actor`` may not see it."""
     with read_session(engine) as session:
         return _view(session, _owned(session, actor, workshop_id))
 
 
-def list_workshops(engine: Engine, actor: Actor) -> pd.DataFrame:
-    """Workshops ``actor`` may see, newest first.
+@guarded("workshop.run")
+def list_workshops(engine: Engine, *, actor: Actor | None = None) -> pd.DataFrame:
+    """Workshops ``actor`` may reach, newest first: a facilitator's own, every workshop for a lead
+    (see :func:`list_all_workshops`). Columns as :func:`list_all_workshops`."""
+    return _workshops_frame(engine, None if sees_every_workshop(actor) else actor.user_id)
+
+
+@guarded("workshop.all")
+def list_all_workshops(engine: Engine, *, actor: Actor | None = None) -> pd.DataFrame:
+    """Every workshop of every facilitator, newest first.
 
     Columns: workshop_id, title, workshop_date, status, owner_user_id, items, groups,
     participants, rounds_opened, n_rounds, is_demo.
     """
+    return _workshops_frame(engine, None)
+
+
+def _workshops_frame(engine: Engine, owner_user_id: str | None) -> pd.DataFrame:
+    """Workshops of one owner (None = everyone's) with their counts."""
     with read_session(engine) as session:
         counts = {
             name: dict(session.execute(select(model.workshop_id, func.count()).group_by(model.workshop_id)).all())
@@ -647,8 +677,8 @@ def list_workshops(engine: Engine, actor: Actor) -> pd.DataFrame:
                                 ("participants", Participant), ("rounds_opened", WorkshopRound))
         }  # fmt: skip
         query = select(Workshop).order_by(Workshop.id.desc())
-        if not actor.sees_every_workshop:
-            query = query.where(Workshop.owner_user_id == actor.user_id)
+        if owner_user_id is not None:
+            query = query.where(Workshop.owner_user_id == owner_user_id)
         rows = [
             {
                 "workshop_id": w.id, "title": w.title, "workshop_date": w.workshop_date, "status": w.status,
@@ -663,7 +693,8 @@ def list_workshops(engine: Engine, actor: Actor) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def open_round(engine: Engine, actor: Actor, workshop_id: int, *, now: datetime | None = None) -> int:
+@guarded("workshop.run")
+def open_round(engine: Engine, workshop_id: int, *, actor: Actor | None = None, now: datetime | None = None) -> int:
     """Open the next round (freezing the rule when it is round 1); returns its number."""
     moment = _now(now)
     with write_session(engine) as session:
@@ -682,10 +713,13 @@ def open_round(engine: Engine, actor: Actor, workshop_id: int, *, now: datetime 
             raise WorkshopError("Every item has been dropped; there is nothing left to rate.")
         workshop.rounds.append(WorkshopRound(number=number, opened_at=moment))
         workshop.status = "running"
+        record_audit(session, actor, None, "round_open", f"workshop:{workshop_id}", "success",
+                     {"round": number, "rule_frozen": number == 1})
         return number
 
 
-def close_round(engine: Engine, actor: Actor, workshop_id: int, *, now: datetime | None = None) -> int:
+@guarded("workshop.run")
+def close_round(engine: Engine, workshop_id: int, *, actor: Actor | None = None, now: datetime | None = None) -> int:
     """Close the open round; returns its number. Ratings are refused from now on."""
     with write_session(engine) as session:
         workshop = _owned(session, actor, workshop_id)
@@ -698,10 +732,18 @@ def close_round(engine: Engine, actor: Actor, workshop_id: int, *, now: datetime
         if current is None:
             raise WorkshopError("No round is open.")
         current.closed_at = _now(now)
+        _audit_round_close(session, actor, workshop.id, current.number)
         return current.number
 
 
-def close_workshop(engine: Engine, actor: Actor, workshop_id: int, *, now: datetime | None = None) -> None:
+def _audit_round_close(session: Session, actor: Actor | None, workshop_id: int, number: int) -> None:
+    ratings = session.scalar(select(func.count()).select_from(Rating).join(WorkshopRound, WorkshopRound.id == Rating.round_id)
+                             .where(WorkshopRound.workshop_id == workshop_id, WorkshopRound.number == number)) or 0
+    record_audit(session, actor, None, "round_close", f"workshop:{workshop_id}", "success", {"round": number, "ratings": ratings})
+
+
+@guarded("workshop.run")
+def close_workshop(engine: Engine, workshop_id: int, *, actor: Actor | None = None, now: datetime | None = None) -> None:
     """Close the workshop (and its open round): its results become evidence for the analysis."""
     moment = _now(now)
     with write_session(engine) as session:
@@ -711,13 +753,16 @@ def close_workshop(engine: Engine, actor: Actor, workshop_id: int, *, now: datet
         for round_ in workshop.rounds:
             if round_.closed_at is None:
                 round_.closed_at = moment
+                _audit_round_close(session, actor, workshop.id, round_.number)
         workshop.status = "closed"
+        _audit_update(session, actor, workshop.id, "close", rounds=len(workshop.rounds))
         # Ratings become evidence only when their workshop closes, so this is the write that
         # changes what the analysis sees (saving a rating in an open round does not).
         bump_data_version(session)
 
 
-def drop_item(engine: Engine, actor: Actor, workshop_id: int, item_id: int, reason: str) -> int:
+@guarded("workshop.run")
+def drop_item(engine: Engine, workshop_id: int, item_id: int, reason: str, *, actor: Actor | None = None) -> int:
     """Drop an item from the rounds after the last closed one (recorded with the reason)."""
     reason = reason.strip()
     if not reason:
@@ -737,10 +782,12 @@ def drop_item(engine: Engine, actor: Actor, workshop_id: int, item_id: int, reas
             raise WorkshopError("This item has already been dropped.")
         item.dropped_after_round = len(workshop.rounds)
         item.drop_reason = reason[:300]
+        _audit_update(session, actor, workshop.id, "drop_item", item_id=item.id, after_round=item.dropped_after_round)
         return item.dropped_after_round
 
 
-def set_invited(engine: Engine, actor: Actor, workshop_id: int, invited: Mapping[int, int]) -> None:
+@guarded("workshop.run")
+def set_invited(engine: Engine, workshop_id: int, invited: Mapping[int, int], *, actor: Actor | None = None) -> None:
     """Record how many people of each stakeholder group were invited (group id -> number)."""
     with write_session(engine) as session:
         workshop = _owned(session, actor, workshop_id, lock=True)
@@ -751,6 +798,7 @@ def set_invited(engine: Engine, actor: Actor, workshop_id: int, invited: Mapping
             if not isinstance(number, int) or number < 0:
                 raise WorkshopError(f"Invited number for {groups[group_id].name!r} must be a whole number of 0 or more.")
             groups[group_id].invited = number
+        _audit_update(session, actor, workshop.id, "invited", groups=len(invited))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -934,6 +982,7 @@ def _with_item_keys(frame: pd.DataFrame, view: WorkshopView) -> pd.DataFrame:
     return frame.assign(item=frame["item_id"].map(keys))
 
 
+@guarded("workshop.run")
 def load_workshop_ratings(engine: Engine, workshop_id: int, *, actor: Actor | None = None,
                           closed_rounds_only: bool = False) -> pd.DataFrame:
     """Ratings in the long format the consensus functions take.
@@ -950,7 +999,8 @@ def load_workshop_ratings(engine: Engine, workshop_id: int, *, actor: Actor | No
     return _with_item_keys(frame, view)[RATING_FRAME_COLUMNS].reset_index(drop=True)
 
 
-def ratings_export(engine: Engine, actor: Actor | None, workshop_id: int) -> pd.DataFrame:
+@guarded("workshop.run")
+def ratings_export(engine: Engine, workshop_id: int, *, actor: Actor | None = None) -> pd.DataFrame:
     """Raw ratings for export, one row per rating.
 
     Columns: workshop_id, round, item, technology_id, question, participant, group, rating,
@@ -1054,7 +1104,8 @@ def _rated_counts(session: Session, workshop_id: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["round", "participant_id", "items_rated"])
 
 
-def live_progress(engine: Engine, actor: Actor, workshop_id: int) -> LiveProgress:
+@guarded("workshop.run")
+def live_progress(engine: Engine, workshop_id: int, *, actor: Actor | None = None) -> LiveProgress:
     """Progress of the open round (or, between rounds, of the last one)."""
     with read_session(engine) as session:
         view = _view(session, _owned(session, actor, workshop_id))
@@ -1098,7 +1149,8 @@ def live_progress(engine: Engine, actor: Actor, workshop_id: int) -> LiveProgres
                         responders[["alias", "group", "items_rated", "completed"]])
 
 
-def attrition(engine: Engine, actor: Actor | None, workshop_id: int) -> pd.DataFrame:
+@guarded("workshop.run")
+def attrition(engine: Engine, workshop_id: int, *, actor: Actor | None = None) -> pd.DataFrame:
     """Per round and stakeholder group: invited, joined (seats taken by the round's close, or
     now for an open round), responded (rated at least one item) and completed (rated every
     item of the round). Columns: round, group, invited, joined, responded, completed."""
@@ -1227,7 +1279,8 @@ def _combined_accord(view: WorkshopView, ratings: pd.DataFrame, parts: list[pd.D
     return table
 
 
-def analyse_workshop(engine: Engine, actor: Actor | None, workshop_id: int, *,
+@guarded("workshop.run")
+def analyse_workshop(engine: Engine, workshop_id: int, *, actor: Actor | None = None,
                      include_open_round: bool = False) -> WorkshopAnalysis:
     """Summaries, per-group breakdown, stability, sensitivity and the ACCORD table.
 
@@ -1292,7 +1345,7 @@ def load_workshop_results(engine: Engine) -> pd.DataFrame:
         closed = list(session.scalars(select(Workshop.id).where(Workshop.status == "closed").order_by(Workshop.id)))
     frames = []
     for workshop_id in closed:
-        result = analyse_workshop(engine, None, workshop_id)
+        result = analyse_workshop(engine, workshop_id)
         summary = result.summary
         if summary.empty:
             continue
@@ -1319,6 +1372,53 @@ def load_workshop_results(engine: Engine) -> pd.DataFrame:
             "closed_at": pd.Series(dtype="datetime64[ns, UTC]"),
         })  # fmt: skip
     return pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
+
+
+EXPORT_TABLES = ("ratings", "summary", "accord")
+
+
+@guarded("workshop.run")
+def export_workshop_table(engine: Engine, workshop_id: int, what: str, fmt: ExportFormat, *, actor: Actor | None = None) -> tuple[bytes, int]:
+    """One of a workshop's tables (raw ``ratings``, per-item ``summary`` or per-round ``accord``)
+    as a formula-safe CSV or XLSX file, audited (``export``); returns (file content, rows)."""
+    if what not in EXPORT_TABLES:
+        raise WorkshopError(f"unknown workshop table {what!r}; choose one of {', '.join(EXPORT_TABLES)}")
+    if what == "ratings":
+        frame = ratings_export(engine, workshop_id, actor=actor)
+    else:
+        result = analyse_workshop(engine, workshop_id, actor=actor)
+        frame = result.summary if what == "summary" else result.accord
+    content = table_bytes(frame, fmt, sheet_name=f"workshop-{workshop_id}-{what}")
+    with write_session(engine) as session:
+        record_audit(session, actor, None, "export", f"workshop:{workshop_id}", "success", {"table": what, "format": fmt, "rows": len(frame)})
+    return content, len(frame)
+
+
+# ---------------------------------------------------------------------------------------------
+# Retention
+# ---------------------------------------------------------------------------------------------
+
+
+def purge_rating_reasons(session: Session, cutoff: datetime) -> int:
+    """Retention: blank the free-text reasons of ratings last changed before ``cutoff`` (the
+    numbers stay: they are the workshop's evidence). Returns the number of ratings blanked."""
+    return session.execute(
+        # updated_at is set to itself so the purge does not look like the participant's change.
+        update(Rating).where(Rating.updated_at < cutoff, Rating.reason != "").values(reason="", updated_at=Rating.updated_at)
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0
+
+
+def erase_workshop_person(session: Session, subject: ErasureSubject) -> int:
+    """Erasure: nothing to do. Workshop participants are anonymous seats (a random token, of which
+    only the hash is stored, and an alias such as "P07"), never linked to an account or a
+    pseudonym, so no workshop row belongs to a named person. A facilitator's workshops record
+    only their account key as owner, which the accounts part anonymises; the workshops and their
+    ratings are the organisation's evidence and stay. Returns 0."""
+    return 0
+
+
+RETENTION_HOOKS.append(RetentionHook("workshops", purge_rating_reasons, erase_workshop_person))
 
 
 def default_expiry(workshop_date: date | None, *, now: datetime | None = None) -> datetime:

@@ -26,12 +26,13 @@ GROUP_COLOURS = ["#005EB8", "#ED8B00", "#009639", "#7C2855", "#00A499", "#FFB81C
 
 
 def actor_for(identity: Identity) -> Actor:
-    return Actor(user_id=identity.user_id, role=identity.role)
+    """Who acts in the workshop functions (guarded by role, and checked for ownership)."""
+    return identity.actor
 
 
 def choose_workshop(actor: Actor, *, key: str, label: str = "Workshop") -> int | None:
     """A workshop picker over the workshops ``actor`` may see; remembers the choice in the URL."""
-    workshops = list_workshops(get_engine(), actor)
+    workshops = list_workshops(get_engine(), actor=actor)
     if workshops.empty:
         return None
     titles = {

@@ -1,4 +1,7 @@
-"""`roadmap consensus RATINGS.csv ...` (any long-format ratings file) and `roadmap workshop list|export`."""
+"""`roadmap consensus RATINGS.csv ...` (any long-format ratings file) and `roadmap workshop list|export`.
+
+The operator at the command line acts as ``cli_actor()``: trusted, so every workshop is reached, and audited.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,11 @@ import argparse
 import pandas as pd
 
 from analysis.consensus import RatingsFileError, consensus_report, read_ratings_csv, rule_from_cli
-from storage.exports import format_from_path, table_bytes
-from storage.workshops import Actor, WorkshopError, analyse_workshop, list_workshops, ratings_export
+from storage.audit import cli_actor
+from storage.exports import format_from_path
+from storage.workshops import EXPORT_TABLES, WorkshopError, export_workshop_table, list_all_workshops
 from streamlit_app.commands.common import CommandError, Result, open_database, read_input_file, write_output_file
 
-EXPORT_KINDS = ("ratings", "summary", "accord")
 SHOWN_PROBLEMS = 10
 
 
@@ -55,22 +58,17 @@ def workshop_export(args: argparse.Namespace) -> Result:
         raise CommandError(str(error)) from None
     engine = open_database(args)
     try:
-        if args.what == "ratings":
-            frame = ratings_export(engine, None, args.workshop_id)
-        else:
-            result = analyse_workshop(engine, None, args.workshop_id)
-            frame = result.summary if args.what == "summary" else result.accord
+        content, rows = export_workshop_table(engine, args.workshop_id, args.what, fmt, actor=cli_actor())
     except WorkshopError as error:
         raise CommandError(str(error)) from None
-    write_output_file(args.path, table_bytes(frame, fmt, sheet_name=f"workshop-{args.workshop_id}-{args.what}"))
-    return Result({"path": args.path, "what": args.what, "rows": len(frame), "format": fmt},
-                  [f"wrote {len(frame)} rows ({args.what}) of workshop {args.workshop_id} to {args.path}"])
+    write_output_file(args.path, content)
+    return Result({"path": args.path, "what": args.what, "rows": rows, "format": fmt},
+                  [f"wrote {rows} rows ({args.what}) of workshop {args.workshop_id} to {args.path}"])
 
 
 def workshop_list(args: argparse.Namespace) -> Result:
     engine = open_database(args)
-    # The CLI is an administrator's tool: it lists every workshop.
-    frame = list_workshops(engine, Actor(user_id="cli", role="admin"))
+    frame = list_all_workshops(engine, actor=cli_actor())
     lines = [f"{row.workshop_id}\t{row.status}\t{row.title}" for row in frame.itertuples()] or ["no workshops"]
     return Result({"workshops": _records(frame.astype({"workshop_date": "str"}))}, lines)
 
@@ -96,6 +94,6 @@ def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser
     exporter = commands.add_parser("export", parents=[common], help="export a workshop's ratings, summary or ACCORD table")
     exporter.add_argument("workshop_id", type=int, help="workshop id (see `roadmap workshop list`)")
     exporter.add_argument("path", help="output file ending .csv or .xlsx")
-    exporter.add_argument("--what", choices=EXPORT_KINDS, default="ratings",
+    exporter.add_argument("--what", choices=EXPORT_TABLES, default="ratings",
                           help="ratings (raw, one row per rating), summary (per item and round) or accord (per round)")
     exporter.set_defaults(handler=workshop_export)

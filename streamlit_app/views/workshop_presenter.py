@@ -19,7 +19,7 @@ workshop_id = choose_workshop(actor, key="ws_presenter_choice")
 if workshop_id is None:
     st.info("You have no workshops yet: create one on the Workshops page.")
     st.stop()
-workshop = get_workshop(engine, actor, workshop_id)
+workshop = get_workshop(engine, workshop_id, actor=actor)
 
 # Results of an open round are shown only when the workshop does not hide them until the close.
 showable = [r.number for r in workshop.rounds if not r.is_open or not workshop.hide_results_until_close]
@@ -45,7 +45,7 @@ counter.markdown(f"**Item {position + 1} of {len(items)}** · round {round_numbe
 item = items[position]
 scale = workshop.scale_for(item)
 include_open = not workshop.hide_results_until_close
-summary = analyse_workshop(engine, actor, workshop.id, include_open_round=include_open).summary
+summary = analyse_workshop(engine, workshop.id, include_open_round=include_open, actor=actor).summary
 row = summary[(summary["item_id"] == item.id) & (summary["round"] == round_number)]
 counts = round_distribution(engine, workshop, round_number)
 counts = counts[counts["item_id"] == item.id]

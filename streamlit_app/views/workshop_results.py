@@ -8,7 +8,7 @@ import streamlit as st
 from storage.workshops import analyse_workshop, attrition, ratings_export, round_distribution
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
-from streamlit_app.widgets import download_table, md_escape
+from streamlit_app.widgets import download_table, md_escape, record_download
 from streamlit_app.workshop_widgets import ChartExportError, actor_for, choose_workshop, distribution_figure, figure_png
 
 identity = require_role("facilitator", "lead")
@@ -20,7 +20,7 @@ workshop_id = choose_workshop(actor, key="ws_results_choice")
 if workshop_id is None:
     st.info("You have no workshops yet: create one on the Workshops page.")
     st.stop()
-result = analyse_workshop(engine, actor, workshop_id)
+result = analyse_workshop(engine, workshop_id, actor=actor)
 workshop = result.workshop
 st.subheader(md_escape(workshop.title))
 st.markdown("**Pre-registered rule**")
@@ -59,7 +59,7 @@ with tabs[2]:
                "depends_on_rule marks items whose conclusion changes with the rule.")
     st.dataframe(result.sensitivity, hide_index=True, width="stretch")
 with tabs[3]:
-    st.dataframe(attrition(engine, actor, workshop.id), hide_index=True, width="stretch")
+    st.dataframe(attrition(engine, workshop.id, actor=actor), hide_index=True, width="stretch")
 with tabs[4]:
     st.dataframe(result.accord, hide_index=True, width="stretch")
 with tabs[5]:
@@ -71,7 +71,7 @@ with tabs[5]:
 
 st.markdown("### Exports")
 stem = f"workshop-{workshop.id}"
-download_table(ratings_export(engine, actor, workshop.id), f"{stem}-ratings", key="ws_export_ratings", label="Raw ratings")
+download_table(ratings_export(engine, workshop.id, actor=actor), f"{stem}-ratings", key="ws_export_ratings", label="Raw ratings")
 download_table(result.summary[SUMMARY_COLUMNS], f"{stem}-summary", key="ws_export_summary", label="Per-item summary")
 download_table(result.accord, f"{stem}-accord", key="ws_export_accord", label="ACCORD per-round summary")
 
@@ -85,12 +85,15 @@ chart_item = right.selectbox("Item", rated_items, format_func=lambda i: items[i]
 if st.button("Prepare PNG", key="ws_png_prepare"):
     counts = round_distribution(engine, workshop, int(chart_round))
     item = items[int(chart_item)]
-    figure = distribution_figure(counts[counts["item_id"] == item.id], workshop.scale_for(item), item.label, large=True)
+    item_counts = counts[counts["item_id"] == item.id]
+    figure = distribution_figure(item_counts, workshop.scale_for(item), item.label, large=True)
     try:
         with st.spinner("Rendering the chart…"):
             png = figure_png(figure)
     except ChartExportError as error:
         st.error(str(error))
     else:
-        st.download_button("Download PNG", png, file_name=f"{stem}-round{chart_round}-item{item.position:02d}.png",
-                           mime="image/png", key="ws_png_download")
+        # A chart image, not a table, so the formula-safe table export does not apply; the download is audited.
+        png_stem = f"{stem}-round{chart_round}-item{item.position:02d}"
+        st.download_button("Download PNG", png, file_name=f"{png_stem}.png", mime="image/png", key="ws_png_download",
+                           on_click=record_download, args=(png_stem, "png", int(item_counts["count"].sum())))

@@ -31,7 +31,7 @@ workshop_id = choose_workshop(actor, key="ws_run_choice")
 if workshop_id is None:
     st.info("You have no workshops yet: create one on the Workshops page.")
     st.stop()
-workshop = get_workshop(engine, actor, workshop_id)
+workshop = get_workshop(engine, workshop_id, actor=actor)
 st.subheader(md_escape(workshop.title))
 
 
@@ -57,18 +57,18 @@ else:
         if current is None:
             st.markdown(f"Round {next_number} of {workshop.n_rounds} is not open yet.")
             if st.form_submit_button(f"Open round {next_number}", type="primary", disabled=next_number > workshop.n_rounds):
-                act(lambda: open_round(engine, actor, workshop.id),
+                act(lambda: open_round(engine, workshop.id, actor=actor),
                     f"Round {next_number} is open." + (" The consensus rule is now frozen." if next_number == 1 else ""))
         else:
             st.markdown(f"Round {current.number} is **open** (since {current.opened_at:%H:%M} UTC).")
             if st.form_submit_button(f"Close round {current.number}", type="primary"):
-                act(lambda: close_round(engine, actor, workshop.id), f"Round {current.number} is closed.")
+                act(lambda: close_round(engine, workshop.id, actor=actor), f"Round {current.number} is closed.")
     with middle.form("ws_close_form"):
         st.markdown("Closing the workshop makes its results evidence for the analysis.")
         confirm = st.checkbox("Yes, close the workshop")
         if st.form_submit_button("Close workshop"):
             if confirm:
-                act(lambda: close_workshop(engine, actor, workshop.id), "The workshop is closed.")
+                act(lambda: close_workshop(engine, workshop.id, actor=actor), "The workshop is closed.")
             else:
                 st.error("Tick the confirmation box to close the workshop.")
     right.metric("Rounds run", f"{len(workshop.rounds)} of {workshop.n_rounds}")
@@ -80,7 +80,7 @@ if message := st.session_state.pop("ws_run_message", None):
 @st.fragment(run_every=3)
 def live_panel(workshop_id: int) -> None:
     """Counts refresh by themselves every 3 seconds: who has responded, never what."""
-    progress = live_progress(engine, actor, workshop_id)
+    progress = live_progress(engine, workshop_id, actor=actor)
     if progress.round_number is None:
         st.caption("No round has been opened yet. Participants who join now wait for round 1.")
     else:
@@ -102,7 +102,7 @@ live_panel(workshop.id)
 closed = workshop.last_closed_round
 if workshop.status != "closed" and closed is not None and workshop.open_round is None:
     st.markdown(f"**Between rounds: drop items that reached consensus in round {closed.number}** (recorded with the reason)")
-    summary = analyse_workshop(engine, actor, workshop.id).summary
+    summary = analyse_workshop(engine, workshop.id, actor=actor).summary
     last = summary[summary["round"] == closed.number].set_index("item_id")
     candidates = [item for item in workshop.items_in(closed.number + 1)]
     if candidates:
@@ -115,7 +115,7 @@ if workshop.status != "closed" and closed is not None and workshop.open_round is
             )  # fmt: skip
             reason = st.text_input("Reason", value=f"Consensus reached in round {closed.number}", max_chars=300)
             if st.form_submit_button("Drop from later rounds"):
-                act(lambda: drop_item(engine, actor, workshop.id, int(item_id), reason), "Item dropped from later rounds.")
+                act(lambda: drop_item(engine, workshop.id, int(item_id), reason, actor=actor), "Item dropped from later rounds.")
 
 st.markdown("**Invited per stakeholder group** (for attrition and the ACCORD report)")
 with st.form("ws_invited_form"):
@@ -126,8 +126,8 @@ with st.form("ws_invited_form"):
         for index, group in enumerate(workshop.groups)
     }
     if st.form_submit_button("Save invited numbers"):
-        act(lambda: set_invited(engine, actor, workshop.id, {k: int(v) for k, v in invited.items()}), "Invited numbers saved.")
+        act(lambda: set_invited(engine, workshop.id, {k: int(v) for k, v in invited.items()}, actor=actor), "Invited numbers saved.")
 
 if workshop.rounds:
     st.markdown("**Attrition per round and group**")
-    st.dataframe(attrition(engine, actor, workshop.id), hide_index=True, width="stretch")
+    st.dataframe(attrition(engine, workshop.id, actor=actor), hide_index=True, width="stretch")

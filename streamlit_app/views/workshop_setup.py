@@ -47,7 +47,7 @@ RATED_QUESTIONS = ["impact_workforce", "impact_pathway", "impact_system", "time_
 DEFAULT_GROUPS = "Clinicians, 0\nManagers, 0\nPatients and public, 0\nIndustry, 0\nEducators, 0"
 NEW = 0
 
-workshops = list_workshops(engine, actor)
+workshops = list_workshops(engine, actor=actor)
 if workshops.empty:
     st.info("You have no workshops yet. Create one below.")
 else:
@@ -59,7 +59,7 @@ titles = {NEW: "➕ New workshop", **{int(r.workshop_id): f"{r.title} (#{r.works
 if (pending := st.session_state.pop("ws_setup_pending_choice", None)) is not None:
     st.session_state["ws_setup_choice"] = pending if pending in titles else NEW
 chosen = st.selectbox("Create or edit", list(titles), format_func=titles.get, key="ws_setup_choice")
-current: WorkshopView | None = get_workshop(engine, actor, chosen) if chosen != NEW else None
+current: WorkshopView | None = get_workshop(engine, chosen, actor=actor) if chosen != NEW else None
 
 
 def rule_choice_of(rule: ConsensusRule) -> str:
@@ -198,11 +198,11 @@ if submitted:
         try:
             data = parse_workshop_input(values)
             if current is None:
-                new_id = create_workshop(engine, actor, data)
+                new_id = create_workshop(engine, data, actor=actor)
                 st.session_state["ws_setup_saved"] = f"Workshop #{new_id} created. Open “Run workshop” to show the join code."
                 st.session_state["ws_setup_pending_choice"] = new_id
             else:
-                update_workshop(engine, actor, current.id, data)
+                update_workshop(engine, current.id, data, actor=actor)
                 st.session_state["ws_setup_saved"] = "Workshop saved."
             st.rerun()
         except WorkshopError as error:
@@ -223,6 +223,6 @@ if current is not None:
             if not confirm:
                 st.error("Tick the confirmation box to delete the workshop.")
             else:
-                delete_workshop(engine, actor, current.id)
+                delete_workshop(engine, current.id, actor=actor)
                 st.session_state["ws_setup_pending_choice"] = NEW
                 st.rerun()

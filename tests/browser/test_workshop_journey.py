@@ -48,7 +48,7 @@ def prepare_database(path: Path) -> tuple[str, int]:
         "items": [{"technology_id": i, "question": "impact_workforce"} for i in ids],
         "groups": [{"name": name, "invited": 2} for name in GROUPS],
     })  # fmt: skip
-    workshop_id = create_workshop(engine, FACILITATOR, data)
+    workshop_id = create_workshop(engine, data, actor=FACILITATOR)
     engine.dispose()
     return url, workshop_id
 
@@ -71,7 +71,7 @@ def test_two_round_workshop_with_three_participants(server_factory, browser, tmp
     database_url, workshop_id = prepare_database(tmp_path / "journey.db")
     server = server_factory(database_url)
     engine = make_engine(database_url)
-    code = get_workshop(engine, FACILITATOR, workshop_id).join_code
+    code = get_workshop(engine, workshop_id, actor=FACILITATOR).join_code
 
     facilitator = browser.new_context().new_page()
     facilitator.goto(server.url)

@@ -83,17 +83,17 @@ def setup_values(technology_ids: list[int], **overrides) -> dict:
 @pytest.fixture
 def workshop(engine: Engine) -> int:
     technologies = add_technologies(engine, 2)
-    return create_workshop(engine, ALICE, parse_workshop_input(setup_values(technologies)), now=START)
+    return create_workshop(engine, parse_workshop_input(setup_values(technologies)), now=START, actor=ALICE)
 
 
 def join(engine: Engine, workshop_id: int, group_index: int = 0) -> str:
-    view = get_workshop(engine, None, workshop_id)
+    view = get_workshop(engine, workshop_id)
     token, _alias = join_workshop(engine, view.join_code, view.groups[group_index].id, now=START)
     return token
 
 
 def rate_all(engine: Engine, workshop_id: int, token: str, round_number: int, values: list[int], reason: str = "") -> int:
-    view = get_workshop(engine, None, workshop_id)
+    view = get_workshop(engine, workshop_id)
     ratings = [RatingInput(item_id=item.id, value=value, reason=reason)
                for item, value in zip(view.items_in(round_number), values, strict=True)]
     return save_ratings(engine, token, round_number, ratings, now=START)
@@ -103,22 +103,22 @@ def rate_all(engine: Engine, workshop_id: int, token: str, round_number: int, va
 
 
 def test_rule_can_change_in_draft_but_is_frozen_once_round_one_opens(engine: Engine, workshop: int) -> None:
-    view = get_workshop(engine, ALICE, workshop)
+    view = get_workshop(engine, workshop, actor=ALICE)
     values = view.as_input_values()
     ram = RAM_RULE
-    update_workshop(engine, ALICE, workshop, parse_workshop_input({**values, "rule": ram}))
-    assert get_workshop(engine, ALICE, workshop).rule == ram
+    update_workshop(engine, workshop, parse_workshop_input({**values, "rule": ram}), actor=ALICE)
+    assert get_workshop(engine, workshop, actor=ALICE).rule == ram
 
-    open_round(engine, ALICE, workshop, now=START)
+    open_round(engine, workshop, now=START, actor=ALICE)
     stricter = ConsensusRule(kind="custom", in_pct=80, out_pct=10)
     with pytest.raises(WorkshopError, match="consensus rule is frozen"):
-        update_workshop(engine, ALICE, workshop, parse_workshop_input({**values, "rule": stricter}))
-    assert get_workshop(engine, ALICE, workshop).rule == ram
+        update_workshop(engine, workshop, parse_workshop_input({**values, "rule": stricter}), actor=ALICE)
+    assert get_workshop(engine, workshop, actor=ALICE).rule == ram
     # Details other than the rule may still change.
-    update_workshop(engine, ALICE, workshop, parse_workshop_input({**values, "rule": ram, "title": "Renamed"}))
-    assert get_workshop(engine, ALICE, workshop).title == "Renamed"
+    update_workshop(engine, workshop, parse_workshop_input({**values, "rule": ram, "title": "Renamed"}), actor=ALICE)
+    assert get_workshop(engine, workshop, actor=ALICE).title == "Renamed"
     with pytest.raises(WorkshopError, match="frozen since round 1"):
-        update_workshop(engine, ALICE, workshop, parse_workshop_input({**values, "rule": ram, "items": values["items"][:1]}))
+        update_workshop(engine, workshop, parse_workshop_input({**values, "rule": ram, "items": values["items"][:1]}), actor=ALICE)
 
 
 def test_setup_validation_names_every_problem() -> None:
@@ -157,7 +157,7 @@ def test_custom_scale_builds_three_bands_or_explains() -> None:
 
 def test_unknown_technology_is_refused(engine: Engine) -> None:
     with pytest.raises(WorkshopError, match="not in the catalogue"):
-        create_workshop(engine, ALICE, parse_workshop_input(setup_values([999_999])), now=START)
+        create_workshop(engine, parse_workshop_input(setup_values([999_999])), now=START, actor=ALICE)
 
 
 # --- join codes ---------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ def test_join_code_format_and_normalisation() -> None:
 
 
 def test_join_code_expires_with_the_workshop(engine: Engine, workshop: int) -> None:
-    view = get_workshop(engine, ALICE, workshop)
+    view = get_workshop(engine, workshop, actor=ALICE)
     assert len(view.join_code) == 6 and not set(view.join_code) & set("0O1IL")
     assert find_workshop_by_code(engine, format_join_code(view.join_code).lower(), now=START).id == workshop
     after_expiry = view.expires_at + timedelta(seconds=1)
@@ -178,7 +178,7 @@ def test_join_code_expires_with_the_workshop(engine: Engine, workshop: int) -> N
     with pytest.raises(JoinError, match="expired"):
         join_workshop(engine, view.join_code, view.groups[0].id, now=after_expiry)
     with pytest.raises(WorkshopError, match="expired"):
-        open_round(engine, ALICE, workshop, now=after_expiry)
+        open_round(engine, workshop, now=after_expiry, actor=ALICE)
     with pytest.raises(JoinError, match="No workshop has this code"):
         find_workshop_by_code(engine, "ZZZZZZ", now=START)
     with pytest.raises(JoinError, match="6 letters and digits"):
@@ -186,14 +186,14 @@ def test_join_code_expires_with_the_workshop(engine: Engine, workshop: int) -> N
 
 
 def test_closed_workshop_refuses_joins(engine: Engine, workshop: int) -> None:
-    close_workshop(engine, ALICE, workshop, now=START)
-    view = get_workshop(engine, ALICE, workshop)
+    close_workshop(engine, workshop, now=START, actor=ALICE)
+    view = get_workshop(engine, workshop, actor=ALICE)
     with pytest.raises(JoinError, match="closed"):
         find_workshop_by_code(engine, view.join_code, now=START)
 
 
 def test_participants_get_sequential_aliases_and_only_a_hashed_token_is_stored(engine: Engine, workshop: int) -> None:
-    view = get_workshop(engine, ALICE, workshop)
+    view = get_workshop(engine, workshop, actor=ALICE)
     first_token, first_alias = join_workshop(engine, view.join_code, view.groups[0].id, now=START)
     _second_token, second_alias = join_workshop(engine, view.join_code, view.groups[1].id, now=START)
     assert (first_alias, second_alias) == ("P01", "P02")
@@ -214,10 +214,10 @@ def test_one_rating_per_participant_item_round_replaced_before_close_refused_aft
     token = join(engine, workshop)
     with pytest.raises(RatingError, match="Round 1 is closed"):
         rate_all(engine, workshop, token, 1, [5, 5])  # not opened yet
-    open_round(engine, ALICE, workshop, now=START)
+    open_round(engine, workshop, now=START, actor=ALICE)
     assert rate_all(engine, workshop, token, 1, [3, 4], reason="first thoughts") == 2
     assert rate_all(engine, workshop, token, 1, [8, 9], reason="  changed my mind ") == 2  # a second click / edit
-    item_ids = [item.id for item in get_workshop(engine, ALICE, workshop).items]
+    item_ids = [item.id for item in get_workshop(engine, workshop, actor=ALICE).items]
     assert participant_ratings(engine, token, 1) == {item_ids[0]: (8, "changed my mind"), item_ids[1]: (9, "changed my mind")}
     with read_session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Rating)) == 2
@@ -231,7 +231,7 @@ def test_one_rating_per_participant_item_round_replaced_before_close_refused_aft
     with pytest.raises(RatingError, match="join again"):
         rate_all(engine, workshop, "forged", 1, [5, 5])
 
-    close_round(engine, ALICE, workshop, now=START)
+    close_round(engine, workshop, now=START, actor=ALICE)
     with pytest.raises(RatingError, match="Round 1 is closed"):
         rate_all(engine, workshop, token, 1, [1, 1])
     assert participant_ratings(engine, token, 1)[item_ids[0]] == (8, "changed my mind")
@@ -239,17 +239,17 @@ def test_one_rating_per_participant_item_round_replaced_before_close_refused_aft
 
 def test_dropped_item_is_not_rated_in_later_rounds(engine: Engine, workshop: int) -> None:
     token = join(engine, workshop)
-    open_round(engine, ALICE, workshop, now=START)
+    open_round(engine, workshop, now=START, actor=ALICE)
     with pytest.raises(WorkshopError, match="between rounds"):
-        drop_item(engine, ALICE, workshop, get_workshop(engine, ALICE, workshop).items[0].id, "consensus")
+        drop_item(engine, workshop, get_workshop(engine, workshop, actor=ALICE).items[0].id, "consensus", actor=ALICE)
     rate_all(engine, workshop, token, 1, [9, 5])
-    close_round(engine, ALICE, workshop, now=START)
-    first = get_workshop(engine, ALICE, workshop).items[0]
+    close_round(engine, workshop, now=START, actor=ALICE)
+    first = get_workshop(engine, workshop, actor=ALICE).items[0]
     with pytest.raises(WorkshopError, match="reason"):
-        drop_item(engine, ALICE, workshop, first.id, "  ")
-    assert drop_item(engine, ALICE, workshop, first.id, "consensus in after round 1") == 1
-    open_round(engine, ALICE, workshop, now=START)
-    view = get_workshop(engine, ALICE, workshop)
+        drop_item(engine, workshop, first.id, "  ", actor=ALICE)
+    assert drop_item(engine, workshop, first.id, "consensus in after round 1", actor=ALICE) == 1
+    open_round(engine, workshop, now=START, actor=ALICE)
+    view = get_workshop(engine, workshop, actor=ALICE)
     assert [item.id for item in view.items_in(2)] == [view.items[1].id]
     with pytest.raises(RatingError, match="not rated in round 2"):
         save_ratings(engine, token, 2, [RatingInput(item_id=first.id, value=9)], now=START)
@@ -258,9 +258,9 @@ def test_dropped_item_is_not_rated_in_later_rounds(engine: Engine, workshop: int
 @pytest.mark.slow
 def test_sixty_participants_submitting_at_once_store_every_rating_once(engine: Engine) -> None:
     technologies = add_technologies(engine, 6)
-    workshop_id = create_workshop(engine, ALICE, parse_workshop_input(setup_values(technologies)), now=START)
-    open_round(engine, ALICE, workshop_id, now=START)
-    view = get_workshop(engine, ALICE, workshop_id)
+    workshop_id = create_workshop(engine, parse_workshop_input(setup_values(technologies)), now=START, actor=ALICE)
+    open_round(engine, workshop_id, now=START, actor=ALICE)
+    view = get_workshop(engine, workshop_id, actor=ALICE)
     tokens = [join_workshop(engine, view.join_code, view.groups[i % 2].id, now=START)[0] for i in range(60)]
     expected = {
         (token, item.id): (index + position) % 9 + 1
@@ -291,7 +291,7 @@ def test_sixty_participants_submitting_at_once_store_every_rating_once(engine: E
         assert {item_id: value for item_id, (value, _reason) in stored.items()} == {
             item.id: expected[(token, item.id)] for item in view.items
         }
-    progress = live_progress(engine, ALICE, workshop_id)
+    progress = live_progress(engine, workshop_id, actor=ALICE)
     assert progress.by_item["responses"].tolist() == [60] * 6
     assert progress.by_group.set_index("group")["completed"].to_dict() == {"Clinicians": 30, "Managers": 30}
 
@@ -301,22 +301,22 @@ def test_sixty_participants_submitting_at_once_store_every_rating_once(engine: E
 
 def test_a_facilitator_cannot_reach_another_facilitators_workshop(engine: Engine, workshop: int) -> None:
     for attempt in (
-        lambda: get_workshop(engine, BOB, workshop),
-        lambda: open_round(engine, BOB, workshop, now=START),
-        lambda: close_workshop(engine, BOB, workshop, now=START),
-        lambda: live_progress(engine, BOB, workshop),
-        lambda: analyse_workshop(engine, BOB, workshop),
+        lambda: get_workshop(engine, workshop, actor=BOB),
+        lambda: open_round(engine, workshop, now=START, actor=BOB),
+        lambda: close_workshop(engine, workshop, now=START, actor=BOB),
+        lambda: live_progress(engine, workshop, actor=BOB),
+        lambda: analyse_workshop(engine, workshop, actor=BOB),
         lambda: load_workshop_ratings(engine, workshop, actor=BOB),
-        lambda: attrition(engine, BOB, workshop),
-        lambda: update_workshop(engine, BOB, workshop, parse_workshop_input(get_workshop(engine, ALICE, workshop).as_input_values())),
+        lambda: attrition(engine, workshop, actor=BOB),
+        lambda: update_workshop(engine, workshop, parse_workshop_input(get_workshop(engine, workshop, actor=ALICE).as_input_values()), actor=BOB),
     ):
         with pytest.raises(WorkshopNotFound, match="not found, or you are not its facilitator"):
             attempt()
-    assert list_workshops(engine, BOB).empty
-    assert list_workshops(engine, ALICE)["workshop_id"].tolist() == [workshop]
-    assert list_workshops(engine, LEAD)["workshop_id"].tolist() == [workshop]
-    assert get_workshop(engine, LEAD, workshop).owner_user_id == "alice"
-    assert get_workshop(engine, ALICE, workshop).status == "draft"  # Bob's attempts changed nothing
+    assert list_workshops(engine, actor=BOB).empty
+    assert list_workshops(engine, actor=ALICE)["workshop_id"].tolist() == [workshop]
+    assert list_workshops(engine, actor=LEAD)["workshop_id"].tolist() == [workshop]
+    assert get_workshop(engine, workshop, actor=LEAD).owner_user_id == "alice"
+    assert get_workshop(engine, workshop, actor=ALICE).status == "draft"  # Bob's attempts changed nothing
 
 
 # --- analysis frames and evidence ---------------------------------------------------------------------
@@ -340,24 +340,24 @@ def test_load_workshop_results_maps_the_last_closed_round_of_each_item(engine: E
         {"technology_id": tech_b, "question": "impact_system"},
         {"question": "custom", "custom_question": "Should we fund training?"},
     ])  # fmt: skip
-    workshop_id = create_workshop(engine, ALICE, parse_workshop_input(values), now=START)
-    running_id = create_workshop(engine, ALICE, parse_workshop_input(values), now=START)
+    workshop_id = create_workshop(engine, parse_workshop_input(values), now=START, actor=ALICE)
+    running_id = create_workshop(engine, parse_workshop_input(values), now=START, actor=ALICE)
     tokens = [join(engine, workshop_id, i % 2) for i in range(10)]
-    open_round(engine, ALICE, workshop_id, now=START)
+    open_round(engine, workshop_id, now=START, actor=ALICE)
     # Round 1. Impact workforce: eight 7-9, one 5, one 2 -> 80% high, 10% low -> in; median 8 -> high.
     # Time: 2,2,2,3,3,3,3,4,4,4 -> lower median 3 -> 1_3y. Impact system: all 5 -> none, medium.
     impact = [7, 8, 9, 9, 8, 7, 9, 8, 5, 2]
     horizon = [2, 2, 2, 3, 3, 3, 3, 4, 4, 4]
     for token, a, h in zip(tokens, impact, horizon, strict=True):
         rate_all(engine, workshop_id, token, 1, [a, h, 5, 6])
-    close_round(engine, ALICE, workshop_id, now=START + timedelta(hours=1))
-    drop_item(engine, ALICE, workshop_id, get_workshop(engine, ALICE, workshop_id).items[0].id, "consensus in")
-    open_round(engine, ALICE, workshop_id, now=START + timedelta(hours=2))
+    close_round(engine, workshop_id, now=START + timedelta(hours=1), actor=ALICE)
+    drop_item(engine, workshop_id, get_workshop(engine, workshop_id, actor=ALICE).items[0].id, "consensus in", actor=ALICE)
+    open_round(engine, workshop_id, now=START + timedelta(hours=2), actor=ALICE)
     # Round 2 (8 participants): time all 4 -> 100% high band -> in, over_3y; impact system 1,1,1,1,1,1,2,3 -> out, low.
     for token, system in zip(tokens[:8], [1, 1, 1, 1, 1, 1, 2, 3], strict=True):
         rate_all(engine, workshop_id, token, 2, [4, system, 6])
     assert load_workshop_results(engine).empty  # not closed yet: no evidence
-    close_workshop(engine, ALICE, workshop_id, now=START + timedelta(hours=3))
+    close_workshop(engine, workshop_id, now=START + timedelta(hours=3), actor=ALICE)
 
     results = load_workshop_results(engine)
     assert list(results.columns) == RESULT_COLUMNS
@@ -376,13 +376,13 @@ def test_load_workshop_results_maps_the_last_closed_round_of_each_item(engine: E
 
 def test_ratings_frame_attrition_and_accord(engine: Engine, workshop: int) -> None:
     tokens = [join(engine, workshop, 0), join(engine, workshop, 0), join(engine, workshop, 1)]
-    open_round(engine, ALICE, workshop, now=START)
+    open_round(engine, workshop, now=START, actor=ALICE)
     rate_all(engine, workshop, tokens[0], 1, [9, 8])
     rate_all(engine, workshop, tokens[2], 1, [7, 7])
-    save_ratings(engine, tokens[1], 1, [RatingInput(item_id=get_workshop(engine, ALICE, workshop).items[0].id, value=2)], now=START)
-    hidden = analyse_workshop(engine, ALICE, workshop)
+    save_ratings(engine, tokens[1], 1, [RatingInput(item_id=get_workshop(engine, workshop, actor=ALICE).items[0].id, value=2)], now=START)
+    hidden = analyse_workshop(engine, workshop, actor=ALICE)
     assert hidden.summary.empty  # nothing shown while the round is open
-    close_round(engine, ALICE, workshop, now=START + timedelta(minutes=30))
+    close_round(engine, workshop, now=START + timedelta(minutes=30), actor=ALICE)
 
     ratings = load_workshop_ratings(engine, workshop, actor=ALICE)
     assert list(ratings.columns) == ["participant", "group", "item", "round", "rating"]
@@ -390,11 +390,11 @@ def test_ratings_frame_attrition_and_accord(engine: Engine, workshop: int) -> No
     assert ratings.groupby("participant")["group"].first().to_dict() == {"P01": "Clinicians", "P02": "Clinicians", "P03": "Managers"}
     assert ratings["item"].iloc[0].startswith("01 Tool 0: Impact on the primary workforce group")
 
-    table = attrition(engine, ALICE, workshop).set_index("group")
+    table = attrition(engine, workshop, actor=ALICE).set_index("group")
     assert table.loc["Clinicians", ["invited", "joined", "responded", "completed"]].tolist() == [4, 2, 2, 1]
     assert table.loc["Managers", ["invited", "joined", "responded", "completed"]].tolist() == [3, 1, 1, 1]
 
-    result = analyse_workshop(engine, ALICE, workshop)
+    result = analyse_workshop(engine, workshop, actor=ALICE)
     first = result.summary.iloc[0]
     assert (first["n"], first["median"], first["consensus"]) == (3, 7.0, "none")  # 2 of 3 high = 66.7% < 70%
     accord = result.accord.iloc[0]

@@ -60,7 +60,7 @@ def own_workshop(engine: Engine, *, hide: bool = True, title: str = "Ward AI wor
         "items": [{"technology_id": i, "question": "impact_workforce"} for i in ids],
         "groups": [{"name": "Nurses"}, {"name": "Managers"}],
     })  # fmt: skip
-    return create_workshop(engine, FACILITATOR, data)
+    return create_workshop(engine, data, actor=FACILITATOR)
 
 
 def button(at, label: str):
@@ -79,7 +79,7 @@ def test_facilitator_creates_a_workshop_and_sees_only_their_own(demo_engine: Eng
     button(at, "Save workshop").click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert "Workshop #" in texts(at) and "created" in texts(at)
-    mine = list_workshops(demo_engine, FACILITATOR)
+    mine = list_workshops(demo_engine, actor=FACILITATOR)
     assert mine["title"].tolist() == ["Stroke pathway workshop"]
     assert mine.iloc[0][["items", "groups", "status"]].tolist() == [2, 5, "draft"]
     assert "Consensus in if at least 70%" in texts(at)  # the pre-registration text of the saved rule
@@ -92,12 +92,12 @@ def test_setup_shows_problems_instead_of_saving(engine: Engine) -> None:
     shown = texts(at) + "\n".join(str(v) for frame in at.dataframe for v in frame.value.to_numpy().ravel())
     assert "The workshop was not saved" in shown
     assert "line 1: 'lots' is not a whole number" in shown
-    assert list_workshops(engine, FACILITATOR).empty
+    assert list_workshops(engine, actor=FACILITATOR).empty
 
 
 def test_rule_change_after_round_one_is_refused_on_the_page(engine: Engine) -> None:
     workshop_id = own_workshop(engine)
-    open_round(engine, FACILITATOR, workshop_id)
+    open_round(engine, workshop_id, actor=FACILITATOR)
     at = open_app("facilitator", "workshop_setup.py")
     at.selectbox(key="ws_setup_choice").set_value(workshop_id).run()
     assert "frozen: round 1 has opened" in texts(at)
@@ -105,19 +105,19 @@ def test_rule_change_after_round_one_is_refused_on_the_page(engine: Engine) -> N
     button(at, "Save workshop").click().run()
     shown = "\n".join(str(v) for frame in at.dataframe for v in frame.value.to_numpy().ravel())
     assert "The consensus rule is frozen" in shown
-    assert get_workshop(engine, FACILITATOR, workshop_id).rule == COMET_RULE
+    assert get_workshop(engine, workshop_id, actor=FACILITATOR).rule == COMET_RULE
 
 
 def test_run_page_shows_the_join_code_and_opens_a_round(engine: Engine) -> None:
     workshop_id = own_workshop(engine)
-    code = get_workshop(engine, FACILITATOR, workshop_id).join_code
+    code = get_workshop(engine, workshop_id, actor=FACILITATOR).join_code
     at = open_app("facilitator", "workshop_run.py")
     assert f"{code[:3]}-{code[3:]}" in texts(at)
     assert len(at.get("image")) == 1  # the QR code
     button(at, "Open round 1").click().run()
     assert not at.exception
     assert "Round 1 is open. The consensus rule is now frozen." in texts(at)
-    assert get_workshop(engine, FACILITATOR, workshop_id).open_round is not None
+    assert get_workshop(engine, workshop_id, actor=FACILITATOR).open_round is not None
     assert "Round 1: responses so far" in texts(at)
 
 
@@ -136,7 +136,7 @@ def test_presenter_view_steps_through_items_of_the_closed_round(demo_engine: Eng
 
 def test_presenter_view_hides_an_open_round(engine: Engine) -> None:
     workshop_id = own_workshop(engine, hide=True)
-    open_round(engine, FACILITATOR, workshop_id)
+    open_round(engine, workshop_id, actor=FACILITATOR)
     at = open_app("facilitator", "workshop_presenter.py")
     assert "No round has closed yet" in texts(at)
     assert not at.get("plotly_chart")
@@ -166,8 +166,8 @@ def test_facilitator_pages_refuse_respondents(engine: Engine) -> None:
 
 def test_participant_joins_rates_and_sees_round_two_feedback(engine: Engine) -> None:
     workshop_id = own_workshop(engine)
-    workshop = get_workshop(engine, FACILITATOR, workshop_id)
-    open_round(engine, FACILITATOR, workshop_id)
+    workshop = get_workshop(engine, workshop_id, actor=FACILITATOR)
+    open_round(engine, workshop_id, actor=FACILITATOR)
 
     at = open_app(None, "workshop_join.py", query={"join": workshop.join_code.lower()})
     assert "Ward AI workshop" in texts(at)
@@ -194,10 +194,10 @@ def test_participant_joins_rates_and_sees_round_two_feedback(engine: Engine) -> 
     other, _ = join_workshop(engine, workshop.join_code, workshop.groups[0].id)
     save_ratings(engine, other, 1, [RatingInput(item_id=first.id, value=9, reason="Strong evidence"),
                                     RatingInput(item_id=second.id, value=2)])
-    close_round(engine, FACILITATOR, workshop_id)
+    close_round(engine, workshop_id, actor=FACILITATOR)
     at.run()
     assert "Round 1 has closed. Please wait for the facilitator to open round 2." in texts(at)
-    open_round(engine, FACILITATOR, workshop_id)
+    open_round(engine, workshop_id, actor=FACILITATOR)
     at.run()
     shown = texts(at)
     assert "Round 2 of 2" in shown
@@ -209,11 +209,11 @@ def test_participant_joins_rates_and_sees_round_two_feedback(engine: Engine) -> 
 
 def test_participant_refresh_keeps_the_seat_and_closed_workshop_is_explained(engine: Engine) -> None:
     workshop_id = own_workshop(engine)
-    workshop = get_workshop(engine, FACILITATOR, workshop_id)
+    workshop = get_workshop(engine, workshop_id, actor=FACILITATOR)
     token, _ = join_workshop(engine, workshop.join_code, workshop.groups[0].id)
     at = open_app(None, "workshop_join.py", query={"p": token})
     assert "Please wait for the facilitator to open round 1" in texts(at)
-    close_workshop(engine, FACILITATOR, workshop_id)
+    close_workshop(engine, workshop_id, actor=FACILITATOR)
     at.run()
     assert "This workshop has closed" in texts(at)
     fresh = open_app(None, "workshop_join.py", query={"join": workshop.join_code})
@@ -224,22 +224,22 @@ def test_participant_refresh_keeps_the_seat_and_closed_workshop_is_explained(eng
 
 def test_run_page_drops_an_item_between_rounds_and_records_invited(engine: Engine) -> None:
     workshop_id = own_workshop(engine)
-    workshop = get_workshop(engine, FACILITATOR, workshop_id)
+    workshop = get_workshop(engine, workshop_id, actor=FACILITATOR)
     token, _ = join_workshop(engine, workshop.join_code, workshop.groups[0].id)
-    open_round(engine, FACILITATOR, workshop_id)
+    open_round(engine, workshop_id, actor=FACILITATOR)
     save_ratings(engine, token, 1, [RatingInput(item_id=item.id, value=9) for item in workshop.items])
-    close_round(engine, FACILITATOR, workshop_id)
+    close_round(engine, workshop_id, actor=FACILITATOR)
 
     at = open_app("facilitator", "workshop_run.py")
     assert "Between rounds: drop items that reached consensus in round 1" in texts(at)
     at.selectbox[1].set_value(workshop.items[1].id)
     button(at, "Drop from later rounds").click().run()
     assert "Item dropped from later rounds." in texts(at)
-    dropped = get_workshop(engine, FACILITATOR, workshop_id).items[1]
+    dropped = get_workshop(engine, workshop_id, actor=FACILITATOR).items[1]
     assert (dropped.dropped_after_round, dropped.drop_reason) == (1, "Consensus reached in round 1")
 
     at.number_input(key=f"ws_invited_{workshop.groups[0].id}").set_value(12)
     button(at, "Save invited numbers").click().run()
-    assert [g.invited for g in get_workshop(engine, FACILITATOR, workshop_id).groups] == [12, 0]
+    assert [g.invited for g in get_workshop(engine, workshop_id, actor=FACILITATOR).groups] == [12, 0]
     attrition_table = at.dataframe[-1].value
     assert attrition_table.loc[attrition_table["group"] == "Nurses", ["invited", "joined", "completed"]].values.tolist() == [[12, 1, 1]]
