@@ -137,7 +137,9 @@ def main() -> None:
                                  version=responses)
         # The page reads the database through this name; hand it the synthetic frames instead.
         analysis_state.load_analysis_inputs = lambda _engine, inputs=inputs: inputs
-        streamlit.cache_data.clear()  # the database's data version has not changed: start from an empty cache
+        # The database's data version has not changed: start from empty caches.
+        streamlit.cache_data.clear()
+        streamlit.cache_resource.clear()
         types = inputs.technologies["type_code"].astype(str).value_counts().index.tolist()
         report(f"synthetic, {responses:,} responses", compute_figures(lambda inputs=inputs: inputs),
                page_figures(types[0], types[1], types[2:5], len(inputs.technologies)))

@@ -1,8 +1,11 @@
 """Shared state of the analysis pages: cached computations, the global filters and the settings.
 
-Caching: every computation is an ``st.cache_data`` entry keyed on the database URL and the data
-version (read on every run, bumped by every write of evidence), plus the settings and filters as
-JSON, so a new survey response or workshop result shows on the next render without a refresh.
+Caching: every computation is keyed on the database URL and the data version (read on every run,
+bumped by every write of evidence), plus the settings and filters as JSON, so a new survey response
+or workshop result shows on the next render without a refresh. The estimates are ``st.cache_data``
+entries. The input frames and the computed views are read-only and large (about 30 MB with 100,000
+responses), so they are ``st.cache_resource`` entries: ``st.cache_data`` would copy them on every
+render and keep one copy of the input frames per cached filter combination.
 
 The global filters (sidebar) and the blending settings (the Estimates page's sliders) are kept in
 plain session-state entries that outlive page switches, so both analysis pages agree on them and
@@ -61,7 +64,7 @@ def _database_key() -> tuple[str, int]:
 # --- cached computations -----------------------------------------------------------------------
 
 
-@st.cache_data(show_spinner="Reading the evidence…", max_entries=2)
+@st.cache_resource(show_spinner="Reading the evidence…", max_entries=2)
 def _inputs(url: str, version: int) -> AnalysisInputs:
     return load_analysis_inputs(get_engine())
 
@@ -71,15 +74,11 @@ def _estimates(url: str, version: int, settings_json: str) -> pd.DataFrame:
     return compute_estimates(_inputs(url, version), BlendSettings.model_validate_json(settings_json))
 
 
-@st.cache_data(show_spinner="Computing the views…", max_entries=24)
+@st.cache_resource(show_spinner="Computing the views…", max_entries=16)
 def _analysis(url: str, version: int, settings_json: str, filters_json: str, threshold: int, today: str) -> RoadmapAnalysis:
     settings = BlendSettings.model_validate_json(settings_json)
     return compute_analysis(_inputs(url, version), _estimates(url, version, settings_json), settings,
                             Filters.model_validate_json(filters_json), threshold, as_of=today)
-
-
-def analysis_inputs() -> AnalysisInputs:
-    return _inputs(*_database_key())
 
 
 def analysis_for(settings: BlendSettings, filters: Filters) -> RoadmapAnalysis:
