@@ -194,3 +194,40 @@ def test_report_command_writes_the_html_report(catalogue_url: str, tmp_path, cap
     assert "This report contains demonstration data" in content
     assert exports_audited(catalogue_url) == [("report", {"format": "html", "technologies": 9})]
     assert main(["report", str(tmp_path / "report.pdf"), "--database-url", catalogue_url]) == 1
+
+
+# --- chart exports ---------------------------------------------------------------------------------
+
+
+def test_chart_html_is_a_self_contained_page() -> None:
+    from streamlit_app.charts import Labeller, distribution_figure, figure_html
+
+    _, analysis = report()
+    page = figure_html(distribution_figure(analysis.distribution, Labeller()))
+    assert page.lower().startswith("<!doctype html>") and page.count(PLOTLY_BANNER) == 1
+    assert not re.search(r"<script[^>]*\ssrc=", page)
+
+
+def test_a_png_failure_becomes_one_clear_message(monkeypatch) -> None:
+    import plotly.graph_objects as go
+
+    from streamlit_app.charts import ChartExportError, figure_png
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("no browser")
+
+    monkeypatch.setattr(go.Figure, "to_image", broken)
+    with pytest.raises(ChartExportError, match=r"could not be exported as PNG.*\(RuntimeError\).*HTML and the tables"):
+        figure_png(go.Figure())
+
+
+def test_empty_tables_give_a_figure_that_says_so() -> None:
+    from streamlit_app import charts
+
+    _, analysis = report(filters=Filters(type_codes=["automation"], clinical_areas=["radiology"]), case_studies=[])
+    label = charts.Labeller()
+    for figure in (charts.distribution_figure(analysis.distribution, label), charts.timeline_figure(analysis.timeline, label),
+                   charts.workforce_figure(analysis.workforce, label), charts.evidence_gap_figure(analysis.evidence_gaps, label),
+                   charts.equity_figure(analysis.equity, label)):
+        assert figure.layout.annotations[0].text in ("No data for the current filters.",
+                                                     "No technology is live or scaled anywhere for the current filters.")

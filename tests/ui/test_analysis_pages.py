@@ -249,3 +249,12 @@ def test_only_leads_reach_the_analysis(demo_url: str, role: str) -> None:
     direct.session_state["dev_role"] = role
     direct.run()
     assert [e.value for e in direct.error] == ["You do not have access to this page."]
+
+
+def test_a_chart_is_prepared_as_png_or_the_page_says_why(demo_url: str) -> None:
+    at = open_app("lead", ROADMAP)
+    at.button(key="png_prepare_distribution").click().run()
+    assert not at.exception
+    offered = [b for b in at.get("download_button") if "Download PNG" in str(b)]
+    refused = [e.value for e in at.error if "could not be exported as PNG" in e.value]
+    assert len(offered) + len(refused) == 1
