@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from storage.audit import record_audit
 from storage.db import write_session
 from storage.models import DataVersion, FdaPanelCrosswalk, VocabularyTerm
+from storage.permissions import guarded
 
 SEED_FILE = Path(__file__).resolve().parent / "seed" / "vocabularies.yaml"
 
@@ -163,8 +166,10 @@ def codes_in_use(session: Session, vocabulary: str) -> set[str]:
     return used
 
 
-def save_vocabulary(engine: Engine, vocabulary: str, rows: list[dict]) -> None:
-    """Replace a vocabulary's terms with ``rows`` (code, label, active, parent_code), in order.
+@guarded("catalogue.edit")
+def save_vocabulary(engine: Engine, vocabulary: str, rows: list[dict], *, actor: Any = None) -> None:
+    """Replace a vocabulary's terms with ``rows`` (code, label, active, parent_code), in order,
+    audited as ``vocabulary_update`` in the same transaction.
 
     Refused as a whole, with every problem listed, when a code is malformed or repeated, a
     label is empty, a code still in use is removed (retire it instead), a subtype names an
@@ -214,6 +219,8 @@ def save_vocabulary(engine: Engine, vocabulary: str, rows: list[dict]) -> None:
             term.sort_order = order
             term.parent_code = (row.get("parent_code") or None) if vocabulary == SUBTYPE_VOCABULARY else None
             session.add(term)
+        record_audit(session, actor, None, "vocabulary_update", f"vocabulary:{vocabulary}", "success",
+                     {"terms": len(rows), "added": len(added), "removed": len(removed)})
         bump_data_version(session)
 
 
@@ -224,8 +231,10 @@ def crosswalk_rows(engine: Engine) -> list[dict]:
         return [{"panel": r.panel, "clinical_area": r.clinical_area} for r in session.scalars(select(FdaPanelCrosswalk).order_by(FdaPanelCrosswalk.panel))]
 
 
-def save_crosswalk(engine: Engine, rows: list[dict]) -> None:
-    """Replace the FDA panel -> clinical area crosswalk (panels unique, areas must exist)."""
+@guarded("catalogue.edit")
+def save_crosswalk(engine: Engine, rows: list[dict], *, actor: Any = None) -> None:
+    """Replace the FDA panel -> clinical area crosswalk (panels unique, areas must exist), audited
+    as ``vocabulary_update`` in the same transaction."""
     with write_session(engine) as session:
         areas = {t.code for t in terms(session, "clinical_area")}
         problems = []
@@ -247,3 +256,4 @@ def save_crosswalk(engine: Engine, rows: list[dict]) -> None:
         session.flush()
         for row in rows:
             session.add(FdaPanelCrosswalk(panel=str(row["panel"]).strip(), clinical_area=str(row["clinical_area"]).strip()))
+        record_audit(session, actor, None, "vocabulary_update", "vocabulary:fda_panel_crosswalk", "success", {"terms": len(rows)})

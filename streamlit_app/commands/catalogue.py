@@ -1,11 +1,13 @@
-"""`roadmap catalogue import|export`."""
+"""`roadmap catalogue import|export` (the operator acts as ``cli_actor()``: trusted, audited)."""
 
 from __future__ import annotations
 
 import argparse
 
-from storage.catalogue_io import CatalogueImportError, export_frame, import_catalogue
-from storage.exports import format_from_path, table_bytes
+from storage.audit import cli_actor
+from storage.catalogue import count_technologies
+from storage.catalogue_io import CatalogueImportError, export_catalogue, import_catalogue
+from storage.exports import format_from_path
 from streamlit_app.commands.common import CommandError, Result, open_database, read_input_file, write_output_file
 
 
@@ -13,7 +15,8 @@ def catalogue_import(args: argparse.Namespace) -> Result:
     data = read_input_file(args.path)
     engine = open_database(args)
     try:
-        report = import_catalogue(engine, data, fmt=args.format, dry_run=args.dry_run, source_name=args.path.rsplit("/", 1)[-1])
+        report = import_catalogue(engine, data, fmt=args.format, dry_run=args.dry_run, source_name=args.path.rsplit("/", 1)[-1],
+                                  actor=cli_actor())
     except CatalogueImportError as error:
         if args.json:
             # Scripts get every problem; people get the first few in the one-line reason.
@@ -32,9 +35,10 @@ def catalogue_export(args: argparse.Namespace) -> Result:
     except ValueError as error:
         raise CommandError(str(error)) from None
     engine = open_database(args)
-    frame = export_frame(engine)
-    write_output_file(args.path, table_bytes(frame, fmt, sheet_name="catalogue"))
-    return Result({"path": args.path, "rows": len(frame), "format": fmt}, [f"wrote {len(frame)} technologies to {args.path}"])
+    content = export_catalogue(engine, fmt, actor=cli_actor())
+    write_output_file(args.path, content)
+    rows = count_technologies(engine)
+    return Result({"path": args.path, "rows": rows, "format": fmt}, [f"wrote {rows} technologies to {args.path}"])
 
 
 def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ from storage.catalogue import create_technology, delete_technology, get_technolo
 from storage.catalogue_io import CatalogueImportError, export_frame, import_catalogue, template_frame
 from storage.db import read_session
 from storage.vocabularies import EDITABLE_VOCABULARIES, SUBTYPE_VOCABULARY, VocabularyError, crosswalk_rows, save_crosswalk, save_vocabulary, terms
-from streamlit_app.auth import record_ui_event, require_role
+from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
 from streamlit_app.technology_form import technology_form
 from streamlit_app.widgets import DATABASE_READ_FAILED, catalogue_frames, database_errors, download_table, md_escape, show_problems
@@ -125,11 +125,10 @@ with vocab_tab, database_errors(DATABASE_READ_FAILED):
         rows = edited.astype(object).where(edited.notna(), None).to_dict("records")
         with database_errors():
             try:
-                save_vocabulary(engine, vocabulary, rows)
+                save_vocabulary(engine, vocabulary, rows, actor=actor)
             except VocabularyError as error:
                 show_problems("Not saved", error.problems)
             else:
-                record_ui_event("vocabulary_update", f"vocabulary:{vocabulary}", {"terms": len(rows)})
                 st.session_state["vocab_saved"] = f"Saved {EDITABLE_VOCABULARIES[vocabulary].lower()}."
                 st.rerun()
 
@@ -141,9 +140,8 @@ with vocab_tab, database_errors(DATABASE_READ_FAILED):
         with database_errors():
             try:
                 crosswalk_edit = edited_crosswalk.astype(object).where(edited_crosswalk.notna(), None).to_dict("records")
-                save_crosswalk(engine, crosswalk_edit)
+                save_crosswalk(engine, crosswalk_edit, actor=actor)
             except VocabularyError as error:
                 show_problems("Not saved", error.problems)
             else:
-                record_ui_event("vocabulary_update", "vocabulary:fda_panel_crosswalk", {"terms": len(crosswalk_edit)})
                 st.success("Saved the crosswalk.")
