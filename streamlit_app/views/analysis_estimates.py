@@ -85,11 +85,11 @@ with evidence_area:
     row = table[(table["technology_id"] == technology_id) & (table["quantity"] == quantity)]
     if not row.empty:
         estimate = row.iloc[0]
-        columns = st.columns(4)
-        columns[0].metric("Point estimate", _shown(estimate["point"]))
-        columns[1].metric("90% interval", f"{_shown(estimate['lower'])} – {_shown(estimate['upper'])}")
-        columns[2].metric("Evidence strength", str(estimate["strength"]))
-        columns[3].metric("Survey respondents", str(estimate["n_survey"]))
+        top, bottom = st.columns(2), st.columns(2)  # two per row: interval and suppression texts are long
+        top[0].metric("Point estimate", _shown(estimate["point"]))
+        top[1].metric("90% interval", f"{_shown(estimate['lower'])} – {_shown(estimate['upper'])}")
+        bottom[0].metric("Evidence strength", str(estimate["strength"]))
+        bottom[1].metric("Survey respondents", str(estimate["n_survey"]))
     evidence, note = analysis.evidence(technology_id, quantity)
     if note:
         st.info(note, icon=":material/visibility_off:")
