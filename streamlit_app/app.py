@@ -31,5 +31,5 @@ if identity is None:
     navigation = st.navigation({"Account": [sign_in], **pages_for(None, default_url_path="sign-in")})
 else:
     render_user_box(identity)
-    navigation = st.navigation(pages_for(identity.role))
+    navigation = st.navigation(pages_for(identity.role), expanded=True)
 navigation.run()
