@@ -15,7 +15,7 @@ from storage.db import make_engine
 from storage.migrate import upgrade_to_head
 from tests.proof.private_postgres import private_postgres, unavailable_reason
 
-pytestmark = [pytest.mark.postgres, pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))]
+pytestmark = [pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))]
 
 # With the server down the port refuses connections at once; the connect timeout bounds the
 # wait if the host itself stops answering. Either way the user hears within seconds.

@@ -13,8 +13,7 @@ from storage.models.catalogue import Technology
 from tests.browser.conftest import screenshot, sign_in, wait_for_app
 from tests.proof.private_postgres import private_postgres, unavailable_reason
 
-pytestmark = [pytest.mark.browser, pytest.mark.postgres,
-              pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))]
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))]
 
 OUTAGE_MESSAGE = "The database is not reachable just now"
 NAME = "Outage-proof discharge summariser"
