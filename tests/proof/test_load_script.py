@@ -104,7 +104,7 @@ def run_script(database_url: str, *arguments: str) -> dict:
     completed = subprocess.run(
         [sys.executable, str(SCRIPT), "--participants", "3", "--items", "2", "--saves", "2", "--json",
          "--timeout", str(RUN_LIMIT_SECONDS), "--database-url", database_url, *arguments],
-        cwd=ROOT, capture_output=True, text=True, timeout=RUN_LIMIT_SECONDS + 60,
+        check=False, cwd=ROOT, capture_output=True, text=True, timeout=RUN_LIMIT_SECONDS + 60,
     )
     assert completed.returncode == 0, f"exit {completed.returncode}\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
     return json.loads(completed.stdout)
