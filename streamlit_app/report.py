@@ -74,6 +74,47 @@ REPORT_ESTIMATE_COLUMNS = ["technology_id", "name", "type_code", "quantity", "po
                            "suppression_note"]
 
 
+QUANTITY_LABELS = {
+    "time_to_deployment": "Time to deployment at scale",
+    "impact_workforce": "Impact on the primary workforce group",
+    "impact_pathway": "Impact on the pathway",
+    "impact_system": "Impact on the system",
+    "adoption_stage": "Adoption stage",
+    "minutes_per_case": "Staff minutes per case (+ saved, − added)",
+}
+# Vocabulary whose labels name each quantity's categories (minutes are numbers).
+QUANTITY_VOCABULARY = {
+    "time_to_deployment": "deployment_horizon",
+    "impact_workforce": "impact_level",
+    "impact_pathway": "impact_level",
+    "impact_system": "impact_level",
+    "adoption_stage": "adoption_status",
+}
+READABLE_ESTIMATE_HEADERS = {
+    "technology_id": "ID", "name": "Technology", "type_code": "Type", "quantity": "Quantity", "point": "Estimate",
+    "lower": "90% interval from", "upper": "90% interval to", "n_catalogue": "Catalogue evidence",
+    "n_survey": "Survey respondents", "n_workshop": "Workshop results", "effective_n": "Weighted evidence",
+    "agreement": "Agreement", "strength": "Evidence strength", "newest_evidence": "Newest evidence",
+    "suppression_note": "Disclosure note",
+}
+
+
+def readable_estimates(table: pd.DataFrame, label: Labeller) -> pd.DataFrame:
+    """The estimates table for people: labels instead of codes and plain-English headings."""
+    readable = table[[c for c in REPORT_ESTIMATE_COLUMNS if c in table.columns]].copy()
+    if "type_code" in readable:
+        readable["type_code"] = [label("technology_type", code) for code in readable["type_code"]]
+    for column in ("point", "lower", "upper"):
+        if column in readable and "quantity" in readable:
+            readable[column] = [
+                label(QUANTITY_VOCABULARY[quantity], value) if quantity in QUANTITY_VOCABULARY and isinstance(value, str) else value
+                for quantity, value in zip(readable["quantity"], readable[column], strict=True)
+            ]
+    if "quantity" in readable:
+        readable["quantity"] = readable["quantity"].map(QUANTITY_LABELS).fillna(readable["quantity"])
+    return readable.rename(columns=READABLE_ESTIMATE_HEADERS)
+
+
 def suppressed_text(threshold: int) -> str:
     return f"suppressed (<{threshold})"
 
@@ -445,9 +486,8 @@ def _case_studies(out: _Writer, case_studies: Sequence[CaseStudyRecord]) -> None
         out.add("</div>")
 
 
-def _estimates(out: _Writer, analysis: RoadmapAnalysis) -> None:
-    table = analysis.tables["estimates"]
-    out.table(table[[c for c in REPORT_ESTIMATE_COLUMNS if c in table.columns]],
+def _estimates(out: _Writer, analysis: RoadmapAnalysis, label: Labeller) -> None:
+    out.table(readable_estimates(analysis.tables["estimates"], label),
               "Point estimate and 90% interval per technology and quantity; n_survey counts respondents (suppressed below the threshold).")
 
 
@@ -476,7 +516,7 @@ def build_report(analysis: RoadmapAnalysis, case_studies: Sequence[CaseStudyReco
         "workforce": lambda: _workforce(out, analysis, label),
         "evidence": lambda: _evidence(out, analysis, label),
         "case-studies": lambda: _case_studies(out, case_studies),
-        "estimates": lambda: _estimates(out, analysis),
+        "estimates": lambda: _estimates(out, analysis, label),
         "method": lambda: out.add('<div class="method">' + markdown_to_html(
             method_text if method_text is not None else METHOD_PAGE.read_text(encoding="utf-8")) + "</div>"),
     }

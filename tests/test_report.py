@@ -102,7 +102,7 @@ def test_the_report_shows_no_respondent_count_below_the_threshold() -> None:
     assert "suppressed (&lt;5)" in content
     estimates = content[content.index('<section id="estimates">'):content.index('<section id="method">')]
     rows = re.findall(r"<tr>\s*<td>2</td>\s*<td>Beta</td>(.*?)</tr>", estimates, flags=re.DOTALL)
-    minutes = [row for row in rows if "minutes_per_case" in row]
+    minutes = [row for row in rows if "Staff minutes per case" in row]
     assert len(minutes) == 1 and "suppressed (&lt;5)" in minutes[0] and "-5" not in minutes[0]
     for name, table in analysis.tables.items():
         for column in ("n_survey", "survey_answers", "received", "needed", "respondents"):

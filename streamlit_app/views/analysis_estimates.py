@@ -22,9 +22,10 @@ from streamlit_app.analysis_state import (
 )
 from streamlit_app.auth import require_role
 from streamlit_app.report import (
-    REPORT_ESTIMATE_COLUMNS,
+    QUANTITY_LABELS,
     headline_comparison,
     mark_suppressed,
+    readable_estimates,
 )
 from streamlit_app.widgets import demo_banner, md_escape
 
@@ -51,14 +52,6 @@ def _shown(value: object) -> str:
     return f"{value:+.1f}" if isinstance(value, float) else str(value)
 
 
-QUANTITY_LABELS = {
-    "time_to_deployment": "Time to deployment at scale",
-    "impact_workforce": "Impact on the primary workforce group",
-    "impact_pathway": "Impact on the pathway",
-    "impact_system": "Impact on the system",
-    "adoption_stage": "Adoption stage",
-    "minutes_per_case": "Staff minutes per case (+ saved, − added)",
-}
 
 with estimates_area:
     demo_banner(analysis.inputs.technologies)
@@ -70,10 +63,10 @@ with estimates_area:
     quantity_filter = st.selectbox("Quantity", [None, *s.QUANTITIES], key="est_quantity",
                                    format_func=lambda q: "All quantities" if q is None else QUANTITY_LABELS[q])
     shown = table if quantity_filter is None else table[table["quantity"] == quantity_filter]
-    st.caption("Point estimate and 90% interval; n_catalogue / n_survey / n_workshop count the evidence by source "
-               f"(n_survey counts respondents: below {analysis.threshold} it is suppressed, and so is what would reveal it).")
-    show_table(shown[[c for c in REPORT_ESTIMATE_COLUMNS if c in shown.columns]],
-               "estimates" if quantity_filter is None else f"estimates-{quantity_filter}", key="est_table", export=shown)
+    st.caption("Point estimate and 90% interval; the evidence columns count it by source (survey respondents below "
+               f"{analysis.threshold} are suppressed, and so is what would reveal them).")
+    readable = readable_estimates(shown, label)
+    show_table(readable, "estimates" if quantity_filter is None else f"estimates-{quantity_filter}", key="est_table", export=readable)
 
 with evidence_area:
     st.header("Evidence behind an estimate")

@@ -172,7 +172,7 @@ def test_estimates_drill_down_lists_evidence_without_small_counts(demo_url: str)
     shown_row = table[(table["quantity"] == "time_to_deployment") & ~table["n_survey_suppressed"] & (table["n_survey"] >= 5)].iloc[0]
     hidden_row = table[(table["quantity"] == "time_to_deployment") & table["n_survey_suppressed"]].iloc[0]
     at = open_app("lead", ESTIMATES)
-    assert "suppressed (<5)" in at.dataframe[0].value["n_survey"].astype(str).tolist()
+    assert "suppressed (<5)" in at.dataframe[0].value["Survey respondents"].astype(str).tolist()
     at.selectbox(key="est_technology").set_value(int(shown_row["technology_id"]))
     at.selectbox(key="est_evidence_quantity").set_value("time_to_deployment").run()
     evidence = at.dataframe[1].value
