@@ -10,6 +10,7 @@ takes the write lock up front and waits (busy timeout) instead of failing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage.settings import database_url
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+POSTGRES_CONNECT_TIMEOUT_S = 5
 _IMMEDIATE_OPTION = "roadmap_begin_immediate"
 
 
@@ -43,7 +45,10 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(resolved, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # A bounded connect timeout: when the server is unreachable, users get a clear message in
+    # seconds instead of a request that hangs.
+    return create_engine(resolved, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S})
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -86,8 +91,17 @@ def write_session(engine: Engine) -> Iterator[Session]:
     On SQLite the transaction begins IMMEDIATE so concurrent writers queue on the busy
     timeout instead of failing half-way.
     """
-    bind = engine.execution_options(**{_IMMEDIATE_OPTION: True}) if is_sqlite(engine) else engine
-    session = Session(bind=bind, expire_on_commit=False)
+    if not is_sqlite(engine):
+        yield from _transaction(Session(bind=engine, expire_on_commit=False))
+        return
+    # Writers in this process take turns on a lock first: SQLite's busy handler retries with
+    # sleeps, which lets one unlucky writer wait many times longer than the rest. Other
+    # processes still queue on the busy timeout.
+    with _sqlite_write_lock(engine):
+        yield from _transaction(Session(bind=engine.execution_options(**{_IMMEDIATE_OPTION: True}), expire_on_commit=False))
+
+
+def _transaction(session: Session) -> Iterator[Session]:
     try:
         yield session
         session.commit()
@@ -96,3 +110,15 @@ def write_session(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _sqlite_write_lock(engine: Engine) -> threading.RLock:
+    """One lock per database file, shared by every engine of this process that opens it
+    (re-entrant, so a nested write fails on the busy timeout as before instead of hanging)."""
+    key = str(engine.url.database)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
