@@ -50,7 +50,7 @@ class TechnologyInput(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=300)
+    name: str = Field(max_length=300)
     company: str = Field(default="", max_length=300)
     short_description: str = Field(default="", max_length=500)
     long_description: str = Field(default="", max_length=20_000)
@@ -85,6 +85,13 @@ class TechnologyInput(BaseModel):
     def _blank_is_none(cls, value, info: ValidationInfo):  # noqa: ANN001
         if isinstance(value, str) and value.strip() == "" and info.field_name not in _TEXT_FIELDS:
             return None
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name_required(cls, value: str) -> str:
+        if not value:
+            raise ValueError("a name is required")
         return value
 
     @field_validator("clinical_areas", "workforce_groups", "points_of_care")

@@ -40,7 +40,7 @@ def test_valid_input_sets_the_first_group_as_primary(engine) -> None:
         ({"primary_workforce_group": "nurse:district_nursing"}, "primary_workforce_group: must be one of the technology's workforce groups"),
         ({"ukca_ce_class": "IV"}, "must be one of I, IIa, IIb, III"),
         ({"fda_submission_number": "K123456"}, "fda_pathway: required when an FDA submission number is given"),
-        ({"name": ""}, "at least 1 character"),
+        ({"name": "  "}, "a name is required"),
     ],
 )
 def test_invalid_input_names_the_field(engine, overrides: dict, message: str) -> None:

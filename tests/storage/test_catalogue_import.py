@@ -78,7 +78,7 @@ def test_any_bad_row_refuses_the_whole_file_and_lists_every_problem(engine) -> N
     with pytest.raises(CatalogueImportError) as error:
         import_catalogue(engine, bad.encode())
     problems = [str(p) for p in error.value.problems]
-    assert "row 4, column name: String should have at least 1 character" in problems
+    assert "row 4, column name: a name is required" in problems
     assert "row 5, column clinical_areas: 'Astrology' is not a known clinical area (use a code or label from the vocabulary)" in problems
     assert "row 5, column points_of_care: 'nowhere' is not a known point of care (use a code or label from the vocabulary)" in problems
     assert "row 5, column time_to_deployment: 'Soon' is not a known deployment horizon (use a code or label from the vocabulary)" in problems
