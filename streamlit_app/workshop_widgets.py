@@ -75,7 +75,7 @@ def show_join_details(workshop: WorkshopView) -> None:
     left.caption(f"Valid until {workshop.expires_at:%Y-%m-%d %H:%M} UTC. Participants open the link, or the "
                  "“Join a workshop” page, and type the code.")
     left.code(url, language=None)
-    right.image(qr_png(url), caption="Scan to join", width=220)
+    right.image(qr_png(url), caption="Scan to join", width=220, alt="QR code that opens the join page of this workshop")
 
 
 def plain_chart_text(text: object) -> str:

@@ -150,9 +150,8 @@ def rating_form(seat: ParticipantView, token: str) -> None:
             with rate_column:
                 value, reason = saved.get(item.id, (None, ""))
                 chosen = st.radio(
-                    f"Rating for item {item.position}", scale.values, format_func=scale.value_label, horizontal=True,
+                    f"Your rating for item {item.position}", scale.values, format_func=scale.value_label, horizontal=True,
                     index=scale.values.index(value) if value in scale.values else None, key=f"ws_rate_{current.number}_{item.id}",
-                    label_visibility="collapsed",
                 )  # fmt: skip
                 typed = st.text_input(f"Reason (optional, up to {REASON_MAX_CHARS} characters)", value=reason,
                                       max_chars=REASON_MAX_CHARS, key=f"ws_reason_{current.number}_{item.id}")

@@ -150,11 +150,9 @@ with st.form("ws_setup_form"):
             for i, (c, band) in enumerate(zip(st.columns(3), ("low", "middle", "high"), strict=True))
         ]
 
-    st.markdown("**Stakeholder groups** — one per line as `name, number invited`")
     groups_text = st.text_area(
-        "Stakeholder groups",
+        "Stakeholder groups — one per line as `name, number invited`",
         value="\n".join(f"{g.name}, {g.invited}" for g in current.groups) if current else DEFAULT_GROUPS,
-        label_visibility="collapsed",
     )
 
     st.markdown("**Consensus rule** (chosen before round 1; frozen once it opens)")

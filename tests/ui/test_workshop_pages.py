@@ -87,7 +87,7 @@ def test_facilitator_creates_a_workshop_and_sees_only_their_own(demo_engine: Eng
 
 def test_setup_shows_problems_instead_of_saving(engine: Engine) -> None:
     at = open_app("facilitator", "workshop_setup.py")
-    next(t for t in at.text_area if t.label == "Stakeholder groups").set_value("Clinicians, lots")
+    next(t for t in at.text_area if t.label.startswith("Stakeholder groups")).set_value("Clinicians, lots")
     button(at, "Save workshop").click().run()
     shown = texts(at) + "\n".join(str(v) for frame in at.dataframe for v in frame.value.to_numpy().ravel())
     assert "The workshop was not saved" in shown
