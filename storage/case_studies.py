@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
+from storage.audit import record_audit
 from storage.db import read_session, write_session
 from storage.models.case_study import (
     EVIDENCE_KINDS,
@@ -180,6 +181,7 @@ def create_case_study(engine: Engine, data: CaseStudyInput, *, actor: Any = None
         _apply(case_study, data)
         session.add(case_study)
         session.flush()
+        record_audit(session, actor, None, "case_study_create", f"case_study:{case_study.id}", "success", _audit_details(data))
         return case_study.id
 
 
@@ -201,12 +203,20 @@ def update_case_study(engine: Engine, case_study_id: int, data: CaseStudyInput, 
         case_study.evidence.clear()
         session.flush()
         _apply(case_study, data)
+        record_audit(session, actor, None, "case_study_update", f"case_study:{case_study_id}", "success", _audit_details(data))
 
 
 @guarded("case_study.manage")
 def delete_case_study(engine: Engine, case_study_id: int, *, actor: Any = None) -> None:
     with write_session(engine) as session:
         session.delete(_stored(session, case_study_id))
+        record_audit(session, actor, None, "case_study_delete", f"case_study:{case_study_id}", "success")
+
+
+def _audit_details(data: CaseStudyInput) -> dict:
+    """What the case study links to, by id only (its title and text are free text, never audited)."""
+    return {"technology_id": data.technology_id, "sites": len(data.site_ids),
+            "evidence_links": len(data.campaign_ids) + len(data.workshop_ids) + len(data.catalogue_ids)}
 
 
 @guarded("analysis.read")

@@ -41,3 +41,10 @@ def test_readme_commands_exist() -> None:
     assert "scripts/test.sh" in README and (ROOT / "scripts" / "test.sh").exists()
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "scripts/test.sh" in ci, "CI must run the README's test command"
+
+
+def test_every_audit_action_is_documented() -> None:
+    from storage.audit import ACTIONS
+
+    security = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    assert [action for action in ACTIONS if f"`{action}`" not in security] == []

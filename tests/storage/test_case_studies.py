@@ -178,3 +178,27 @@ def test_demo_case_study_is_loaded_once_about_the_most_adopted_technology(engine
     assert record.is_demo and record.title.startswith("Demo: ")
     assert record.technology_id == most
     assert 1 <= len(record.sites) <= 3
+
+
+def test_case_study_changes_are_audited_without_their_text(engine) -> None:
+    from sqlalchemy import select
+
+    from storage.audit import Actor
+    from storage.case_studies import CaseStudyInput, create_case_study, delete_case_study, update_case_study
+    from storage.db import read_session
+    from storage.models.accounts import AuditEvent
+
+    lead = Actor("user:7", "lead")
+    data = CaseStudyInput(title="Pilot in <b>Leeds</b>", method="Interviews with named staff", findings="Saved time")
+    case_id = create_case_study(engine, data, actor=lead)
+    update_case_study(engine, case_id, data.model_copy(update={"findings": "Saved a lot of time"}), actor=lead)
+    delete_case_study(engine, case_id, actor=lead)
+    with read_session(engine) as session:
+        events = session.execute(select(AuditEvent.action, AuditEvent.target, AuditEvent.actor, AuditEvent.details)
+                                 .where(AuditEvent.action.like("case_study_%")).order_by(AuditEvent.id)).all()
+    assert [(e.action, e.target, e.actor) for e in events] == [
+        ("case_study_create", f"case_study:{case_id}", "user:7"),
+        ("case_study_update", f"case_study:{case_id}", "user:7"),
+        ("case_study_delete", f"case_study:{case_id}", "user:7"),
+    ]
+    assert all("Leeds" not in str(e.details) and "Interviews" not in str(e.details) for e in events)
