@@ -115,8 +115,13 @@ def insert_response(session: Session, *, instrument_id: int, campaign_id: int | 
 
 
 def _lock_campaign(session: Session, campaign_id: int) -> SurveyCampaign:
-    # FOR UPDATE serialises limit checks on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
-    campaign = session.scalar(select(SurveyCampaign).where(SurveyCampaign.id == campaign_id).with_for_update())
+    # On PostgreSQL a campaign with a response limit is locked FOR UPDATE so two submissions
+    # cannot both take the last place; without a limit a shared lock is enough to keep the
+    # campaign from closing mid-submission while letting submissions run side by side.
+    # (SQLite's BEGIN IMMEDIATE already serialises writers.)
+    has_limit = session.scalar(select(SurveyCampaign.response_limit.is_not(None)).where(SurveyCampaign.id == campaign_id))
+    query = select(SurveyCampaign).where(SurveyCampaign.id == campaign_id)
+    campaign = session.scalar(query.with_for_update(read=not has_limit))
     if campaign is None:
         raise SubmissionRefused("This survey no longer exists.")
     return campaign
