@@ -129,9 +129,14 @@ with st.form("ws_setup_form"):
     default_questions = sorted({i.question for i in current.items if i.question != "custom"}) if current else ["impact_workforce"]
     questions = st.multiselect("Questions asked about each technology", RATED_QUESTIONS, default=default_questions,
                                format_func=QUESTION_LABELS.get)
+    existing_custom = [i for i in current.items if i.question == "custom"] if current else []
     custom_questions = st.text_area(
         "Custom questions (one per line; rated on the workshop scale)",
-        value="\n".join(i.custom_question for i in current.items if i.question == "custom") if current else "",
+        value="\n".join(dict.fromkeys(i.custom_question for i in existing_custom)),
+    )
+    custom_per_technology = st.checkbox(
+        "Ask each custom question about every chosen technology (otherwise each is rated once, on its own)",
+        value=any(i.technology_id for i in existing_custom),
     )
 
     st.markdown("**Rating scale** (time to deployment always uses the deployment horizon scale: already at scale / "
@@ -184,7 +189,11 @@ if submitted:
     except (WorkshopError, ValueError) as error:
         problems.append(str(error))
     items = [{"technology_id": int(t), "question": q} for t in chosen_technologies for q in questions]
-    items += [{"question": "custom", "custom_question": line.strip()} for line in custom_questions.splitlines() if line.strip()]
+    custom_lines = list(dict.fromkeys(line.strip() for line in custom_questions.splitlines() if line.strip()))
+    if custom_per_technology and chosen_technologies:
+        items += [{"technology_id": int(t), "question": "custom", "custom_question": q} for t in chosen_technologies for q in custom_lines]
+    else:
+        items += [{"question": "custom", "custom_question": q} for q in custom_lines]
     if not problems:
         values = {
             "title": title, "purpose": purpose, "workshop_date": workshop_date,

@@ -85,6 +85,23 @@ def test_facilitator_creates_a_workshop_and_sees_only_their_own(demo_engine: Eng
     assert "Consensus in if at least 70%" in texts(at)  # the pre-registration text of the saved rule
 
 
+def test_custom_questions_can_be_asked_about_each_technology(demo_engine: Engine) -> None:
+    at = open_app("facilitator", "workshop_setup.py")
+    at.text_input[0].set_value("Custom question workshop")
+    technologies = at.multiselect[0]
+    technologies.set_value(technologies.options[:2])
+    next(t for t in at.text_area if t.label.startswith("Custom questions")).set_value("Will patients accept it?\nIs training adequate?")
+    next(c for c in at.checkbox if c.label.startswith("Ask each custom question")).check()
+    button(at, "Save workshop").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    workshop_id = int(list_workshops(demo_engine, actor=FACILITATOR).iloc[0]["workshop_id"])
+    items = get_workshop(demo_engine, workshop_id, actor=FACILITATOR).items
+    custom = [(item.technology_id is not None, item.question_text) for item in items if item.question == "custom"]
+    # 2 technologies x 2 custom questions, each about a technology; plus the default question per technology.
+    assert sorted(custom) == [(True, "Is training adequate?")] * 2 + [(True, "Will patients accept it?")] * 2
+    assert len(items) == 6
+
+
 def test_setup_shows_problems_instead_of_saving(engine: Engine) -> None:
     at = open_app("facilitator", "workshop_setup.py")
     next(t for t in at.text_area if t.label.startswith("Stakeholder groups")).set_value("Clinicians, lots")
