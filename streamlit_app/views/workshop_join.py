@@ -27,7 +27,7 @@ from storage.workshops import (
     save_ratings,
 )
 from streamlit_app.runtime import get_engine
-from streamlit_app.widgets import md_escape
+from streamlit_app.widgets import database_errors, md_escape
 from streamlit_app.workshop_widgets import distribution_figure
 
 TOKEN_KEY = "workshop_token"
@@ -171,12 +171,17 @@ def rating_form(seat: ParticipantView, token: str) -> None:
         if missing:
             st.error(f"Rate every item before saving; still to rate: item{'s' if len(missing) > 1 else ''} {', '.join(missing)}.")
             return
-        try:
-            count = save_ratings(engine, token, current.number,
-                                 [RatingInput(item_id=item_id, value=int(value), reason=reason)
-                                  for item_id, (value, reason) in choices.items()])
-        except RatingError as error:
-            st.error(str(error))
+        count = None
+        # An unreachable database shows a message and keeps the ratings on screen to try again.
+        with database_errors("Your ratings could not be saved just now — they are still on this page. Try again in a moment."):
+            try:
+                count = save_ratings(engine, token, current.number,
+                                     [RatingInput(item_id=item_id, value=int(value), reason=reason)
+                                      for item_id, (value, reason) in choices.items()])
+            except RatingError as error:
+                st.error(str(error))
+                return
+        if count is None:
             return
         st.session_state["ws_join_saved"] = f"Saved {count} ratings for round {current.number}. Thank you!"
         st.rerun()

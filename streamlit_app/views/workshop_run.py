@@ -19,7 +19,7 @@ from storage.workshops import (
 )
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
-from streamlit_app.widgets import md_escape
+from streamlit_app.widgets import database_errors, md_escape
 from streamlit_app.workshop_widgets import CONSENSUS_TEXT, actor_for, choose_workshop, show_join_details
 
 identity = require_role("facilitator", "lead")
@@ -37,13 +37,17 @@ st.subheader(md_escape(workshop.title))
 
 def act(action, success: str) -> None:
     """Run one facilitator action; report a refusal in words, or rerun to show the new state."""
-    try:
-        action()
-    except WorkshopError as error:
-        st.session_state["ws_run_message"] = ("error", str(error))
-    else:
-        st.session_state["ws_run_message"] = ("success", success)
-    st.rerun()
+    done = False
+    with database_errors():
+        try:
+            action()
+        except WorkshopError as error:
+            st.session_state["ws_run_message"] = ("error", str(error))
+        else:
+            st.session_state["ws_run_message"] = ("success", success)
+        done = True
+    if done:
+        st.rerun()
 
 
 if workshop.status == "closed":

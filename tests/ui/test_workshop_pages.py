@@ -260,3 +260,34 @@ def test_run_page_drops_an_item_between_rounds_and_records_invited(engine: Engin
     assert [g.invited for g in get_workshop(engine, workshop_id, actor=FACILITATOR).groups] == [12, 0]
     attrition_table = at.dataframe[-1].value
     assert attrition_table.loc[attrition_table["group"] == "Nurses", ["invited", "joined", "completed"]].values.tolist() == [[12, 1, 1]]
+
+
+def test_ratings_stay_on_screen_when_the_database_is_briefly_unreachable(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import storage.workshops as workshops
+    from sqlalchemy.exc import OperationalError
+
+    workshop_id = own_workshop(engine)
+    workshop = get_workshop(engine, workshop_id, actor=FACILITATOR)
+    open_round(engine, workshop_id, actor=FACILITATOR)
+    at = open_app(None, "workshop_join.py", query={"join": workshop.join_code})
+    at.radio[0].set_value(workshop.groups[0].id)
+    button(at, "Join").click().run()
+    first, second = workshop.items
+    at.radio(key=f"ws_rate_1_{first.id}").set_value(7)
+    at.radio(key=f"ws_rate_1_{second.id}").set_value(2)
+
+    def unreachable(*_args, **_kwargs):
+        raise OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+
+    real_save = workshops.save_ratings
+    monkeypatch.setattr(workshops, "save_ratings", unreachable)
+    button(at, "Save ratings").click().run()
+    assert not at.exception
+    assert "could not be saved just now — they are still on this page" in texts(at)
+    assert at.radio(key=f"ws_rate_1_{first.id}").value == 7 and at.radio(key=f"ws_rate_1_{second.id}").value == 2
+    with read_session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Rating)) == 0
+
+    monkeypatch.setattr(workshops, "save_ratings", real_save)  # the database is back
+    button(at, "Save ratings").click().run()
+    assert "Saved 2 ratings for round 1" in texts(at)
