@@ -1,4 +1,10 @@
-"""Journey: a clinician completes the staff survey on a phone-sized screen in the system Chromium."""
+"""Journey 1: a clinician on a phone opens a single-use invitation link, answers the clinician
+survey for two AI tools, saves a draft, closes the browser, resumes with the code in a new browser
+context, submits and sees the receipt.
+
+The first two pages are answered with the keyboard alone (Tab, Space, arrow keys, Enter), and a
+missing answer must be announced in words (an ARIA alert), not by colour. Every screen is saved to
+test-output/browser/journey1-*.png and checked with axe-core (WCAG 2.2 AA) when it is installed."""
 
 from __future__ import annotations
 
@@ -10,68 +16,178 @@ from sqlalchemy import func, select
 
 from storage.db import make_engine, read_session
 from storage.demo import load_demo_catalogue
-from storage.demo_evidence import load_demo_evidence
-from storage.models.survey import SurveyResponse
+from storage.migrate import upgrade_to_head
+from storage.models.catalogue import Technology
+from storage.models.survey import SurveyAnswer, SurveyDraft, SurveyInvitation, SurveyResponse
 from storage.surveys import CampaignInput, create_campaign, ensure_builtin_instruments
-from tests.browser.conftest import screenshot, wait_for_app
+from tests.browser.conftest import wait_for_app
+from tests.browser.journey_checks import JourneyScreens, focused, tab_to
 
 pytestmark = pytest.mark.browser
-PHONE = {"width": 390, "height": 844}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+CODE_PATTERN = re.compile(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}")
+FREQUENCY = "How often do you use this tool? (required)"
 
 
-def click_next(page) -> None:
-    page.get_by_role("button", name="Next").click()
-    wait_for_app(page)
-
-
-def test_complete_the_clinician_survey_on_a_phone(browser, server_factory, sqlite_url: str) -> None:
-    engine = make_engine(sqlite_url)
+def prepare_database(url: str) -> str:
+    """40 demo technologies, the built-in instruments, and an invitation campaign with one link."""
+    engine = make_engine(url)
+    upgrade_to_head(engine)
     load_demo_catalogue(engine, count=40)
-    load_demo_evidence(engine, False)
-    ids = ensure_builtin_instruments(engine)
-    token = create_campaign(engine, CampaignInput(instrument_id=ids["clinician_experience"], title="Staff survey",
-                                                  opens_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))).link_token
-    server = server_factory(sqlite_url, ROADMAP_PSEUDONYM_KEY="browser-test-key")
-    page = browser.new_page(viewport=PHONE)
-    page.goto(f"{server.url}/take-survey?c={token}")
-    wait_for_app(page)
-    page.get_by_role("heading", name="About this survey").wait_for()
-    page.get_by_text("Yes", exact=True).click()
-    wait_for_app(page)
-    click_next(page)
+    instruments = ensure_builtin_instruments(engine)
+    created = create_campaign(engine, CampaignInput(
+        instrument_id=instruments["clinician_experience"], title="Staff experience of AI tools", access="invitation",
+        invitations=1, opens_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))
+    engine.dispose()
+    return created.invitation_tokens[0]
 
-    page.get_by_role("heading", name="About you and your role").wait_for()
-    page.get_by_text("Nursing", exact=True).click()
-    wait_for_app(page)
-    click_next(page)
 
-    page.get_by_role("heading", name="Which AI tools?").wait_for()
-    page.locator("[data-testid='stMultiSelect'] input").fill("Demo")
-    page.get_by_role("option", name=re.compile(r"^Demo: ")).first.click()
+def press(page, key: str) -> None:
+    page.keyboard.press(key)
+    wait_for_app(page)
+
+
+def click_button(page, name: str) -> None:
+    page.get_by_role("button", name=name).click()
+    wait_for_app(page)
+
+
+def choose_technology(page) -> str:
+    """Search the catalogue picker and choose the first match; returns the chosen tool's name."""
+    picker = page.get_by_role("combobox", name="AI tools")
+    picker.click()
+    picker.press_sequentially("Demo", delay=20)
+    option = page.get_by_role("option", name=re.compile(r"^Demo: ")).first
+    name = option.inner_text().strip()
+    option.click()
     page.keyboard.press("Escape")
     wait_for_app(page)
-    screenshot(page, "survey-picker-phone")
-    click_next(page)
+    return name
 
-    page.get_by_text("How often do you use this tool? (required)").wait_for()
-    page.get_by_text("Daily or almost daily", exact=True).click()
+
+def technology_panel(page, name: str):
+    return page.locator("[data-testid='stExpander']").filter(has=page.get_by_text(name, exact=True))
+
+
+def answer_consent_and_profile_with_the_keyboard(page, screens: JourneyScreens) -> None:
+    page.get_by_role("heading", name="About this survey").wait_for()
+    screens(page, "consent")
+    radio = tab_to(page, label="Yes")
+    assert radio["type"] == "radio"
+    press(page, "Space")
+    assert page.get_by_role("radio", name="Yes").is_checked()
+    tab_to(page, text="Next")
+    press(page, "Enter")
+
+    # A required question left empty: the problem is said in words, in alerts screen readers announce.
+    page.get_by_role("heading", name="About you and your role").wait_for()
+    tab_to(page, text="Next")
+    press(page, "Enter")
+    alerts = page.get_by_role("alert")
+    alerts.filter(has_text="Please check the 1 answer(s) marked on this page.").wait_for()
+    assert alerts.count() == 2, alerts.all_inner_texts()
+    field_error = alerts.nth(1).inner_text().strip()
+    assert field_error and "check" not in field_error.lower(), field_error
+    alerts.first.scroll_into_view_if_needed()
+    screens(page, "profile-error")
+
+    # Staff group: Tab into the radio group, arrow to "Nursing", then on to Next.
+    page.keyboard.press("Shift+Tab")  # back from Next; the radio group is before it
+    first = tab_to(page, label="Medical (doctor)", max_presses=60)
+    assert first["type"] == "radio"
+    press(page, "ArrowDown")
+    assert page.get_by_role("radio", name="Nursing").is_checked()
+    assert focused(page)["label"] == "Nursing"
+    tab_to(page, text="Next")
+    press(page, "Enter")
+    page.get_by_role("heading", name="Which AI tools?").wait_for()
+    assert page.get_by_role("alert").filter(has_text="Please check").count() == 0, page.get_by_role("alert").all_inner_texts()
+
+
+def test_invited_clinician_saves_a_draft_resumes_elsewhere_and_submits(browser, server_factory, sqlite_url: str) -> None:
+    token = prepare_database(sqlite_url)
+    server = server_factory(sqlite_url, ROADMAP_PSEUDONYM_KEY="browser-journey-key")
+    screens = JourneyScreens("journey1")
+
+    first_visit = browser.new_context(**PHONE)
+    page = first_visit.new_page()
+    page.goto(f"{server.url}/take-survey?i={token}")
     wait_for_app(page)
-    screenshot(page, "survey-technology-phone")
-    click_next(page)
+    answer_consent_and_profile_with_the_keyboard(page, screens)
 
+    chosen = [choose_technology(page), choose_technology(page)]
+    assert chosen[0] != chosen[1]
+    screens(page, "picker")
+    click_button(page, "Next")
+
+    page.get_by_text(FREQUENCY).first.wait_for()
+    first_panel = technology_panel(page, chosen[0])
+    first_panel.get_by_text("Daily or almost daily", exact=True).click()
+    wait_for_app(page)
+    first_panel.get_by_text("It saves time", exact=True).click()
+    wait_for_app(page)
+    first_panel.get_by_label(re.compile(r"^About how many minutes per case")).fill("12")
+    first_panel.get_by_label(re.compile(r"^About how many minutes per case")).press("Enter")
+    wait_for_app(page)
+    screens(page, "technology-first")
+    click_button(page, "Save and continue later")
+    page.get_by_text("Your answers are saved.", exact=False).wait_for()
+    resume_code = page.locator("[data-testid='stCode']").first.inner_text().strip()
+    assert CODE_PATTERN.fullmatch(resume_code), resume_code
+    screens(page, "draft-saved")
+    first_visit.close()  # the phone's browser is closed: nothing survives but the resume code
+
+    second_visit = browser.new_context(**PHONE)
+    page = second_visit.new_page()
+    page.goto(f"{server.url}/take-survey")
+    wait_for_app(page)
+    page.get_by_label("Resume code").fill(resume_code)
+    screens(page, "resume")
+    click_button(page, "Open my saved answers")
+    page.get_by_text(FREQUENCY).first.wait_for()
+    first_panel = technology_panel(page, chosen[0])
+    assert first_panel.get_by_role("radio", name="Daily or almost daily").is_checked()
+    assert first_panel.get_by_label(re.compile(r"^About how many minutes per case")).input_value() == "12"
+    second_panel = technology_panel(page, chosen[1])
+    second_panel.get_by_text(chosen[1], exact=True).click()  # open its collapsed section
+    second_panel.get_by_text("At least once a week", exact=True).click()
+    wait_for_app(page)
+    screens(page, "technology-second")
+    click_button(page, "Next")
     page.get_by_role("heading", name="Anything else").wait_for()
-    click_next(page)
+    click_button(page, "Next")
+
     page.get_by_role("heading", name="Check your answers").wait_for()
-    page.get_by_text("Daily or almost daily").wait_for()
-    page.get_by_role("button", name="Submit my answers").click()
-    wait_for_app(page)
+    review = page.locator("[data-testid='stMain']").inner_text()
+    for name, frequency in zip(chosen, ("Daily or almost daily", "At least once a week"), strict=True):
+        section = review.split(f"For each AI tool you use or know of — {name}", 1)[1].split("For each AI tool", 1)[0]
+        assert f"How often do you use this tool?\n{frequency}" in section, section[:300]
+    assert "About how many minutes per case, patient or task does it save or add?\n12" in review
+    screens(page, "review")
+    click_button(page, "Submit my answers")
     page.get_by_text("your response was received", exact=False).wait_for()
     receipt = page.locator("[data-testid='stCode']").first.inner_text().strip()
-    assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}", receipt)
-    # The page fits a phone: nothing wider than the screen.
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    screenshot(page, "survey-receipt-phone")
+    assert CODE_PATTERN.fullmatch(receipt) and receipt != resume_code
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"]  # fits the phone
+    screens(page, "receipt")
+    second_visit.close()
+
+    engine = make_engine(sqlite_url)
     with read_session(engine) as session:
-        stored = session.scalar(select(func.count()).select_from(SurveyResponse).where(SurveyResponse.is_demo.is_(False)))
-    assert stored == 1
+        responses = session.scalars(select(SurveyResponse)).all()
+        frequencies = dict(session.execute(
+            select(Technology.name, SurveyAnswer.value).join(Technology, SurveyAnswer.technology_id == Technology.id)
+            .where(SurveyAnswer.variable == "tech_use_frequency")).all())
+        minutes = session.scalars(select(SurveyAnswer.value).where(SurveyAnswer.variable == "tech_minutes_per_case")).all()
+        shared = dict(session.execute(select(SurveyAnswer.variable, SurveyAnswer.value)
+                                      .where(SurveyAnswer.technology_id.is_(None))).all())
+        invitation = session.scalars(select(SurveyInvitation)).one()
+        drafts = session.scalar(select(func.count()).select_from(SurveyDraft))
     engine.dispose()
+    assert len(responses) == 1  # one response, whatever the draft and the second browser did
+    assert frequencies == {chosen[0]: "daily", chosen[1]: "weekly"}
+    assert [float(value) for value in minutes] == [12.0]
+    assert shared["consent"] == "yes" and shared["staff_group"] == "nurse"
+    assert invitation.used_at is not None and invitation.response_id == responses[0].id
+    assert drafts == 0  # submitting removed the draft
+    screens.assert_accessible()
