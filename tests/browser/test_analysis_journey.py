@@ -1,5 +1,9 @@
-"""Journey: a lead opens the roadmap analysis in the system Chromium, narrows it with a filter,
-downloads a view table as CSV and the printable report."""
+"""Journey 3: a lead imports a catalogue file (preview, then confirm), opens the roadmap analysis,
+narrows it with a filter, downloads the printable report, opens the evidence behind one estimate
+on the Estimates page and downloads it as CSV.
+
+Every screen is saved to test-output/browser/journey3-*.png and checked with axe-core (WCAG 2.2
+AA) when it is installed."""
 
 from __future__ import annotations
 
@@ -8,55 +12,141 @@ import re
 
 import pandas as pd
 import pytest
+from sqlalchemy import func, select
 
-from storage.db import make_engine
+from storage.db import make_engine, read_session
 from storage.demo import load_demo_catalogue
 from storage.demo_evidence import load_demo_evidence
-from tests.browser.conftest import screenshot, sign_in, wait_for_app
+from storage.exports import table_bytes
+from storage.migrate import upgrade_to_head
+from storage.models.catalogue import Technology
+from storage.models.survey import SurveyAnswer
+from streamlit_app.report import SECTIONS
+from tests.browser.conftest import sign_in, wait_for_app
+from tests.browser.journey_checks import JourneyScreens
+
+pytestmark = pytest.mark.browser
+DEMO_COUNT = 40
+SLOW = 60_000  # the first analysis run computes every estimate
+EVIDENCE_HEADER = ["source", "reference", "value", "weight", "used", "note", "date"]
+IMPORTED = pd.DataFrame([
+    {"catalogue_id": "JOURNEY-1", "name": "Journey chest X-ray triage", "company": "Journey Imaging Ltd",
+     "short_description": "Flags abnormal chest X-rays for priority reporting", "type": "Diagnostics", "subtype": "Imaging",
+     "clinical_areas": "Radiology", "workforce_groups": "Medic, Radiology; Radiographer, Radiology",
+     "points_of_care": "Secondary care", "time_to_deployment": "Within 1 year", "impact_workforce": "High"},
+    {"catalogue_id": "JOURNEY-2", "name": "Journey discharge letter drafting", "company": "Journey Text Ltd",
+     "short_description": "Drafts discharge letters from the ward record", "type": "Automation", "subtype": "",
+     "clinical_areas": "", "workforce_groups": "", "points_of_care": "Secondary care",
+     "time_to_deployment": "More than 3 years", "impact_workforce": "Medium"},
+])  # fmt: skip
 
 
-@pytest.mark.browser
-def test_filter_the_analysis_and_download_a_table_and_the_report(browser, server_factory, sqlite_url: str) -> None:
-    engine = make_engine(sqlite_url)
-    load_demo_catalogue(engine, count=60)
+def prepare_database(url: str) -> tuple[str, int]:
+    """A small demo catalogue with its demo evidence; returns the demo diagnostics technology with the
+    most survey answers on workforce impact (none of them "don't know") and that number of answers."""
+    engine = make_engine(url)
+    upgrade_to_head(engine)
+    load_demo_catalogue(engine, count=DEMO_COUNT)
     load_demo_evidence(engine)
+    impact = SurveyAnswer.variable == "tech_impact_workforce"
+    with read_session(engine) as session:
+        unsure = select(SurveyAnswer.technology_id).where(impact, SurveyAnswer.value == "dont_know")
+        name, answers = session.execute(
+            select(Technology.name, func.count(SurveyAnswer.id)).join(SurveyAnswer, SurveyAnswer.technology_id == Technology.id)
+            .where(impact, Technology.type_code == "diagnostics", Technology.id.not_in(unsure))
+            .group_by(Technology.id, Technology.name).order_by(func.count(SurveyAnswer.id).desc(), Technology.name).limit(1)
+        ).one()
     engine.dispose()
-    server = server_factory(sqlite_url)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page.goto(server.url)
-    sign_in(page, "Lead / analyst")
+    return name, answers
+
+
+def open_page(page, link: str) -> None:
     more = page.get_by_role("button", name=re.compile(r"^View \d+ more$"))  # the sidebar folds long page lists
     if more.count():
         more.click()
-    page.get_by_role("link", name="Roadmap analysis").click()
-    wait_for_app(page, 60_000)
-    technologies = page.locator("[data-testid='stMetric']").filter(has_text="Technologies").locator("[data-testid='stMetricValue']")
-    assert technologies.inner_text() == "60"
-    screenshot(page, "analysis-all")
+    page.get_by_role("link", name=link).click()
+    wait_for_app(page, SLOW)
 
-    # Filter: diagnostics only, chosen with the keyboard in the sidebar's type filter.
-    picker = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").filter(has_text="Technology type").locator("input")
-    picker.click()
-    picker.press_sequentially("Diagnostics", delay=30)
-    page.get_by_role("option", name="Diagnostics").first.click()
+
+def choose(page, combobox, option: str) -> None:
+    """Type into a searchable select and pick the option with exactly this text."""
+    combobox.click()
+    combobox.press_sequentially(option[:12], delay=20)
+    page.get_by_role("option", name=option, exact=True).first.click()
     page.keyboard.press("Escape")
-    wait_for_app(page, 60_000)
-    page.get_by_text("Filters: technology type: Diagnostics.").wait_for()
-    shown = int(technologies.inner_text())
-    assert 0 < shown < 60
-    screenshot(page, "analysis-diagnostics")
+    wait_for_app(page, SLOW)
 
-    with page.expect_download() as table_download:
-        page.get_by_role("button", name="Table (CSV)").first.click()
-    table = pd.read_csv(io.BytesIO(table_download.value.path().read_bytes()), encoding="utf-8-sig")
-    assert table_download.value.suggested_filename == "distribution.csv"
-    assert set(table["type_code"]) == {"diagnostics"} and table["technologies"].sum() == shown
+
+def technologies_metric(page) -> int:
+    metric = page.locator("[data-testid='stMetric']").filter(has_text="Technologies").locator("[data-testid='stMetricValue']")
+    return int(metric.first.inner_text())
+
+
+def import_catalogue_file(page, screens: JourneyScreens) -> None:
+    open_page(page, "Manage catalogue")
+    page.get_by_role("tab", name="Import").click()
+    page.get_by_role("tabpanel", name="Import").wait_for()
+    screens(page, "import-tab")
+    upload = page.locator("[data-testid='stFileUploader'] input[type='file']")
+    upload.set_input_files(files=[{"name": "journey-catalogue.csv", "mimeType": "text/csv",
+                                   "buffer": table_bytes(IMPORTED, "csv")}])
+    wait_for_app(page)
+    page.get_by_text("(template format, 2 rows): 2 to create, 0 to update, 0 unchanged.", exact=False).wait_for()
+    screens(page, "import-preview")
+    page.get_by_role("button", name="Confirm import").click()
+    page.get_by_text("Imported journey-catalogue.csv: 2 created, 0 updated, 0 unchanged.").wait_for(timeout=SLOW)
+    wait_for_app(page)
+    screens(page, "import-done")
+
+
+def test_lead_imports_filters_opens_evidence_and_downloads(browser, server_factory, sqlite_url: str) -> None:
+    evidence_name, evidence_answers = prepare_database(sqlite_url)
+    server = server_factory(sqlite_url)
+    screens = JourneyScreens("journey3")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page.goto(server.url)
+    sign_in(page, "Lead / analyst")
+    import_catalogue_file(page, screens)
+
+    open_page(page, "Roadmap analysis")
+    assert technologies_metric(page) == DEMO_COUNT + len(IMPORTED)  # the import shows at once
+    screens(page, "analysis-all")
+    choose(page, page.locator("[data-testid='stSidebar']").get_by_role("combobox", name="Technology type"), "Diagnostics")
+    page.get_by_text("Filters: technology type: Diagnostics.").first.wait_for()
+    diagnostics = technologies_metric(page)
+    assert 1 < diagnostics < DEMO_COUNT
+    screens(page, "analysis-diagnostics")
 
     with page.expect_download(timeout=120_000) as report_download:
         page.get_by_role("button", name="Download the report (printable HTML)").click()
     report = report_download.value.path().read_text(encoding="utf-8")
-    assert report_download.value.suggested_filename.startswith("roadmap-report-")
-    assert "AI Workforce Roadmap: analysis report" in report
-    assert "&quot;type_codes&quot;: [&quot;diagnostics&quot;]" in report
-    assert f"<td>Technologies in this report</td><td>{shown} of 60</td>" in report
+    assert re.fullmatch(r"roadmap-report-\d{4}-\d{2}-\d{2}\.html", report_download.value.suggested_filename)
+    assert "<h1>AI Workforce Roadmap: analysis report</h1>" in report
     assert "This report contains demonstration data" in report
+    for anchor, title in SECTIONS:
+        assert f'<section id="{anchor}">' in report and f"<h2>{title}</h2>" in report, anchor
+    assert "&quot;type_codes&quot;: [&quot;diagnostics&quot;]" in report
+    assert f"<td>Technologies in this report</td><td>{diagnostics} of {DEMO_COUNT + len(IMPORTED)}</td>" in report
+    assert "Journey chest X-ray triage" in report and "Journey discharge letter drafting" not in report
+
+    open_page(page, "Estimates")
+    page.get_by_text("Filters: technology type: Diagnostics.").first.wait_for()  # the filter carries over
+    choose(page, page.get_by_role("combobox", name="Technology", exact=True), evidence_name)
+    choose(page, page.locator(".st-key-est_evidence_quantity").get_by_role("combobox"), "Impact on the primary workforce group")
+    page.get_by_role("heading", name="Evidence behind an estimate").wait_for()
+    respondents = page.locator("[data-testid='stMetric']").filter(has_text="Survey respondents").locator("[data-testid='stMetricValue']")
+    assert respondents.inner_text() == str(evidence_answers)
+    page.locator(".st-key-dl_est_evidence_csv").scroll_into_view_if_needed()
+    screens(page, "estimate-evidence")
+
+    with page.expect_download() as evidence_download:
+        page.locator(".st-key-dl_est_evidence_csv").get_by_role("button", name="Table (CSV)").click()
+    evidence = pd.read_csv(io.BytesIO(evidence_download.value.path().read_bytes()), encoding="utf-8-sig")
+    technology_id = evidence_download.value.suggested_filename.split("-")[1]
+    assert evidence_download.value.suggested_filename == f"evidence-{technology_id}-impact_workforce.csv"
+    assert list(evidence.columns) == EVIDENCE_HEADER
+    survey = evidence[evidence["source"] == "survey"]
+    assert len(survey) == evidence_answers  # one row per response, listed by record number only
+    assert set(survey["value"]) <= {"low", "medium", "high"} and survey["used"].all()
+    assert "catalogue" in set(evidence["source"])
+    screens.assert_accessible()
