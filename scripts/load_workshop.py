@@ -82,6 +82,8 @@ ALIAS = re.compile(r"You are (P\d+) ")
 RATING_KEY = re.compile(r"-ws_rate_(\d+)_(\d+)$")  # widget id "$$ID-<hash>-ws_rate_<round>_<item id>"
 REASON_KEY = re.compile(r"-ws_reason_(\d+)_(\d+)$")
 MEMORY_SAMPLE_SECONDS = 0.1
+AUTO_RERUN_SECONDS = 3.0  # used only until the server has said how often
+FRAGMENT_RUN_LIMIT_SECONDS = 120
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -346,29 +348,36 @@ class StreamlitConnection:
         if failure is not None:
             raise LoadTestError(f"polling the page failed: {type(failure).__name__}: {failure}")
 
-    async def run(self, states: Sequence = (), *, watch: Callable[[str, object], bool] | None = None,
-                  fragment_id: str = "") -> RunOutcome:
-        """Send a rerun with these widget states and read until the script has finished.
+    async def run(self, states: Sequence = (), *, watch: Callable[[str, object], bool] | None = None) -> RunOutcome:
+        """Send a rerun of the page with these widget states and read until the script has
+        finished. ``watch`` is called on every new element; the time of its first match is kept."""
+        async with self._lock:
+            return await self._exchange(states, watch, fragment_id="")
 
-        ``watch`` is called on every new element; the time of the first match is recorded.
-        """
+    async def _exchange(self, states: Sequence, watch: Callable[[str, object], bool] | None, *,
+                        fragment_id: str) -> RunOutcome:
         from streamlit.proto.BackMsg_pb2 import BackMsg
 
-        async with self._lock:
-            message = BackMsg()
-            client_state = message.rerun_script
-            client_state.query_string = self.query_string
-            client_state.page_name = self.page_name
-            client_state.page_script_hash = self.page_script_hash
-            client_state.fragment_id = fragment_id
-            client_state.is_auto_rerun = bool(fragment_id)
-            submitted = {state.id: state for state in states}
-            for state in {**self._committed, **submitted}.values():
-                client_state.widget_states.widgets.add().CopyFrom(state)
-            self._committed.update({key: state for key, state in submitted.items()
-                                    if state.WhichOneof("value") != "trigger_value"})
-            await self._websocket.send(message.SerializeToString())
-            return await self._read_until_finished(watch, fragment=bool(fragment_id))
+        message = BackMsg()
+        client_state = message.rerun_script
+        client_state.query_string = self.query_string
+        client_state.page_name = self.page_name
+        client_state.page_script_hash = self.page_script_hash
+        client_state.fragment_id = fragment_id
+        client_state.is_auto_rerun = bool(fragment_id)
+        submitted = {state.id: state for state in states}
+        for state in {**self._committed, **submitted}.values():
+            client_state.widget_states.widgets.add().CopyFrom(state)
+        self._committed.update({key: state for key, state in submitted.items()
+                                if state.WhichOneof("value") != "trigger_value"})
+        await self._websocket.send(message.SerializeToString())
+        if not fragment_id:
+            return await self._read_until_finished(watch, fragment=False)
+        try:
+            return await asyncio.wait_for(self._read_until_finished(watch, fragment=True), FRAGMENT_RUN_LIMIT_SECONDS)
+        except TimeoutError:
+            raise LoadTestError(f"the server did not answer an auto-rerun of fragment {fragment_id} within "
+                                f"{FRAGMENT_RUN_LIMIT_SECONDS} s") from None
 
     async def _read_until_finished(self, watch, *, fragment: bool) -> RunOutcome:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -408,11 +417,15 @@ class StreamlitConnection:
             self._poller = asyncio.create_task(self._poll())
 
     async def _poll(self) -> None:
-        """Re-run the page's auto-rerun fragments as the frontend's timers do."""
+        """Re-run the page's auto-rerun fragments as the frontend's timers do.
+
+        The fragment ids are read only once the tab is idle: a full run in between replaces
+        them, and the server silently drops a rerun of a fragment that no longer exists."""
         while True:
-            await asyncio.sleep(min(self._auto_reruns.values(), default=3.0))
-            for fragment_id in list(self._auto_reruns):
-                await self.run(fragment_id=fragment_id)
+            await asyncio.sleep(min(self._auto_reruns.values(), default=AUTO_RERUN_SECONDS))
+            async with self._lock:
+                for fragment_id in list(self._auto_reruns):
+                    await self._exchange((), None, fragment_id=fragment_id)
 
 
 def _is_confirmation(kind: str, proto: object) -> bool:
