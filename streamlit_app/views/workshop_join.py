@@ -24,6 +24,7 @@ from storage.workshops import (
     participant_session,
     round_distribution,
     round_reasons,
+    participant_round_state,
     save_ratings,
 )
 from streamlit_app.runtime import get_engine
@@ -95,11 +96,11 @@ def state_signature(seat: ParticipantView) -> tuple:
     return workshop.status, tuple((r.number, r.closed_at is None) for r in workshop.rounds)
 
 
-@st.fragment(run_every=3)
+@st.fragment(run_every=4)
 def wait_for_change(token: str, signature: tuple) -> None:
     """Reload the page by itself when the facilitator opens or closes a round."""
-    seat = participant_session(engine, token)
-    if seat is not None and state_signature(seat) != signature:
+    state = participant_round_state(engine, token)
+    if state is not None and state != signature:
         st.rerun(scope="app")
 
 
@@ -139,8 +140,9 @@ def rating_form(seat: ParticipantView, token: str) -> None:
     st.caption(f"You are {seat.alias} ({md_escape(seat.group_name)}). Rate every item; you can change your ratings "
                "until the facilitator closes the round." + (" From round 2 you see how everyone rated last round."
                                                             if current.number == 1 else ""))
+    progress = st.empty()  # updated in this same run after a save (no second script run)
     if saved:
-        st.success(f"Saved: {len(saved)} of {len(items)} items rated in this round.")
+        progress.success(f"Saved: {len(saved)} of {len(items)} items rated in this round.")
     with st.form(f"ws_rate_form_{workshop.id}_{current.number}"):
         choices: dict[int, tuple[int | None, str]] = {}
         for item in items:
@@ -183,8 +185,10 @@ def rating_form(seat: ParticipantView, token: str) -> None:
                 return
         if count is None:
             return
-        st.session_state["ws_join_saved"] = f"Saved {count} ratings for round {current.number}. Thank you!"
-        st.rerun()
+        # Confirm in this run: a rerun would cost a second full page run per save, which
+        # matters when a whole room presses Save together.
+        progress.success(f"Saved: {len(items)} of {len(items)} items rated in this round.")
+        st.success(f"Saved {count} ratings for round {current.number}. Thank you!")
 
 
 token = st.session_state.get(TOKEN_KEY) or st.query_params.get("p")
@@ -199,8 +203,6 @@ if seat is None:
 remember_token(token)
 workshop = seat.workshop
 st.subheader(md_escape(workshop.title))
-if message := st.session_state.pop("ws_join_saved", None):
-    st.success(message)
 if workshop.status == "closed":
     st.info("This workshop has closed. Thank you for taking part.")
     st.stop()

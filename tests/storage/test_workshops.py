@@ -402,3 +402,20 @@ def test_ratings_frame_attrition_and_accord(engine: Engine, workshop: int) -> No
     assert accord["items_consensus_in"] == 1  # item 2: 8 and 7 -> 100% high
     assert "Consensus in if at least 70%" in accord["rule"]
     assert set(result.sensitivity.columns) >= {"comet_70_15", "ram", "workshop", "depends_on_rule"}
+
+
+def test_a_waiting_participant_polls_only_the_round_state(engine: Engine, workshop: int) -> None:
+    from storage.workshops import participant_round_state, participant_session
+
+    view = get_workshop(engine, workshop, actor=ALICE)
+    token, _alias = join_workshop(engine, view.join_code, view.groups[0].id, now=START)
+    assert participant_round_state(engine, token) == ("draft", ())
+    assert participant_round_state(engine, "not-a-token") is None
+    open_round(engine, workshop, actor=ALICE)
+    assert participant_round_state(engine, token) == ("running", ((1, True),))
+    close_round(engine, workshop, actor=ALICE)
+    state = participant_round_state(engine, token)
+    assert state == ("running", ((1, False),))
+    # The page compares it with the signature of the full view it rendered.
+    seat = participant_session(engine, token)
+    assert state == (seat.workshop.status, tuple((r.number, r.closed_at is None) for r in seat.workshop.rounds))
