@@ -296,7 +296,7 @@ def render_review(stored: StoredInstrument, state: dict[str, Any]) -> list[Field
     for record in rows.to_dict("records"):
         heading = record["section"] + (f" — {record['technology']}" if record["technology"] else "")
         if heading != current:
-            st.subheader(md_escape(heading))
+            st.subheader(md_escape(heading), anchor=False)
             current = heading
         st.markdown(f"**{md_escape(record['question'])}**  \n{md_escape(record['answer'])}")
     return result.errors
@@ -358,7 +358,8 @@ def render_confirmation(state: dict[str, Any]) -> None:
 def render_form(engine: Engine, access: CampaignAccess, stored: StoredInstrument, state: dict[str, Any],
                 respondent_id: str | None) -> None:
     """The whole form for one respondent: pages, navigation, save for later, review and submit."""
-    st.title(md_escape(access.title))
+    # No "Link to heading" anchors: on a form they are only extra Tab stops before the first question.
+    st.title(md_escape(access.title), anchor=False)
     if state["submitted"]:
         render_confirmation(state)
         return
@@ -376,11 +377,11 @@ def render_form(engine: Engine, access: CampaignAccess, stored: StoredInstrument
     if access.anonymous:
         st.caption("This survey is anonymous: your name and account are not stored with your answers.")
     if page.kind == "picker":
-        st.header("Which AI tools?")
+        st.header("Which AI tools?", anchor=False)
         render_picker(state)
     elif page.kind == "section":
         section = page.section
-        st.header(md_escape(section.title))
+        st.header(md_escape(section.title), anchor=False)
         if section.description:
             st.write(md_escape(section.description))
         if stored.name == ADOPTION_INSTRUMENT and any(f.variable == "organisation_name" for f in section.fields):
@@ -395,7 +396,7 @@ def render_form(engine: Engine, access: CampaignAccess, stored: StoredInstrument
         else:
             render_fields(stored, state, section, None)
     else:
-        st.header("Check your answers")
+        st.header("Check your answers", anchor=False)
         blocking = render_review(stored, state)
         if blocking:
             st.error(f"{len(blocking)} answer(s) need attention before you can submit; go back to the pages marked below.")

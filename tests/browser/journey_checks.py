@@ -44,16 +44,17 @@ def focused(page) -> dict[str, str]:
     return page.evaluate(_FOCUSED)
 
 
-def tab_to(page, *, label: str | None = None, text: str | None = None, max_presses: int = 40) -> dict[str, str]:
-    """Press Tab until the focused control has this label (radio or input) or this text (button).
+def tab_to(page, *, label: str | None = None, text: str | None = None, max_presses: int = 40) -> list[str]:
+    """Press Tab until the focused control has this label (radio or input) or this text (button);
+    returns the label or text of every stop on the way, the target last.
 
     Only the keyboard moves the focus; the page is read to know when to stop. Fails naming what
     was focused if the control cannot be reached within ``max_presses``."""
-    seen: list[str] = []
+    stops: list[str] = []
     for _ in range(max_presses):
         page.keyboard.press("Tab")
         current = focused(page)
+        stops.append(current["label"] or current["text"][:40] or current["tag"])
         if (label is not None and current["label"] == label) or (text is not None and current["text"] == text):
-            return current
-        seen.append(current["label"] or current["text"][:30] or current["tag"])
-    raise AssertionError(f"Tab never reached {label or text!r}; focus went through: {seen}")
+            return stops
+    raise AssertionError(f"Tab never reached {label or text!r}; focus went through: {stops}")

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.browser
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 CODE_PATTERN = re.compile(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){3}")
 FREQUENCY = "How often do you use this tool? (required)"
+UNKNOWN_CODE = "AAAA-AAAA-AAAA-AAAA"
 MINUTES = re.compile(r"^About how many minutes per case")
 
 
@@ -75,8 +76,9 @@ def technology_panel(page, name: str):
 def answer_consent_and_profile_with_the_keyboard(page, screens: JourneyScreens) -> None:
     page.get_by_role("heading", name="About this survey").wait_for()
     screens(page, "consent")
-    radio = tab_to(page, label="Yes")
-    assert radio["type"] == "radio"
+    stops = tab_to(page, label="Yes")
+    assert focused(page)["type"] == "radio"
+    assert "Link to heading" not in stops, stops  # nothing but the page menu before the first question
     press(page, "Space")
     expect(page.get_by_role("radio", name="Yes")).to_be_checked()
     tab_to(page, text="Next")
@@ -97,8 +99,8 @@ def answer_consent_and_profile_with_the_keyboard(page, screens: JourneyScreens) 
 
     # Staff group: Tab into the radio group, arrow to "Nursing", then on to Next.
     page.keyboard.press("Shift+Tab")  # back from Next; the radio group is before it
-    first = tab_to(page, label="Medical (doctor)", max_presses=60)
-    assert first["type"] == "radio"
+    tab_to(page, label="Medical (doctor)", max_presses=60)
+    assert focused(page)["type"] == "radio"
     press(page, "ArrowDown")
     expect(page.get_by_role("radio", name="Nursing")).to_be_checked()
     assert focused(page)["label"] == "Nursing"
@@ -145,6 +147,10 @@ def test_invited_clinician_saves_a_draft_resumes_elsewhere_and_submits(browser, 
     page = second_visit.new_page()
     page.goto(f"{server.url}/take-survey")
     wait_for_app(page)
+    assert resume_code != UNKNOWN_CODE
+    page.get_by_label("Resume code").fill(UNKNOWN_CODE)
+    click_button(page, "Open my saved answers")
+    page.get_by_role("alert").filter(has_text="That resume code does not open any saved answers.").wait_for()
     page.get_by_label("Resume code").fill(resume_code)
     screens(page, "resume")
     click_button(page, "Open my saved answers")
