@@ -65,7 +65,7 @@ def catalogue_table(technologies: pd.DataFrame, links: pd.DataFrame, adoption: p
         subset = links[links["kind"] == kind]
         names = subset["code"].map(labels.get(kind, {})).fillna(subset["code"])
         joined = names.groupby(subset["technology_id"]).agg("; ".join)
-        table[column] = table["technology_id"].map(joined).fillna("")
+        table[column] = table["technology_id"].map(joined).astype(object).fillna("")
     live = adoption[adoption["status"].isin(LIVE_STATUSES)].groupby("technology_id")["site_id"].nunique()
     table["live_sites"] = table["technology_id"].map(live).fillna(0).astype(int)
     return table[["technology_id", "name", "company", "type", "subtype", "clinical_areas", "workforce_groups", "points_of_care",
