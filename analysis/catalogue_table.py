@@ -58,15 +58,20 @@ def catalogue_table(technologies: pd.DataFrame, links: pd.DataFrame, adoption: p
     """One display row per technology: labels instead of codes, multi-valued fields joined with '; ',
     and the number of sites where it is live or scaled."""
     table = technologies[["technology_id", "name", "company", "type_code", "subtype_code", "time_to_deployment", "needs_classification", "is_demo", "updated_at"]].copy()
-    table["type"] = table["type_code"].map(labels.get("technology_type", {})).fillna("To classify")
-    table["subtype"] = table["subtype_code"].map(labels.get("technology_subtype", {})).fillna("")
-    table["time_to_deployment"] = table["time_to_deployment"].map(labels.get("deployment_horizon", {})).fillna("Not assessed")
+    table["type"] = _labelled(table["type_code"], labels.get("technology_type", {}), "To classify")
+    table["subtype"] = _labelled(table["subtype_code"], labels.get("technology_subtype", {}), "")
+    table["time_to_deployment"] = _labelled(table["time_to_deployment"], labels.get("deployment_horizon", {}), "Not assessed")
     for kind, column in LINK_COLUMNS.items():
         subset = links[links["kind"] == kind]
         names = subset["code"].map(labels.get(kind, {})).fillna(subset["code"])
         joined = names.groupby(subset["technology_id"]).agg("; ".join)
-        table[column] = table["technology_id"].map(joined).astype(object).fillna("")
+        table[column] = _labelled(table["technology_id"], joined, "")
     live = adoption[adoption["status"].isin(LIVE_STATUSES)].groupby("technology_id")["site_id"].nunique()
     table["live_sites"] = table["technology_id"].map(live).fillna(0).astype(int)
     return table[["technology_id", "name", "company", "type", "subtype", "clinical_areas", "workforce_groups", "points_of_care",
                   "time_to_deployment", "live_sites", "needs_classification", "is_demo", "updated_at"]]
+
+
+def _labelled(codes: pd.Series, mapping, missing: str) -> pd.Series:
+    """Codes mapped to their labels as text; unknown or absent codes read ``missing``."""
+    return codes.map(mapping).astype(object).fillna(missing)
