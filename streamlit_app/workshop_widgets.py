@@ -30,11 +30,13 @@ def actor_for(identity: Identity) -> Actor:
     return identity.actor
 
 
-def choose_workshop(actor: Actor, *, key: str, label: str = "Workshop") -> int | None:
-    """A workshop picker over the workshops ``actor`` may see; remembers the choice in the URL."""
+def choose_workshop(actor: Actor, *, key: str, label: str = "Workshop") -> int:
+    """A workshop picker over the workshops ``actor`` may see; remembers the choice in the URL.
+    With none to choose from, says where to create one and stops the page."""
     workshops = list_workshops(get_engine(), actor=actor)
     if workshops.empty:
-        return None
+        st.info("You have no workshops yet: create one on the Workshops page.")
+        st.stop()
     titles = {
         row.workshop_id: f"{row.title} (#{row.workshop_id}, {row.status})"
         for row in workshops.itertuples()

@@ -12,6 +12,8 @@ from sqlalchemy.exc import OperationalError
 
 from storage.db import make_engine
 from storage.migrate import upgrade_to_head
+from storage.security import InsecureConfiguration, PseudonymKeyRing, pseudonym_keyring
+from storage.settings import env_flag
 
 
 class CommandError(Exception):
@@ -46,6 +48,14 @@ def open_database(args: argparse.Namespace) -> Engine:
     except OperationalError as error:
         raise CommandError(f"cannot open the database: {str(error.orig).splitlines()[0]}") from None
     return engine
+
+
+def pseudonym_keys() -> PseudonymKeyRing:
+    """The pseudonym key ring from the environment, or a one-line refusal naming what is missing."""
+    try:
+        return pseudonym_keyring(development=env_flag("ROADMAP_DEV_LOGIN"))
+    except InsecureConfiguration as error:
+        raise CommandError("; ".join(error.problems)) from None
 
 
 def read_input_file(path: str) -> bytes:

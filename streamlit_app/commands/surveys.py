@@ -9,8 +9,6 @@ import argparse
 
 from storage.audit import cli_actor
 from storage.exports import format_from_path
-from storage.security import InsecureConfiguration, pseudonym_keyring
-from storage.settings import env_flag
 from storage.survey_io import (
     INSTRUMENT_FORMATS,
     detect_instrument_format,
@@ -20,7 +18,7 @@ from storage.survey_io import (
     read_instrument_file,
 )
 from storage.surveys import SurveyError, next_instrument_version, save_instrument
-from streamlit_app.commands.common import CommandError, Result, open_database, read_input_file, write_output_file
+from streamlit_app.commands.common import CommandError, Result, open_database, pseudonym_keys, read_input_file, write_output_file
 from survey.flat_responses import ResponsesImportError
 from survey.imports import InstrumentImportError
 
@@ -83,10 +81,7 @@ def responses_export(args: argparse.Namespace) -> Result:
         raise CommandError(str(error)) from None
     keyring = None
     if args.deidentified:
-        try:
-            keyring = pseudonym_keyring(development=env_flag("ROADMAP_DEV_LOGIN"))
-        except InsecureConfiguration as error:
-            raise CommandError("; ".join(error.problems)) from None
+        keyring = pseudonym_keys()
     engine = open_database(args)
     try:
         exported = export_responses_file(engine, args.name, fmt, args.version, labels=args.labels, deidentified=args.deidentified,

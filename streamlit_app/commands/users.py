@@ -26,9 +26,7 @@ from storage.retention import (
     purge_expired,
     retention_days,
 )
-from storage.security import InsecureConfiguration, pseudonym_keyring
-from storage.settings import env_flag
-from streamlit_app.commands.common import CommandError, Result, open_database
+from streamlit_app.commands.common import CommandError, Result, open_database, pseudonym_keys
 
 NO_ROLE = "none"
 
@@ -119,10 +117,7 @@ def retention_purge(args: argparse.Namespace) -> Result:
 def retention_erase(args: argparse.Namespace) -> Result:
     if not args.yes:
         raise CommandError("erasure cannot be undone: add --yes to confirm")
-    try:
-        keyring = pseudonym_keyring(development=env_flag("ROADMAP_DEV_LOGIN"))
-    except InsecureConfiguration as error:
-        raise CommandError("; ".join(error.problems)) from None
+    keyring = pseudonym_keys()
     engine = open_database(args)
     try:
         counts = erase_person(engine, args.person, keyring=keyring, actor=cli_actor())

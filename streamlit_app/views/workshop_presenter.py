@@ -16,9 +16,6 @@ actor = actor_for(identity)
 engine = get_engine()
 
 workshop_id = choose_workshop(actor, key="ws_presenter_choice")
-if workshop_id is None:
-    st.info("You have no workshops yet: create one on the Workshops page.")
-    st.stop()
 workshop = get_workshop(engine, workshop_id, actor=actor)
 
 # Results of an open round are shown only when the workshop does not hide them until the close.

@@ -17,9 +17,6 @@ engine = get_engine()
 st.title("Workshop results")
 
 workshop_id = choose_workshop(actor, key="ws_results_choice")
-if workshop_id is None:
-    st.info("You have no workshops yet: create one on the Workshops page.")
-    st.stop()
 result = analyse_workshop(engine, workshop_id, actor=actor)
 workshop = result.workshop
 st.subheader(md_escape(workshop.title))

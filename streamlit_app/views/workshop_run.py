@@ -28,9 +28,6 @@ engine = get_engine()
 st.title("Run workshop")
 
 workshop_id = choose_workshop(actor, key="ws_run_choice")
-if workshop_id is None:
-    st.info("You have no workshops yet: create one on the Workshops page.")
-    st.stop()
 workshop = get_workshop(engine, workshop_id, actor=actor)
 st.subheader(md_escape(workshop.title))
 
