@@ -4,4 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
+# axe-core for the accessibility checks (skipped with a reason when npm is not installed).
+if command -v npm >/dev/null 2>&1 && [ ! -f node_modules/axe-core/axe.min.js ]; then
+  npm ci --no-audit --no-fund --silent
+fi
 exec .venv/bin/python -m pytest -n 2 -p no:cacheprovider "$@"
