@@ -69,7 +69,8 @@ def test_hooks_run_in_the_purge_and_erasure_transaction(engine, monkeypatch) -> 
     seen = {}
     hook = RetentionHook("test_feature", lambda session, cutoff: seen.setdefault("cutoff", cutoff) and 3,
                          lambda session, subject: seen.setdefault("subject", subject) and 1)
-    monkeypatch.setattr(retention, "RETENTION_HOOKS", [*retention.RETENTION_HOOKS, hook])
+    # Register the features' own hooks first, so replacing the list for this test cannot lose them.
+    monkeypatch.setattr(retention, "RETENTION_HOOKS", [*retention.registered_hooks(), hook])
     now = utcnow()
     assert purge_expired(engine, 10, now=now)["test_feature"] == 3
     assert seen["cutoff"] == now - timedelta(days=10)
