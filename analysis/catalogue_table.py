@@ -63,7 +63,8 @@ def catalogue_table(technologies: pd.DataFrame, links: pd.DataFrame, adoption: p
     table["time_to_deployment"] = _labelled(table["time_to_deployment"], labels.get("deployment_horizon", {}), "Not assessed")
     for kind, column in LINK_COLUMNS.items():
         subset = links[links["kind"] == kind]
-        names = subset["code"].map(labels.get(kind, {})).fillna(subset["code"])
+        mapping = labels.get(kind, {})
+        names = subset["code"].map(lambda code: mapping.get(code, code))
         joined = names.groupby(subset["technology_id"]).agg("; ".join)
         table[column] = _labelled(table["technology_id"], joined, "")
     live = adoption[adoption["status"].isin(LIVE_STATUSES)].groupby("technology_id")["site_id"].nunique()

@@ -56,15 +56,19 @@ def click_button(page, name: str) -> None:
     wait_for_app(page)
 
 
-def choose_technology(page) -> str:
-    """Search the catalogue picker and choose the first match; returns the chosen tool's name."""
+def choose_technology(page, exclude: tuple[str, ...] = ()) -> str:
+    """Search the catalogue picker and choose the first match not already chosen; returns its name
+    once the page shows that tool's section (so the next pick sees the updated list)."""
     picker = page.get_by_role("combobox", name="AI tools")
     picker.click()
     picker.press_sequentially("Demo", delay=20)
-    option = page.get_by_role("option", name=re.compile(r"^Demo: ")).first
+    options = page.get_by_role("option", name=re.compile(r"^Demo: "))
+    options.first.wait_for()
+    option = next(o for o in options.all() if o.inner_text().strip() not in exclude)
     name = option.inner_text().strip()
     option.click()
     page.keyboard.press("Escape")
+    page.locator("[data-testid='stMultiSelectTagsContainer'] [data-tag]").filter(has_text=name).first.wait_for()
     wait_for_app(page)
     return name
 
@@ -121,7 +125,8 @@ def test_invited_clinician_saves_a_draft_resumes_elsewhere_and_submits(browser, 
     wait_for_app(page)
     answer_consent_and_profile_with_the_keyboard(page, screens)
 
-    chosen = [choose_technology(page), choose_technology(page)]
+    first = choose_technology(page)
+    chosen = [first, choose_technology(page, exclude=(first,))]
     assert chosen[0] != chosen[1]
     screens(page, "picker")
     click_button(page, "Next")
