@@ -123,6 +123,9 @@ def feedback(seat: ParticipantView, item_id: int, previous_round: int, distribut
                 st.text(f"[{scale.value_label(int(rating))}] {reason}")
 
 
+# A fragment: pressing Save reruns only this form, not the whole app, which keeps the server's
+# work per save small when a whole room saves at once.
+@st.fragment
 def rating_form(seat: ParticipantView, token: str) -> None:
     workshop = seat.workshop
     current = workshop.open_round
