@@ -28,7 +28,8 @@ def demo(args: argparse.Namespace) -> Result:
     if summary.skipped:
         reason = "the database already has technologies" if args.if_empty else "demo data is already loaded"
         return Result(data, [f"demo data not loaded: {reason} ({count_technologies(engine)} technologies)"])
-    return Result(data, [f"loaded demo data: {summary.technologies} technologies, {summary.sites} sites, {summary.adoption_records} adoption records"])
+    counts = ", ".join(f"{value} {key.replace('_', ' ')}" for key, value in data.items() if key != "skipped")
+    return Result(data, [f"loaded demo data (labelled demo): {counts}"])
 
 
 # Later features register demo evidence loaders here: f(engine, catalogue_skipped) -> dict of counts.
