@@ -215,10 +215,19 @@ def filters_caption(filters: Filters) -> str:
 # --- chart exports -------------------------------------------------------------------------------
 
 
-def chart(figure: go.Figure, stem: str, *, key: str, fingerprint: str) -> None:
+def chart(figure: go.Figure, stem: str, *, key: str, fingerprint: str, clickable: bool = False) -> list[dict] | None:
     """Draw a chart with its exports: interactive HTML (made when clicked) and PNG (prepared on
-    request, since it starts the system Chromium; a failure says so instead of breaking the page)."""
-    st.plotly_chart(figure, key=f"chart_{key}", config={"displaylogo": False})
+    request, since it starts the system Chromium; a failure says so instead of breaking the page).
+
+    A ``clickable`` chart reruns the page when a point is clicked and returns the clicked points
+    (Streamlit's selection ``points``: ``customdata``, ``x``, ``y``, ...); otherwise None."""
+    if clickable:
+        event = st.plotly_chart(figure, key=f"chart_{key}", config={"displaylogo": False}, on_select="rerun",
+                                selection_mode="points")
+        points = list(event.selection.points)
+    else:
+        st.plotly_chart(figure, key=f"chart_{key}", config={"displaylogo": False})
+        points = None
     html_column, png_column = st.columns(2)
     html_column.download_button("Chart (interactive HTML)", data=_deferred(lambda: figure_html(figure)), file_name=f"{stem}.html",
                                 mime="text/html", key=f"html_{key}", on_click=record_download, args=(stem, "html", 1))
@@ -233,6 +242,7 @@ def chart(figure: go.Figure, stem: str, *, key: str, fingerprint: str) -> None:
     if entry is not None and entry[0] == fingerprint:
         png_column.download_button("Download PNG", entry[1], file_name=f"{stem}.png", mime="image/png", key=f"png_{key}",
                                    on_click=record_download, args=(stem, "png", 1))
+    return points
 
 
 def _deferred(make: Callable[[], str]) -> Callable[[], bytes]:

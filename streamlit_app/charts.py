@@ -216,7 +216,12 @@ def _overview_grid(cells: CellTable, top: int) -> pd.DataFrame:
 
 
 def overview_heatmap_figure(cells: CellTable, dimension: str, label: Labeller, *, top: int = 25) -> go.Figure:
-    """Heat matrix of technologies by ``dimension`` x blended time to deployment (top rows by total)."""
+    """Heat matrix of technologies by ``dimension`` x blended time to deployment (top rows by total).
+
+    Plotly reports no click on a heatmap trace, so each cell also carries a transparent square
+    marker (a scatter trace, which does report clicks) whose ``customdata`` is the cell's
+    ``[row code, column code]``; the column code is ``""`` for "no estimate". Hover and clicks
+    snap to the nearest cell centre, so a click anywhere in a cell picks that cell."""
     name = OVERVIEW_DIMENSIONS[dimension]
     title = f"Technologies by {name.lower()} and time to deployment"
     if cells.counts.empty:
@@ -224,12 +229,27 @@ def overview_heatmap_figure(cells: CellTable, dimension: str, label: Labeller, *
     grid = _overview_grid(cells, top)
     if len(cells.counts["row"].unique()) > top:
         title += f"<br><sup>the {top} {name.lower()}s with most technologies</sup>"
+    x_labels = [label("deployment_horizon", c) if c != NO_ESTIMATE else c for c in grid.columns]
+    y_labels = label.many(dimension, grid.index)
     figure = go.Figure(go.Heatmap(
-        z=grid.to_numpy(), x=[label("deployment_horizon", c) if c != NO_ESTIMATE else c for c in grid.columns],
-        y=label.many(dimension, grid.index), colorscale=SEQUENTIAL, text=grid.to_numpy(), texttemplate="%{text}",
-        hovertemplate="%{y}, %{x}: %{z} technologies<extra></extra>", colorbar={"title": "technologies"},
+        z=grid.to_numpy(), x=x_labels, y=y_labels, colorscale=SEQUENTIAL, text=grid.to_numpy(), texttemplate="%{text}",
+        hoverinfo="skip", colorbar={"title": "technologies"},
+    ))
+    cell_x, cell_y, cell_codes, cell_counts = [], [], [], []
+    for row_code, y_label in zip(grid.index, y_labels, strict=True):
+        for column_code, x_label in zip(grid.columns, x_labels, strict=True):
+            cell_x.append(x_label)
+            cell_y.append(y_label)
+            cell_codes.append([str(row_code), "" if column_code == NO_ESTIMATE else str(column_code)])
+            cell_counts.append(int(grid.at[row_code, column_code]))
+    figure.add_trace(go.Scatter(
+        x=cell_x, y=cell_y, customdata=cell_codes, text=cell_counts, mode="markers", showlegend=False,
+        marker={"symbol": "square", "size": 22, "color": "rgba(0, 0, 0, 0)"},
+        selected={"marker": {"color": "rgba(0, 0, 0, 0.25)"}}, unselected={"marker": {"opacity": 0}},
+        hovertemplate="%{y}, %{x}: %{text} technologies (click to list them)<extra></extra>",
     ))
     figure.update_yaxes(autorange="reversed")
+    figure.update_layout(hovermode="closest", hoverdistance=-1)
     return _layout(figure, title, height=max(320, 90 + 26 * len(grid)))
 
 

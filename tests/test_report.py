@@ -231,3 +231,28 @@ def test_empty_tables_give_a_figure_that_says_so() -> None:
                    charts.equity_figure(analysis.equity, label)):
         assert figure.layout.annotations[0].text in ("No data for the current filters.",
                                                      "No technology is live or scaled anywhere for the current filters.")
+
+
+def test_overview_matrix_cells_carry_their_codes_for_a_click() -> None:
+    from analysis.views import CellTable
+    from streamlit_app.charts import Labeller, overview_heatmap_figure
+
+    counts = pd.DataFrame({"row": ["radiology", "radiology", "cardiology"],
+                           "column": pd.Categorical(["within_1y", None, "over_3y"], categories=["within_1y", "over_3y"]),
+                           "technologies": [3, 1, 2]})
+    figure = overview_heatmap_figure(CellTable(counts, counts.iloc[:0]), "clinical_area",
+                                     Labeller({"clinical_area": {"radiology": "Radiology", "cardiology": "Cardiology"},
+                                               "deployment_horizon": {"within_1y": "Within 1 year", "over_3y": "More than 3 years"}}))
+    heat, cells = figure.data
+    assert heat.hoverinfo == "skip"  # the heatmap reports no click; the cell markers do
+    assert list(heat.y) == ["Radiology", "Cardiology"] and list(heat.x) == ["Within 1 year", "More than 3 years", "no estimate"]
+    clicked = {tuple(code): (x, y, int(n)) for code, x, y, n in zip(cells.customdata, cells.x, cells.y, cells.text, strict=True)}
+    assert clicked == {
+        ("radiology", "within_1y"): ("Within 1 year", "Radiology", 3),
+        ("radiology", "over_3y"): ("More than 3 years", "Radiology", 0),
+        ("radiology", ""): ("no estimate", "Radiology", 1),
+        ("cardiology", "within_1y"): ("Within 1 year", "Cardiology", 0),
+        ("cardiology", "over_3y"): ("More than 3 years", "Cardiology", 2),
+        ("cardiology", ""): ("no estimate", "Cardiology", 0),
+    }
+    assert figure.layout.hoverdistance == -1  # a click anywhere in a cell snaps to that cell's marker

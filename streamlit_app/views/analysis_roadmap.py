@@ -140,21 +140,62 @@ def overview_view() -> None:
                                      default="clinical_area", key="overview_dimension", required=True) or "clinical_area"
     cells = analysis.overview[dimension]
     st.caption("A technology linked to several codes counts once under each, so rows can add up to more than the "
-               "number of technologies. Columns are the blended time to deployment.")
-    chart(charts.overview_heatmap_figure(cells, dimension, label), f"overview-{dimension}-time", key="overview_heat",
-          fingerprint=fingerprint + dimension)
+               "number of technologies. Columns are the blended time to deployment. Click a cell of the matrix to "
+               "list the technologies behind it.")
+    clicked = chart(charts.overview_heatmap_figure(cells, dimension, label), f"overview-{dimension}-time",
+                    key=f"overview_heat_{dimension}", fingerprint=fingerprint + dimension, clickable=True)
     chart(charts.ranked_bar_figure(cells, dimension, label), f"overview-{dimension}-ranked", key="overview_ranked",
           fingerprint=fingerprint + dimension)
     show_table(cells.counts, f"overview-{dimension}", key="overview_counts")
     st.subheader("Technologies behind a cell")
     counts = cells.counts
-    cell = st.selectbox("Cell", list(zip(counts["row"], counts["column"].astype(object), counts["technologies"], strict=True)),
-                        format_func=lambda c: f"{label(dimension, c[0])} × {_horizon_text(label, c[1])}: {c[2]} technologies",
-                        key=f"overview_cell_{dimension}")
+    cell_keys = [_cell_key(row, column) for row, column in zip(counts["row"], counts["column"], strict=True)]
+    totals = dict(zip(cell_keys, counts["technologies"].astype(int), strict=True))
+    picker = f"overview_cell_{dimension}"
+    empty_click = _follow_click(clicked, picker, totals)
+    if empty_click is not None:
+        st.info(f"No technology is in {_cell_text(label, dimension, empty_click)}.", icon=":material/info:")
+    cell = st.selectbox("Cell (or click one in the matrix above)", cell_keys, key=picker,
+                        format_func=lambda key: f"{_cell_text(label, dimension, key)}: {_technologies(totals[key])}")
+    row, column = cell.split(CELL_SEPARATOR)
     members = cells.members
-    chosen = members[(members["row"] == cell[0]) & (members["column"].astype(object).fillna("") == ("" if pd.isna(cell[1]) else cell[1]))]
+    chosen = members[(members["row"].astype(str) == row) & (members["column"].astype(object).fillna("").astype(str) == column)]
     show_table(technology_members(chosen, analysis.inputs.technologies)[["technology_id", "name", "type_code"]],
                f"overview-{dimension}-cell", key="overview_members")
+
+
+# A cell is "row code<US>column code" (column "" for no estimate), matching the chart's customdata.
+CELL_SEPARATOR = "\x1f"
+
+
+def _cell_key(row: object, column: object) -> str:
+    return f"{row}{CELL_SEPARATOR}{'' if pd.isna(column) else column}"
+
+
+def _cell_text(label: Labeller, dimension: str, key: str) -> str:
+    row, column = key.split(CELL_SEPARATOR)
+    return f"{label(dimension, row)} × {_horizon_text(label, column or None)}"
+
+
+def _follow_click(points: list[dict] | None, picker: str, totals: dict[str, int]) -> str | None:
+    """Point the cell picker at a newly clicked matrix cell. A click stays selected in the chart
+    across reruns, so it is applied once: choosing another cell in the picker afterwards wins.
+    Returns the clicked cell when it has no technologies (it is not in the picker)."""
+    if not points or "customdata" not in points[0]:
+        return None
+    clicked = _cell_key(*points[0]["customdata"])
+    applied = f"{picker}_clicked"
+    if st.session_state.get(applied) == clicked:
+        return None
+    st.session_state[applied] = clicked
+    if clicked not in totals:
+        return clicked
+    st.session_state[picker] = clicked
+    return None
+
+
+def _technologies(count: int) -> str:
+    return f"{count} technology" if count == 1 else f"{count} technologies"
 
 
 def _horizon_text(label: Labeller, horizon: object) -> str:

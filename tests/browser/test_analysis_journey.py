@@ -1,5 +1,6 @@
 """Journey 3: a lead imports a catalogue file (preview, then confirm), opens the roadmap analysis,
-narrows it with a filter, downloads the printable report, opens the evidence behind one estimate
+narrows it with a filter, downloads the printable report, clicks a cell of the AI overview's heat
+matrix to list the technologies behind it, opens the evidence behind one estimate
 on the Estimates page and downloads it as CSV.
 
 Every screen is saved to test-output/browser/journey3-*.png and checked with axe-core (WCAG 2.2
@@ -99,6 +100,36 @@ def import_catalogue_file(page, screens: JourneyScreens) -> None:
     screens(page, "import-done")
 
 
+def click_overview_cell(page, screens: JourneyScreens) -> None:
+    """Click a heat-matrix cell on the AI overview: the cell picker follows the click and the CSV of
+    the technologies behind it has one row per technology counted in the cell."""
+    page.get_by_role("tab", name="AI overview").click()
+    wait_for_app(page, SLOW)
+    matrix = page.locator(".st-key-chart_overview_heat_clinical_area")
+    cells = matrix.locator(".scatterlayer path.point")
+    cells.first.wait_for(state="attached")
+    drawn = matrix.locator(".js-plotly-plot").evaluate(
+        "plot => ({x: plot.data[1].x, y: plot.data[1].y, n: plot.data[1].text.map(Number)})")
+    picker = page.locator(".st-key-overview_cell_clinical_area").get_by_role("combobox")
+    default = picker.input_value()
+    # The last non-empty cell that the picker does not already show, so the click has to move it.
+    index = max(i for i, n in enumerate(drawn["n"])
+                if n > 0 and not default.startswith(f"{drawn['y'][i]} × {drawn['x'][i]}:"))
+    cell = cells.nth(index)
+    cell.scroll_into_view_if_needed()
+    box = cell.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2 + 25, box["y"] + box["height"] / 2 + 5)  # off-centre, still in the cell
+    wait_for_app(page, SLOW)
+    count = drawn["n"][index]
+    assert picker.input_value() == f"{drawn['y'][index]} × {drawn['x'][index]}: {count} technolog{'y' if count == 1 else 'ies'}"
+    page.locator(".st-key-dl_overview_members_csv").scroll_into_view_if_needed()
+    screens(page, "overview-cell")
+    with page.expect_download() as members_download:
+        page.locator(".st-key-dl_overview_members_csv").get_by_role("button", name="Table (CSV)").click()
+    members = pd.read_csv(io.BytesIO(members_download.value.path().read_bytes()), encoding="utf-8-sig")
+    assert len(members) == count and members["technology_id"].is_unique
+
+
 def test_lead_imports_filters_opens_evidence_and_downloads(browser, server_factory, sqlite_url: str) -> None:
     evidence_name, evidence_answers = prepare_database(sqlite_url)
     server = server_factory(sqlite_url)
@@ -128,6 +159,7 @@ def test_lead_imports_filters_opens_evidence_and_downloads(browser, server_facto
     assert "&quot;type_codes&quot;: [&quot;diagnostics&quot;]" in report
     assert f"<td>Technologies in this report</td><td>{diagnostics} of {DEMO_COUNT + len(IMPORTED)}</td>" in report
     assert "Journey chest X-ray triage" in report and "Journey discharge letter drafting" not in report
+    click_overview_cell(page, screens)
 
     open_page(page, "Estimates")
     page.get_by_text("Filters: technology type: Diagnostics.").first.wait_for()  # the filter carries over

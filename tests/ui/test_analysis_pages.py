@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -158,9 +159,13 @@ def test_views_with_their_own_choosers(demo_url: str) -> None:
     at.button_group(key="overview_dimension").set_value("workforce_group").run()
     first = overview.counts.iloc[0]
     cell = at.selectbox(key="overview_cell_workforce_group")
-    cell.set_value((first["row"], first["column"], first["technologies"])).run()
+    column = "" if pd.isna(first["column"]) else first["column"]
+    cell.set_value(f"{first['row']}\x1f{column}").run()
     members = at.dataframe[-1].value
     assert len(members) == first["technologies"]
+    expected_ids = overview.members[(overview.members["row"] == first["row"])
+                                    & (overview.members["column"].astype(object).fillna("") == column)]["technology_id"]
+    assert sorted(members["technology_id"]) == sorted(expected_ids)
     show_view(at, "Spread")
     at.button_group(key="spread_status").set_value("piloting").run()
     assert not at.exception
