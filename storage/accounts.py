@@ -12,7 +12,7 @@
   without a role, which an administrator must grant.
 
 Every change is audited in its own transaction (sign-in success and failure, user creation,
-role change, disabling, erasure). Audit events name users only by ``user:<id>``.
+role change, disabling and re-enabling, password resets and changes, erasure). Audit events name users only by ``user:<id>``.
 """
 
 from __future__ import annotations
@@ -259,6 +259,73 @@ def disable_user(engine: Engine, username: str, *, actor: Any = None) -> Account
         _revoke_sessions(session, row.id)
         record_audit(session, actor, None, "user_disable", f"user:{row.id}", "success")
         return _account(row)
+
+
+@guarded("users.manage")
+def enable_user(engine: Engine, username: str, *, actor: Any = None) -> Account:
+    """Re-enable a disabled account. Also lifts a sign-in lockout on its name, so an
+    administrator can let a locked-out user straight back in."""
+    with write_session(engine) as session:
+        row = _find(session, username)
+        was_active = bool(row.active)
+        row.active = True
+        _clear_lockout(session, row.username)
+        record_audit(session, actor, None, "user_enable", f"user:{row.id}", "success", {"was_active": was_active})
+        return _account(row)
+
+
+@guarded("users.manage")
+def reset_password(engine: Engine, username: str, password: str, *, actor: Any = None) -> Account:
+    """An administrator sets a new password (the user forgot theirs): any lockout is lifted and
+    the user's open sessions end. The policy applies as for a new account."""
+    name = normalise_username(username)
+    problems = password_problems(name, password)
+    if problems:
+        raise AccountError(problems)
+    new_hash = hash_password(password)  # before the write transaction: hashing is deliberately slow
+    with write_session(engine) as session:
+        row = _find(session, name)
+        had_password = row.password_hash is not None
+        row.password_hash = new_hash
+        _clear_lockout(session, row.username)
+        _revoke_sessions(session, row.id)
+        record_audit(session, actor, None, "password_reset", f"user:{row.id}", "success", {"had_password": had_password})
+        return _account(row)
+
+
+def change_own_password(engine: Engine, token: str | None, current: str, new: str) -> Account:
+    """A signed-in user changes their own password, proving they know the current one. Their
+    other sessions end; this one (``token``) stays signed in. Raises :class:`AccountError`."""
+    account = validate_session(engine, token)
+    if account is None or not account.has_password:
+        raise AccountError(["only a signed-in account with a password can change it here"])
+    with read_session(engine) as session:
+        stored_hash = session.scalar(select(UserAccount.password_hash).where(UserAccount.id == account.id))
+    if not verify_password(stored_hash, current):
+        with write_session(engine) as session:
+            actor = f"user:{account.id}"
+            record_audit(session, actor, account.role, "password_change", actor, "refused", {"reason": "wrong_current_password"})
+        raise AccountError(["the current password is wrong"])
+    problems = password_problems(account.username, new)
+    if new == current:
+        problems.append("the new password must differ from the current one")
+    if problems:
+        raise AccountError(problems)
+    new_hash = hash_password(new)
+    with write_session(engine) as session:
+        row = _find(session, account.username)
+        row.password_hash = new_hash
+        session.execute(update(LoginSession).where(LoginSession.user_id == row.id, LoginSession.revoked_at.is_(None),
+                                                   LoginSession.token_hash != token_digest(token or "")).values(revoked_at=utcnow()))
+        actor = f"user:{row.id}"
+        record_audit(session, actor, row.role, "password_change", actor, "success")
+        return _account(row)
+
+
+def _clear_lockout(session: Session, username: str) -> None:
+    throttle = session.get(SignInThrottle, username)
+    if throttle is not None:
+        session.delete(throttle)
 
 
 @guarded("users.manage")

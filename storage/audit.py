@@ -65,6 +65,9 @@ ACTIONS: dict[str, str] = {
     "role_change": "a user's role was changed",
     "user_create": "a user account was created",
     "user_disable": "a user account was disabled",
+    "user_enable": "a disabled user account was enabled again (any sign-in lockout lifted)",
+    "password_reset": "an administrator set a new password for a user (lockout lifted, sessions ended)",
+    "password_change": "a user changed their own password (their other sessions ended)",
     "user_erase": "a user account's personal data was erased",
     "retention_purge": "old drafts, raw free text and expired sessions were purged",
 }

@@ -158,6 +158,12 @@ def local_sign_in(username: str, password: str) -> Identity:
     return Identity(account.user_key, account.label, account.role or "", "password")
 
 
+def change_own_password(current: str, new: str) -> None:
+    """Change the signed-in local account's password (this session stays signed in); raises
+    accounts.AccountError with every problem."""
+    accounts.change_own_password(get_engine(), st.session_state.get(_SESSION_TOKEN_KEY), current, new)
+
+
 def session_ended_notice() -> bool:
     """True once after a local session expired or was ended elsewhere."""
     return bool(st.session_state.pop(_SESSION_ENDED_KEY, False))

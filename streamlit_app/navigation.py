@@ -28,6 +28,7 @@ SIGNED_IN = ("respondent", "facilitator", "lead", "admin")
 
 PAGES: list[PageSpec] = [
     PageSpec("home.py", "Home", ":material/home:", "home", "Overview", SIGNED_IN),
+    PageSpec("my_account.py", "My account", ":material/manage_accounts:", "account", "Overview", SIGNED_IN),
     PageSpec("catalogue_browser.py", "Technology catalogue", ":material/search:", "catalogue", "Catalogue", ("facilitator", "lead", "admin")),
     PageSpec("catalogue_admin.py", "Manage catalogue", ":material/edit_note:", "manage-catalogue", "Catalogue", ("lead",)),
     PageSpec("admin_users.py", "Users and roles", ":material/group:", "admin-users", "Administration", ("admin",)),

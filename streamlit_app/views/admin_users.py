@@ -1,4 +1,5 @@
-"""Administration: user accounts and their roles (create, change role, disable)."""
+"""Administration: user accounts and their roles (create, change role, reset a password, disable
+and re-enable)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from storage.accounts import (
     AccountError,
     create_user,
     disable_user,
+    enable_user,
     list_users,
+    reset_password,
     set_role,
 )
 from streamlit_app.auth import ROLE_LABELS, ROLES, require_role
@@ -43,7 +46,8 @@ def _done(message: str) -> None:
     st.rerun()
 
 
-add_tab, role_tab, disable_tab = st.tabs(["Add a user", "Change a role", "Disable an account"])
+add_tab, role_tab, password_tab, disable_tab, enable_tab = st.tabs(
+    ["Add a user", "Change a role", "Reset a password", "Disable an account", "Re-enable an account"])
 
 with add_tab:
     with st.form("add_user", clear_on_submit=False):
@@ -99,3 +103,42 @@ with disable_tab:
                 show_problems("Not disabled", error.problems)
             else:
                 _done(f"Disabled {md_escape(account.username)}; their sessions have ended.")
+
+with password_tab:
+    st.caption("For a user who forgot their password or is locked out: set a temporary password and give it to them in "
+               "person or by phone; they can change it on *My account*. Their open sessions end and any lockout is lifted.")
+    with st.form("reset_password", clear_on_submit=True):
+        who = st.selectbox("User", usernames, index=None, placeholder="Choose a user", key="reset_user")
+        left, right = st.columns(2)
+        password = left.text_input("New password", type="password", max_chars=1024, autocomplete="new-password", key="reset_password")
+        repeat = right.text_input("Repeat the new password", type="password", max_chars=1024, autocomplete="new-password",
+                                  key="reset_repeat")
+        submitted = st.form_submit_button("Set the new password")
+    if submitted:
+        if not who:
+            show_problems("Not changed", ["choose a user"])
+        elif password != repeat:
+            show_problems("Not changed", ["the two passwords differ"])
+        else:
+            try:
+                account = reset_password(engine, who, password, actor=actor)
+            except AccountError as error:
+                show_problems("Not changed", error.problems)
+            else:
+                _done(f"New password set for {md_escape(account.username)}; their sessions have ended.")
+
+with enable_tab:
+    disabled = [u for u, active in zip(users["username"], users["active"], strict=True) if not active]
+    if not disabled:
+        st.info("No account is disabled.")
+    else:
+        with st.form("enable_user"):
+            who = st.selectbox("User", disabled, index=None, placeholder="Choose a disabled account", key="enable_user_choice")
+            submitted = st.form_submit_button("Re-enable account")
+        if submitted and who:
+            try:
+                account = enable_user(engine, who, actor=actor)
+            except AccountError as error:
+                show_problems("Not enabled", error.problems)
+            else:
+                _done(f"Re-enabled {md_escape(account.username)}; they can sign in again.")

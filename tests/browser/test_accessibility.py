@@ -1,4 +1,4 @@
-"""Accessibility (WCAG 2.2 AA) of the sign-in, home and catalogue pages in the real app: axe-core
+"""Accessibility (WCAG 2.2 AA) of the sign-in, home, catalogue and account pages in the real app: axe-core
 finds nothing serious or critical in what our code renders, and form errors are given in words.
 
 Streamlit's own known problems are excluded node by node (tests/browser/accessibility.py) and
@@ -125,6 +125,19 @@ def test_an_import_refusal_lists_each_problem_in_words(page, tmp_path: Path):
     wait_for_app(page)
     page.get_by_text("This file cannot be imported; nothing was changed").wait_for()
     assert_accessible(page, "manage-import-refused")
+
+
+
+def test_account_pages(page):
+    sign_in(page, "Administrator")
+    open_page(page, "My account")
+    page.get_by_text("This is the development sign-in, which has no password.").wait_for()
+    assert_accessible(page, "my-account")
+    open_page(page, "Users and roles")
+    assert_accessible(page, "users-add")
+    for tab in ("Change a role", "Reset a password", "Disable an account", "Re-enable an account"):
+        open_tab(page, tab)
+        assert_accessible(page, "users-" + tab.lower().replace(" ", "-"))
 
 
 def test_the_checker_finds_violations_and_skips_only_known_streamlit_nodes(browser):

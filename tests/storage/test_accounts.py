@@ -11,15 +11,18 @@ from storage import accounts
 from storage.accounts import (
     AccountError,
     SignInRefused,
+    change_own_password,
     create_user,
     disable_user,
+    enable_user,
     list_users,
+    reset_password,
     set_role,
     sign_in,
     validate_session,
 )
 from storage.audit import Actor
-from storage.db import read_session
+from storage.db import read_session, write_session
 from storage.models.accounts import (
     AuditEvent,
     LoginSession,
@@ -133,6 +136,85 @@ def test_role_change_and_disable_end_sessions_and_are_audited(engine, alice) -> 
 def test_an_admin_cannot_disable_their_own_account(engine, alice) -> None:
     with pytest.raises(AccountError, match="your own account"):
         disable_user(engine, "alice", actor=Actor(alice.user_key, "admin"))
+
+
+
+def lock_out(engine, name: str = "alice") -> None:
+    for _ in range(accounts.MAX_FAILURES):
+        with pytest.raises(SignInRefused):
+            sign_in(engine, name, "wrong password here")
+
+
+def test_an_admin_resets_a_forgotten_password_lifting_the_lockout_and_ending_sessions(engine, alice) -> None:
+    old_session = sign_in(engine, "alice", PASSWORD).token
+    lock_out(engine)
+    with pytest.raises(SignInRefused) as refused:
+        sign_in(engine, "alice", PASSWORD)
+    assert refused.value.reason == "locked"
+    admin = Actor("user:99", "admin")
+    with pytest.raises(AccountError) as weak:
+        reset_password(engine, "alice", "alice", actor=admin)
+    assert weak.value.problems == ["the password must have at least 12 characters", "the password must not be the user name"]
+    with pytest.raises(AccountError, match="no user named 'nobody'"):
+        reset_password(engine, "nobody", "a brand new passphrase", actor=admin)
+    reset_password(engine, " ALICE ", "a brand new passphrase", actor=admin)
+    assert validate_session(engine, old_session) is None, "a reset ends the user's sessions"
+    with pytest.raises(SignInRefused) as refused:
+        sign_in(engine, "alice", PASSWORD)
+    assert refused.value.reason == "bad_credentials", "the lockout is lifted and the old password no longer works"
+    assert sign_in(engine, "alice", "a brand new passphrase").account.id == alice.id
+    [event] = events(engine, "password_reset")
+    assert (event.actor, event.target, event.details) == ("user:99", f"user:{alice.id}", {"had_password": True})
+    with pytest.raises(PermissionError):
+        reset_password(engine, "alice", "another new passphrase", actor=Actor("user:5", "lead"))
+
+
+def test_an_admin_re_enables_a_disabled_account(engine, alice) -> None:
+    admin = Actor("user:99", "admin")
+    disable_user(engine, "alice", actor=admin)
+    lock_out(engine)
+    account = enable_user(engine, "alice", actor=admin)
+    assert account.active
+    assert sign_in(engine, "alice", PASSWORD).account.id == alice.id, "enabled, and the lockout is lifted"
+    [event] = events(engine, "user_enable")
+    assert (event.actor, event.target, event.details) == ("user:99", f"user:{alice.id}", {"was_active": False})
+    with pytest.raises(PermissionError):
+        enable_user(engine, "alice", actor=Actor("user:5", "facilitator"))
+
+
+def test_a_user_changes_their_own_password_and_their_other_sessions_end(engine, alice) -> None:
+    here = sign_in(engine, "alice", PASSWORD).token
+    elsewhere = sign_in(engine, "alice", PASSWORD).token
+    with pytest.raises(AccountError) as wrong:
+        change_own_password(engine, here, "not my password", "a brand new passphrase")
+    assert wrong.value.problems == ["the current password is wrong"]
+    [refused] = events(engine, "password_change")
+    assert (refused.actor, refused.outcome, refused.details) == (f"user:{alice.id}", "refused", {"reason": "wrong_current_password"})
+    with pytest.raises(AccountError) as weak:
+        change_own_password(engine, here, PASSWORD, PASSWORD)
+    assert weak.value.problems == ["the new password must differ from the current one"]
+    with pytest.raises(AccountError) as common:
+        change_own_password(engine, here, PASSWORD, "password1234")
+    assert common.value.problems == ["the password is too common; choose a passphrase of several unrelated words"]
+    with pytest.raises(AccountError, match="only a signed-in account"):
+        change_own_password(engine, "no such token", PASSWORD, "a brand new passphrase")
+    change_own_password(engine, here, PASSWORD, "a brand new passphrase")
+    assert validate_session(engine, here).id == alice.id, "this session stays signed in"
+    assert validate_session(engine, elsewhere) is None, "the other sessions end"
+    assert sign_in(engine, "alice", "a brand new passphrase").account.id == alice.id
+    assert [e.outcome for e in events(engine, "password_change")] == ["refused", "success"]
+
+
+def test_a_single_sign_on_account_has_no_password_to_change(engine) -> None:
+    create_user(engine, "dana@nhs.net", "lead", email="dana@nhs.net")
+    with read_session(engine) as session:
+        user_id = session.scalar(select(UserAccount.id).where(UserAccount.username == "dana@nhs.net"))
+    # A session row as if the account had signed in (single sign-on keeps no local session; be safe anyway).
+    with write_session(engine) as session:
+        session.add(LoginSession(token_hash=accounts.token_digest("sso-token"), user_id=user_id, created_at=utcnow(),
+                                 last_seen_at=utcnow(), expires_at=utcnow() + timedelta(hours=1)))
+    with pytest.raises(AccountError, match="only a signed-in account with a password"):
+        change_own_password(engine, "sso-token", "", "a brand new passphrase")
 
 
 # --- sign-in and lockout ---------------------------------------------------------------------

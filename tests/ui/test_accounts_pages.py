@@ -116,6 +116,58 @@ def test_a_disabled_account_is_signed_out_on_the_next_run(production_url: str) -
     assert at.text_input(key="signin_username") is not None and not at.metric
 
 
+
+def test_a_local_user_changes_their_password_on_my_account(production_url: str) -> None:
+    at = open_app(None)
+    sign_in_with_form(at, "facilitator1", PASSWORD)
+    elsewhere = open_app(None)
+    sign_in_with_form(elsewhere, "facilitator1", PASSWORD)
+    at.switch_page("views/my_account.py")
+    at.run()
+    assert "Signed in as **Facilitator \\<b\\>One\\</b\\>**" in texts(at)
+
+    def change(current: str, new: str, repeat: str) -> None:
+        at.text_input(key="own_password_current").set_value(current)
+        at.text_input(key="own_password_new").set_value(new)
+        at.text_input(key="own_password_repeat").set_value(repeat)
+        at.button(key="FormSubmitter:change_password-Change password").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+
+    change(PASSWORD, "a brand new passphrase", "a brand new passphrase typo")
+    assert at.error[0].value == "Not changed (1 problem)"
+    assert at.dataframe[-1].value["problem"].tolist() == ["the two new passwords differ"]
+    change("not my password at all", "a brand new passphrase", "a brand new passphrase")
+    assert at.dataframe[-1].value["problem"].tolist() == ["the current password is wrong"]
+    change(PASSWORD, "a brand new passphrase", "a brand new passphrase")
+    assert "Password changed. Any other sessions of yours have been signed out." in [s.value for s in at.success]
+    assert at.title[0].value == "My account", "still signed in here"
+    elsewhere.run()
+    assert "Your session has ended. Please sign in again." in texts(elsewhere)
+    sign_in_with_form(elsewhere, "facilitator1", "a brand new passphrase")
+    assert elsewhere.metric, "the new password works"
+    assert [e.outcome for e in audit(production_url, "password_change")] == ["refused", "success"]
+
+
+@pytest.mark.parametrize("role", ["respondent", "facilitator", "lead", "admin"])
+def test_my_account_explains_when_there_is_no_password_here(sqlite_url: str, monkeypatch, role: str) -> None:
+    prepare_environment(monkeypatch, sqlite_url)
+    at = open_app(role, "my_account.py")
+    assert "This is the development sign-in, which has no password." in texts(at)
+    assert not at.text_input, "no password form for the development sign-in"
+
+
+def test_single_sign_on_users_are_told_their_password_is_managed_elsewhere(sqlite_url: str, monkeypatch) -> None:
+    prepare_environment(monkeypatch, sqlite_url, dev_login=False)
+    monkeypatch.setenv("ROADMAP_PSEUDONYM_KEY", GOOD_KEY)
+    create_user(make_engine(sqlite_url), "dana@nhs.net", "lead", email="dana@nhs.net")
+    at = sso_app({"is_logged_in": True, "email": "dana@nhs.net", "name": "Dana"})
+    at.run()
+    at.switch_page("views/my_account.py")
+    at.run()
+    assert not at.exception
+    assert "your password is managed there" in texts(at) and not at.text_input
+
+
 # --- single sign-on ------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -193,6 +245,38 @@ def test_admin_creates_a_user_changes_a_role_and_disables(sqlite_url: str, monke
     assert at.dataframe[0].value["active"].tolist() == [False]
     events = [(e.action, e.actor, e.role) for e in audit(sqlite_url, "user_create") + audit(sqlite_url, "role_change") + audit(sqlite_url, "user_disable")]
     assert events == [("user_create", "dev-admin", "admin"), ("role_change", "dev-admin", "admin"), ("user_disable", "dev-admin", "admin")]
+
+
+def test_admin_resets_a_forgotten_password_and_re_enables_an_account(sqlite_url: str, monkeypatch) -> None:
+    from storage.accounts import SignInRefused, disable_user, sign_in
+
+    prepare_environment(monkeypatch, sqlite_url)
+    engine = make_engine(sqlite_url)
+    create_user(engine, "erin", "lead", password=PASSWORD)
+    disable_user(engine, "erin")
+    at = open_app("admin", "admin_users.py")
+    at.selectbox(key="reset_user").set_value("erin")
+    at.text_input(key="reset_password").set_value("erin")
+    at.text_input(key="reset_repeat").set_value("erin")
+    at.button(key="FormSubmitter:reset_password-Set the new password").click().run()
+    assert at.dataframe[-1].value["problem"].tolist() == ["the password must have at least 12 characters",
+                                                          "the password must not be the user name"]
+    at.selectbox(key="reset_user").set_value("erin")
+    at.text_input(key="reset_password").set_value("a temporary passphrase")
+    at.text_input(key="reset_repeat").set_value("a temporary passphrase")
+    at.button(key="FormSubmitter:reset_password-Set the new password").click().run()
+    assert "New password set for erin; their sessions have ended." in [s.value for s in at.success]
+    with pytest.raises(SignInRefused, match="disabled"):
+        sign_in(engine, "erin", "a temporary passphrase")
+    at.selectbox(key="enable_user_choice").set_value("erin")
+    at.button(key="FormSubmitter:enable_user-Re-enable account").click().run()
+    assert "Re-enabled erin; they can sign in again." in [s.value for s in at.success]
+    assert at.dataframe[0].value["active"].tolist() == [True]
+    assert "No account is disabled." in texts(at)
+    assert sign_in(engine, "erin", "a temporary passphrase").account.username == "erin"
+    assert [(e.action, e.actor) for e in audit(sqlite_url, "password_reset") + audit(sqlite_url, "user_enable")] == [
+        ("password_reset", "dev-admin"), ("user_enable", "dev-admin")]
+
 
 
 def test_audit_page_filters_events(sqlite_url: str, monkeypatch) -> None:
