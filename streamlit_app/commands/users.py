@@ -1,4 +1,4 @@
-"""`roadmap user add|set-role|disable|list` and `roadmap retention purge|erase`.
+"""`roadmap user add|set-role|set-password|disable|enable|list` and `roadmap retention purge|erase`.
 
 Passwords never appear on the command line (where `ps` and the shell history would show
 them): they are read from standard input with ``--password-stdin`` or prompted for twice.
@@ -15,7 +15,9 @@ from storage.accounts import (
     AccountError,
     create_user,
     disable_user,
+    enable_user,
     list_users,
+    reset_password,
     set_role,
 )
 from storage.audit import cli_actor
@@ -40,8 +42,8 @@ def _account_error(error: AccountError) -> CommandError:
 
 
 def read_password(args: argparse.Namespace) -> str | None:
-    """The new user's password: from stdin (first line), prompted twice, or None for --no-password."""
-    if args.no_password:
+    """The new password: from stdin (first line), prompted twice, or None for --no-password."""
+    if getattr(args, "no_password", False):
         return None
     if args.password_stdin:
         line = sys.stdin.readline()
@@ -50,7 +52,8 @@ def read_password(args: argparse.Namespace) -> str | None:
             raise CommandError("no password on standard input")
         return password
     if not sys.stdin.isatty():
-        raise CommandError("no terminal to prompt for the password: use --password-stdin (or --no-password with --email for single sign-on)")
+        hint = " (or --no-password with --email for single sign-on)" if hasattr(args, "no_password") else ""
+        raise CommandError(f"no terminal to prompt for the password: use --password-stdin{hint}")
     first = getpass.getpass("Password: ")
     if first != getpass.getpass("Repeat the password: "):
         raise CommandError("the two passwords differ")
@@ -89,6 +92,25 @@ def user_disable(args: argparse.Namespace) -> Result:
     except AccountError as error:
         raise _account_error(error) from None
     return Result(_account_data(account), [f"disabled {account.username}; their sessions have ended"])
+
+
+def user_set_password(args: argparse.Namespace) -> Result:
+    password = read_password(args)
+    engine = open_database(args)
+    try:
+        account = reset_password(engine, args.name, password, actor=cli_actor())
+    except AccountError as error:
+        raise _account_error(error) from None
+    return Result(_account_data(account), [f"new password set for {account.username}; lockout lifted, their sessions have ended"])
+
+
+def user_enable(args: argparse.Namespace) -> Result:
+    engine = open_database(args)
+    try:
+        account = enable_user(engine, args.name, actor=cli_actor())
+    except AccountError as error:
+        raise _account_error(error) from None
+    return Result(_account_data(account), [f"enabled {account.username}; lockout lifted"])
 
 
 def user_list(args: argparse.Namespace) -> Result:
@@ -149,6 +171,16 @@ def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser
     disable = commands.add_parser("disable", parents=[common], help="disable an account (ends its sessions)")
     disable.add_argument("name")
     disable.set_defaults(handler=user_disable)
+
+    password = commands.add_parser("set-password", parents=[common],
+                                   help="set a new password (prompted, or from --password-stdin); lifts a lockout, ends sessions")
+    password.add_argument("name")
+    password.add_argument("--password-stdin", action="store_true", help="read the password from the first line of standard input")
+    password.set_defaults(handler=user_set_password)
+
+    enable = commands.add_parser("enable", parents=[common], help="re-enable a disabled account (lifts a lockout)")
+    enable.add_argument("name")
+    enable.set_defaults(handler=user_enable)
 
     listing = commands.add_parser("list", parents=[common], help="list accounts")
     listing.set_defaults(handler=user_list)

@@ -50,6 +50,27 @@ def test_user_lifecycle_with_json(capsys, monkeypatch, url: str) -> None:
     assert all(e.actor.startswith("cli:") and e.role == "admin" for e in events)
 
 
+
+def test_set_password_and_enable_from_the_command_line(capsys, monkeypatch, url: str) -> None:
+    from storage.accounts import SignInRefused, sign_in
+
+    run(capsys, monkeypatch, "user", "add", "alice", "--role", "lead", "--password-stdin", "--database-url", url, stdin=PASSWORD + "\n")
+    run(capsys, monkeypatch, "user", "disable", "alice", "--database-url", url)
+    code, out, _ = run(capsys, monkeypatch, "user", "set-password", "alice", "--password-stdin", "--database-url", url,
+                       stdin="a brand new passphrase\n")
+    assert code == 0 and out.strip() == "new password set for alice; lockout lifted, their sessions have ended"
+    engine = make_engine(url)
+    with pytest.raises(SignInRefused) as refused:
+        sign_in(engine, "alice", "a brand new passphrase")
+    assert refused.value.reason == "disabled", "a new password does not re-enable the account"
+    code, out, _ = run(capsys, monkeypatch, "user", "enable", "alice", "--json", "--database-url", url)
+    assert code == 0 and json.loads(out)["active"] is True
+    assert sign_in(engine, "alice", "a brand new passphrase").account.username == "alice"
+    with read_session(engine) as session:
+        actions = [e.action for e in session.scalars(select(AuditEvent).where(AuditEvent.actor.startswith("cli:")).order_by(AuditEvent.id))]
+    assert actions == ["user_create", "user_disable", "password_reset", "user_enable"]
+
+
 @pytest.mark.parametrize(("argv", "stdin", "message"), [
     (["user", "add", "bob", "--role", "lead", "--password-stdin"], "short\n", "at least 12 characters"),
     (["user", "add", "bob", "--role", "lead", "--password-stdin"], "", "no password on standard input"),
@@ -57,6 +78,10 @@ def test_user_lifecycle_with_json(capsys, monkeypatch, url: str) -> None:
     (["user", "add", "bob", "--role", "lead", "--no-password"], "", "give a password (local sign-in) or an e-mail address"),
     (["user", "set-role", "nobody", "lead"], "", "no user named 'nobody'"),
     (["user", "disable", "nobody"], "", "no user named 'nobody'"),
+    (["user", "enable", "nobody"], "", "no user named 'nobody'"),
+    (["user", "set-password", "nobody", "--password-stdin"], "a brand new passphrase\n", "no user named 'nobody'"),
+    (["user", "set-password", "bob", "--password-stdin"], "short\n", "at least 12 characters"),
+    (["user", "set-password", "bob"], "", "no terminal to prompt for the password: use --password-stdin\n"),
     (["retention", "purge", "--days", "0"], "", "at least 1 day"),
     (["retention", "erase", "someone"], "", "add --yes to confirm"),
 ])
