@@ -1,4 +1,5 @@
-"""Campaigns (lead): create a collection round, share its links, follow counts, close it, export responses."""
+"""Campaigns (lead): create a collection round, share its links, add invitation links, follow
+counts, close it, export responses."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ import streamlit as st
 from pydantic import ValidationError
 
 from storage.survey_io import export_responses
-from storage.surveys import CampaignInput, SurveyError, close_campaign, create_campaign, list_campaigns, list_instruments
+from storage.surveys import (
+    MAX_INVITATIONS_PER_BATCH,
+    CampaignInput,
+    SurveyError,
+    add_invitations,
+    close_campaign,
+    create_campaign,
+    list_campaigns,
+    list_instruments,
+)
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
 from streamlit_app.survey_form import pseudonym_keys
@@ -37,6 +47,24 @@ def survey_link(parameter: str, token: str) -> str:
 
 def _utc(day: dt.date, time: dt.time) -> dt.datetime:
     return dt.datetime.combine(day, time, tzinfo=dt.UTC)
+
+
+def new_links_panel(key: str) -> None:
+    """Links just made, shown until the lead says they have copied them: only a fingerprint of
+    each is stored, so they cannot be shown again."""
+    made = st.session_state.get(key)
+    if not made:
+        return
+    st.success(f"{made['message']} Copy the links now: they are shown only once (only a fingerprint is stored).")
+    if made["link"]:
+        st.code(made["link"], language=None)
+    if made["invitations"]:
+        links = pd.DataFrame({"invitation": range(1, len(made["invitations"]) + 1), "link": made["invitations"]})
+        st.dataframe(links, hide_index=True, width="stretch", height=200)
+        download_table(links, made["stem"], key=f"{key}_links", label="Download the invitation links")
+    if st.button("I have copied the links", key=f"{key}_done"):
+        st.session_state.pop(key, None)
+        st.rerun()
 
 
 create_tab, list_tab = st.tabs(["Create", "Campaigns"])
@@ -70,21 +98,12 @@ with create_tab:
                                                            for e in error.errors()])
         else:
             created = create_campaign(engine, data, actor=actor)
-            st.session_state["sv_created"] = {"title": data.title, "link": survey_link("c", created.link_token) if created.link_token else None,
-                                              "invitations": [survey_link("i", t) for t in created.invitation_tokens]}
+            st.session_state["sv_created"] = {"message": f"Created “{md_escape(data.title)}”.",
+                                              "link": survey_link("c", created.link_token) if created.link_token else None,
+                                              "invitations": [survey_link("i", t) for t in created.invitation_tokens],
+                                              "stem": f"invitation-links-campaign-{created.campaign_id}"}
             st.rerun()
-    created = st.session_state.get("sv_created")
-    if created:
-        st.success(f"Created “{md_escape(created['title'])}”. Copy the links now: they are shown only once (only a fingerprint is stored).")
-        if created["link"]:
-            st.code(created["link"], language=None)
-        if created["invitations"]:
-            links = pd.DataFrame({"invitation": range(1, len(created["invitations"]) + 1), "link": created["invitations"]})
-            st.dataframe(links, hide_index=True, width="stretch", height=200)
-            download_table(links, "invitation-links", key="sv_invitation_links", label="Download the invitation links")
-        if st.button("I have copied the links", key="sv_created_done"):
-            st.session_state.pop("sv_created", None)
-            st.rerun()
+    new_links_panel("sv_created")
 
 with list_tab:
     campaigns = list_campaigns(engine, actor=actor)
@@ -101,6 +120,25 @@ with list_tab:
             close_campaign(engine, int(chosen), actor=actor)
             st.session_state["sv_closed"] = "The campaign is closed; it no longer accepts responses."
             st.rerun()
+        if row["access"] == "invitation" and row["state"] != "closed":
+            st.subheader("More invitation links")
+            st.caption(f"{int(row['invitations'])} links made so far, {int(row['invitations_used'])} used. "
+                       "New links work like the first ones: single use, until the campaign closes.")
+            with st.form(f"sv_more_invitations_{chosen}"):
+                count = st.number_input("How many new links", min_value=1, max_value=MAX_INVITATIONS_PER_BATCH, value=10, step=1,
+                                        key=f"sv_more_count_{chosen}")
+                more = st.form_submit_button("Make the links")
+            if more:
+                try:
+                    tokens = add_invitations(engine, int(chosen), int(count), actor=actor)
+                except SurveyError as error:
+                    st.error(md_escape(str(error)))
+                else:
+                    st.session_state[f"sv_added_{chosen}"] = {"message": f"Added {len(tokens)} invitation links to “{md_escape(row['title'])}”.",
+                                                    "link": None, "invitations": [survey_link("i", t) for t in tokens],
+                                                    "stem": f"invitation-links-campaign-{int(chosen)}-added"}
+                    st.rerun()
+            new_links_panel(f"sv_added_{chosen}")
         st.subheader("Export responses")
         labels = st.toggle("Choice labels instead of codes", key="sv_export_labels")
         deidentified = st.toggle("De-identified (no identifier or free-text fields; pseudonymised record ids)", key="sv_export_deid")

@@ -298,3 +298,21 @@ def test_lead_creates_an_invitation_campaign_and_gets_links(survey_db):
     token = links["link"].tolist()[0].split("?i=", 1)[1]
     respondent = open_app(None, "survey_take.py", query={"i": token})
     assert respondent.title[0].value == "Spring staff survey"
+    at.button(key="sv_created_done").click().run()
+    assert not any("link" in frame.value.columns for frame in at.dataframe), "the links are gone once copied"
+
+    # Later: more links for the same campaign, from the Campaigns tab.
+    at.selectbox(key="sv_campaign_pick").set_value(campaign.id).run()
+    assert "3 links made so far, 0 used." in texts(at)
+    at.number_input(key=f"sv_more_count_{campaign.id}").set_value(2)
+    at.button(key=f"FormSubmitter:sv_more_invitations_{campaign.id}-Make the links").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "Added 2 invitation links to “Spring staff survey”." in texts(at)
+    added = next(frame.value for frame in at.dataframe if "link" in frame.value.columns)
+    assert len(added) == 2 and not set(added["link"]) & set(links["link"])
+    assert "5 links made so far, 0 used." in texts(at)
+    token = added["link"].tolist()[1].split("?i=", 1)[1]
+    assert open_app(None, "survey_take.py", query={"i": token}).title[0].value == "Spring staff survey"
+    close_campaign(engine, campaign.id)
+    at.run()
+    assert "More invitation links" not in texts(at), "a closed campaign gets no new links"
