@@ -10,8 +10,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Callable
+
+from sqlalchemy import Engine
 
 from storage.accounts import (
+    Account,
     AccountError,
     create_user,
     disable_user,
@@ -37,8 +41,13 @@ def _role(value: str) -> str | None:
     return None if value == NO_ROLE else value
 
 
-def _account_error(error: AccountError) -> CommandError:
-    return CommandError("; ".join(error.problems))
+def _account_change(args: argparse.Namespace, change: Callable[[Engine], Account]) -> Account:
+    """Run one account change on the command's database; its problems become one error line."""
+    engine = open_database(args)
+    try:
+        return change(engine)
+    except AccountError as error:
+        raise CommandError("; ".join(error.problems)) from None
 
 
 def read_password(args: argparse.Namespace) -> str | None:
@@ -60,56 +69,36 @@ def read_password(args: argparse.Namespace) -> str | None:
     return first
 
 
-def _account_data(account) -> dict:
+def _account_data(account: Account) -> dict:
     return {"user_id": account.id, "username": account.username, "email": account.email, "role": account.role,
             "active": account.active, "has_password": account.has_password}
 
 
 def user_add(args: argparse.Namespace) -> Result:
     password = read_password(args)
-    engine = open_database(args)
-    try:
-        account = create_user(engine, args.name, _role(args.role), password=password, email=args.email,
-                              display_name=args.display_name, actor=cli_actor())
-    except AccountError as error:
-        raise _account_error(error) from None
+    account = _account_change(args, lambda engine: create_user(engine, args.name, _role(args.role), password=password,
+                                                               email=args.email, display_name=args.display_name, actor=cli_actor()))
     return Result(_account_data(account), [f"created user {account.username} (role: {account.role or 'none'})"])
 
 
 def user_set_role(args: argparse.Namespace) -> Result:
-    engine = open_database(args)
-    try:
-        account = set_role(engine, args.name, _role(args.role), actor=cli_actor())
-    except AccountError as error:
-        raise _account_error(error) from None
+    account = _account_change(args, lambda engine: set_role(engine, args.name, _role(args.role), actor=cli_actor()))
     return Result(_account_data(account), [f"{account.username} now has role {account.role or 'none'}"])
 
 
 def user_disable(args: argparse.Namespace) -> Result:
-    engine = open_database(args)
-    try:
-        account = disable_user(engine, args.name, actor=cli_actor())
-    except AccountError as error:
-        raise _account_error(error) from None
+    account = _account_change(args, lambda engine: disable_user(engine, args.name, actor=cli_actor()))
     return Result(_account_data(account), [f"disabled {account.username}; their sessions have ended"])
 
 
 def user_set_password(args: argparse.Namespace) -> Result:
     password = read_password(args)
-    engine = open_database(args)
-    try:
-        account = reset_password(engine, args.name, password, actor=cli_actor())
-    except AccountError as error:
-        raise _account_error(error) from None
+    account = _account_change(args, lambda engine: reset_password(engine, args.name, password, actor=cli_actor()))
     return Result(_account_data(account), [f"new password set for {account.username}; lockout lifted, their sessions have ended"])
 
 
 def user_enable(args: argparse.Namespace) -> Result:
-    engine = open_database(args)
-    try:
-        account = enable_user(engine, args.name, actor=cli_actor())
-    except AccountError as error:
-        raise _account_error(error) from None
+    account = _account_change(args, lambda engine: enable_user(engine, args.name, actor=cli_actor()))
     return Result(_account_data(account), [f"enabled {account.username}; lockout lifted"])
 
 

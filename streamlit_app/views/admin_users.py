@@ -3,9 +3,12 @@ and re-enable)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from storage.accounts import (
+    Account,
     AccountError,
     create_user,
     disable_user,
@@ -46,6 +49,16 @@ def _done(message: str) -> None:
     st.rerun()
 
 
+def _change(refused: str, change: Callable[[], Account], done: Callable[[Account], str]) -> None:
+    """Make an account change: its problems listed under ``refused``, or the page reruns saying ``done``."""
+    try:
+        account = change()
+    except AccountError as error:
+        show_problems(refused, error.problems)
+    else:
+        _done(done(account))
+
+
 add_tab, role_tab, password_tab, disable_tab, enable_tab = st.tabs(
     ["Add a user", "Change a role", "Reset a password", "Disable an account", "Re-enable an account"])
 
@@ -65,13 +78,10 @@ with add_tab:
         if password != repeat:
             show_problems("Not created", ["the two passwords differ"])
         else:
-            try:
-                account = create_user(engine, username, role, password=password or None, email=email or None,
-                                      display_name=display_name, actor=actor)
-            except AccountError as error:
-                show_problems("Not created", error.problems)
-            else:
-                _done(f"Created {md_escape(account.username)} ({_role_label(account.role)}).")
+            _change("Not created",
+                    lambda: create_user(engine, username, role, password=password or None, email=email or None,
+                                        display_name=display_name, actor=actor),
+                    lambda account: f"Created {md_escape(account.username)} ({_role_label(account.role)}).")
 
 with role_tab:
     with st.form("change_role"):
@@ -80,12 +90,8 @@ with role_tab:
         st.caption("Changing a role signs the user out of their open sessions.")
         submitted = st.form_submit_button("Change role")
     if submitted and who:
-        try:
-            account = set_role(engine, who, new_role, actor=actor)
-        except AccountError as error:
-            show_problems("Not changed", error.problems)
-        else:
-            _done(f"{md_escape(account.username)} is now: {_role_label(account.role)}.")
+        _change("Not changed", lambda: set_role(engine, who, new_role, actor=actor),
+                lambda account: f"{md_escape(account.username)} is now: {_role_label(account.role)}.")
 
 with disable_tab:
     with st.form("disable_user"):
@@ -97,12 +103,8 @@ with disable_tab:
         if confirm != "DISABLE":
             show_problems("Not disabled", ["type DISABLE to confirm"])
         else:
-            try:
-                account = disable_user(engine, who, actor=actor)
-            except AccountError as error:
-                show_problems("Not disabled", error.problems)
-            else:
-                _done(f"Disabled {md_escape(account.username)}; their sessions have ended.")
+            _change("Not disabled", lambda: disable_user(engine, who, actor=actor),
+                    lambda account: f"Disabled {md_escape(account.username)}; their sessions have ended.")
 
 with password_tab:
     st.caption("For a user who forgot their password or is locked out: set a temporary password and give it to them in "
@@ -120,12 +122,8 @@ with password_tab:
         elif password != repeat:
             show_problems("Not changed", ["the two passwords differ"])
         else:
-            try:
-                account = reset_password(engine, who, password, actor=actor)
-            except AccountError as error:
-                show_problems("Not changed", error.problems)
-            else:
-                _done(f"New password set for {md_escape(account.username)}; their sessions have ended.")
+            _change("Not changed", lambda: reset_password(engine, who, password, actor=actor),
+                    lambda account: f"New password set for {md_escape(account.username)}; their sessions have ended.")
 
 with enable_tab:
     disabled = [u for u, active in zip(users["username"], users["active"], strict=True) if not active]
@@ -136,9 +134,5 @@ with enable_tab:
             who = st.selectbox("User", disabled, index=None, placeholder="Choose a disabled account", key="enable_user_choice")
             submitted = st.form_submit_button("Re-enable account")
         if submitted and who:
-            try:
-                account = enable_user(engine, who, actor=actor)
-            except AccountError as error:
-                show_problems("Not enabled", error.problems)
-            else:
-                _done(f"Re-enabled {md_escape(account.username)}; they can sign in again.")
+            _change("Not enabled", lambda: enable_user(engine, who, actor=actor),
+                    lambda account: f"Re-enabled {md_escape(account.username)}; they can sign in again.")
