@@ -199,6 +199,8 @@ def equity_figure(equity: CellTable, label: Labeller) -> go.Figure:
 
 # --- 4 AI overview -----------------------------------------------------------------------------
 
+# The column code of a whole row of the AI overview (any time to deployment), e.g. a clicked bar.
+ANY_TIME = "*"
 OVERVIEW_DIMENSIONS: dict[str, str] = {
     "clinical_area": "Clinical area",
     "workforce_group": "Workforce group",
@@ -254,15 +256,17 @@ def overview_heatmap_figure(cells: CellTable, dimension: str, label: Labeller, *
 
 
 def ranked_bar_figure(cells: CellTable, dimension: str, label: Labeller, *, top: int = 15) -> go.Figure:
-    """Ranked bars: technologies per code of ``dimension`` (a technology counts once per code)."""
+    """Ranked bars: technologies per code of ``dimension`` (a technology counts once per code).
+    Each bar's ``customdata`` is ``[code, ANY_TIME]``: the whole row of the heat matrix."""
     name = OVERVIEW_DIMENSIONS[dimension]
     title = f"Top {name.lower()}s by number of technologies"
     if cells.counts.empty:
         return empty_figure(title)
     totals = cells.members.groupby("row")["technology_id"].nunique().sort_values(ascending=False, kind="stable").head(top)
     shown = totals.iloc[::-1]
-    figure = go.Figure(go.Bar(x=shown.to_numpy(), y=label.many(dimension, shown.index), orientation="h", marker_color=NHS_BLUE,
-                              text=shown.to_numpy(), textposition="auto", hovertemplate="%{y}: %{x} technologies<extra></extra>"))
+    figure = go.Figure(go.Bar(x=shown.tolist(), y=label.many(dimension, shown.index), orientation="h", marker_color=NHS_BLUE,
+                              customdata=[[str(code), ANY_TIME] for code in shown.index], text=shown.tolist(), textposition="auto",
+                              hovertemplate="%{y}: %{x} technologies (click to list them)<extra></extra>"))
     return _layout(figure, title, height=max(280, 60 + 28 * len(shown)))
 
 

@@ -256,3 +256,16 @@ def test_overview_matrix_cells_carry_their_codes_for_a_click() -> None:
         ("cardiology", ""): ("no estimate", "Cardiology", 0),
     }
     assert figure.layout.hoverdistance == -1  # a click anywhere in a cell snaps to that cell's marker
+
+
+
+def test_ranked_bars_carry_their_code_for_a_click() -> None:
+    from analysis.views import CellTable
+    from streamlit_app.charts import ANY_TIME, Labeller, ranked_bar_figure
+
+    members = pd.DataFrame({"row": ["radiology", "radiology", "radiology", "cardiology"], "column": ["within_1y", "over_3y", None, "over_3y"],
+                            "technology_id": [1, 2, 3, 2]})
+    counts = members.groupby(["row", "column"], dropna=False).size().rename("technologies").reset_index()
+    [bars] = ranked_bar_figure(CellTable(counts, members), "clinical_area", Labeller()).data
+    assert [list(code) for code in bars.customdata] == [["cardiology", ANY_TIME], ["radiology", ANY_TIME]]  # drawn bottom-up
+    assert list(bars.x) == [1, 3]

@@ -23,7 +23,7 @@ from streamlit_app.analysis_state import (
     view_fingerprint,
 )
 from streamlit_app.auth import require_role
-from streamlit_app.charts import OVERVIEW_DIMENSIONS, Labeller
+from streamlit_app.charts import ANY_TIME, OVERVIEW_DIMENSIONS, Labeller
 from streamlit_app.report import RoadmapAnalysis, build_report, technology_members
 from streamlit_app.runtime import get_engine
 from streamlit_app.widgets import (
@@ -140,31 +140,32 @@ def overview_view() -> None:
                                      default="clinical_area", key="overview_dimension", required=True) or "clinical_area"
     cells = analysis.overview[dimension]
     st.caption("A technology linked to several codes counts once under each, so rows can add up to more than the "
-               "number of technologies. Columns are the blended time to deployment. Click a cell of the matrix to "
-               "list the technologies behind it.")
-    clicked = chart(charts.overview_heatmap_figure(cells, dimension, label), f"overview-{dimension}-time",
-                    key=f"overview_heat_{dimension}", fingerprint=fingerprint + dimension, clickable=True)
-    chart(charts.ranked_bar_figure(cells, dimension, label), f"overview-{dimension}-ranked", key="overview_ranked",
-          fingerprint=fingerprint + dimension)
+               "number of technologies. Columns are the blended time to deployment. Click a cell of the matrix, or a "
+               "bar, to list the technologies behind it.")
+    matrix_clicks = chart(charts.overview_heatmap_figure(cells, dimension, label), f"overview-{dimension}-time",
+                          key=f"overview_heat_{dimension}", fingerprint=fingerprint + dimension, clickable=True)
+    bar_clicks = chart(charts.ranked_bar_figure(cells, dimension, label), f"overview-{dimension}-ranked",
+                       key=f"overview_ranked_{dimension}", fingerprint=fingerprint + dimension, clickable=True)
     show_table(cells.counts, f"overview-{dimension}", key="overview_counts")
-    st.subheader("Technologies behind a cell")
-    counts = cells.counts
-    cell_keys = [_cell_key(row, column) for row, column in zip(counts["row"], counts["column"], strict=True)]
-    totals = dict(zip(cell_keys, counts["technologies"].astype(int), strict=True))
+    st.subheader("Technologies behind a cell or bar")
+    members = cells.members.assign(row=cells.members["row"].astype(str),
+                                   column=cells.members["column"].astype(object).fillna("").astype(str))
+    totals = _drill_down_totals(members)
     picker = f"overview_cell_{dimension}"
-    empty_click = _follow_click(clicked, picker, totals)
-    if empty_click is not None:
-        st.info(f"No technology is in {_cell_text(label, dimension, empty_click)}.", icon=":material/info:")
-    cell = st.selectbox("Cell (or click one in the matrix above)", cell_keys, key=picker,
+    empty_clicks = [clicked for source, points in (("matrix", matrix_clicks), ("bars", bar_clicks))
+                    if (clicked := _follow_click(points, picker, totals, source)) is not None]
+    for clicked in empty_clicks:
+        st.info(f"No technology is in {_cell_text(label, dimension, clicked)}.", icon=":material/info:")
+    cell = st.selectbox("Cell or whole row (or click one in the charts above)", list(totals), key=picker,
                         format_func=lambda key: f"{_cell_text(label, dimension, key)}: {_technologies(totals[key])}")
     row, column = cell.split(CELL_SEPARATOR)
-    members = cells.members
-    chosen = members[(members["row"].astype(str) == row) & (members["column"].astype(object).fillna("").astype(str) == column)]
-    show_table(technology_members(chosen, analysis.inputs.technologies)[["technology_id", "name", "type_code"]],
-               f"overview-{dimension}-cell", key="overview_members")
+    chosen = members[(members["row"] == row) & ((members["column"] == column) | (column == ANY_TIME))]
+    chosen = chosen.drop_duplicates("technology_id")[["technology_id"]]
+    show_table(technology_members(chosen, analysis.inputs.technologies), f"overview-{dimension}-cell", key="overview_members")
 
 
-# A cell is "row code<US>column code" (column "" for no estimate), matching the chart's customdata.
+# A cell is "row code<US>column code" (column "" for no estimate, ANY_TIME for the whole row),
+# matching the charts' customdata.
 CELL_SEPARATOR = "\x1f"
 
 
@@ -172,19 +173,36 @@ def _cell_key(row: object, column: object) -> str:
     return f"{row}{CELL_SEPARATOR}{'' if pd.isna(column) else column}"
 
 
+def _drill_down_totals(members: pd.DataFrame) -> dict[str, int]:
+    """Technologies behind each choice of the picker: each row as a whole (most technologies
+    first), followed by its cells."""
+    rows = members.groupby("row")["technology_id"].nunique().sort_values(ascending=False, kind="stable")
+    cells = members.groupby(["row", "column"])["technology_id"].nunique()
+    horizon_order = {horizon: position for position, horizon in enumerate(s.HORIZONS)}  # "" (no estimate) last
+    totals: dict[str, int] = {}
+    for row, count in rows.items():
+        totals[_cell_key(row, ANY_TIME)] = int(count)
+        row_cells = cells.loc[[row]].droplevel("row")
+        for column in sorted(row_cells.index, key=lambda c: horizon_order.get(c, len(horizon_order))):
+            totals[_cell_key(row, column)] = int(row_cells[column])
+    return totals
+
+
 def _cell_text(label: Labeller, dimension: str, key: str) -> str:
     row, column = key.split(CELL_SEPARATOR)
+    if column == ANY_TIME:
+        return f"{label(dimension, row)} (any time to deployment)"
     return f"{label(dimension, row)} × {_horizon_text(label, column or None)}"
 
 
-def _follow_click(points: list[dict] | None, picker: str, totals: dict[str, int]) -> str | None:
-    """Point the cell picker at a newly clicked matrix cell. A click stays selected in the chart
-    across reruns, so it is applied once: choosing another cell in the picker afterwards wins.
+def _follow_click(points: list[dict] | None, picker: str, totals: dict[str, int], source: str) -> str | None:
+    """Point the picker at a newly clicked cell or bar. A click stays selected in its chart across
+    reruns, so it is applied once: choosing something else in the picker afterwards wins.
     Returns the clicked cell when it has no technologies (it is not in the picker)."""
     if not points or "customdata" not in points[0]:
         return None
     clicked = _cell_key(*points[0]["customdata"])
-    applied = f"{picker}_clicked"
+    applied = f"{picker}_clicked_{source}"
     if st.session_state.get(applied) == clicked:
         return None
     st.session_state[applied] = clicked

@@ -1,6 +1,6 @@
 """Journey 3: a lead imports a catalogue file (preview, then confirm), opens the roadmap analysis,
 narrows it with a filter, downloads the printable report, clicks a cell of the AI overview's heat
-matrix to list the technologies behind it, opens the evidence behind one estimate
+matrix and a ranked bar to list the technologies behind them, opens the evidence behind one estimate
 on the Estimates page and downloads it as CSV.
 
 Every screen is saved to test-output/browser/journey3-*.png and checked with axe-core (WCAG 2.2
@@ -101,15 +101,15 @@ def import_catalogue_file(page, screens: JourneyScreens) -> None:
 
 
 def click_overview_cell(page, screens: JourneyScreens) -> None:
-    """Click a heat-matrix cell on the AI overview: the cell picker follows the click and the CSV of
-    the technologies behind it has one row per technology counted in the cell."""
+    """Click a heat-matrix cell, then a ranked bar, on the AI overview: the picker follows each click
+    and the CSV of the technologies behind it has one row per technology counted there."""
     page.get_by_role("tab", name="AI overview").click()
     wait_for_app(page, SLOW)
     matrix = page.locator(".st-key-chart_overview_heat_clinical_area")
     cells = matrix.locator(".scatterlayer path.point")
     cells.first.wait_for(state="attached")
     drawn = matrix.locator(".js-plotly-plot").evaluate(
-        "plot => ({x: plot.data[1].x, y: plot.data[1].y, n: plot.data[1].text.map(Number)})")
+        "plot => ({x: plot.data[1].x, y: plot.data[1].y, n: Array.from(plot.data[1].text, Number)})")
     picker = page.locator(".st-key-overview_cell_clinical_area").get_by_role("combobox")
     default = picker.input_value()
     # The last non-empty cell that the picker does not already show, so the click has to move it.
@@ -128,6 +128,23 @@ def click_overview_cell(page, screens: JourneyScreens) -> None:
         page.locator(".st-key-dl_overview_members_csv").get_by_role("button", name="Table (CSV)").click()
     members = pd.read_csv(io.BytesIO(members_download.value.path().read_bytes()), encoding="utf-8-sig")
     assert len(members) == count and members["technology_id"].is_unique
+
+    # A ranked bar stands for a whole row: its technologies at any time to deployment.
+    bars_chart = page.locator(".st-key-chart_overview_ranked_clinical_area")
+    bars = bars_chart.locator(".barlayer .point path")
+    bars.first.wait_for(state="attached")
+    drawn = bars_chart.locator(".js-plotly-plot").evaluate("plot => ({y: Array.from(plot.data[0].y), n: Array.from(plot.data[0].x, Number)})")
+    index = len(drawn["n"]) - 2  # the second-longest bar (bars are drawn bottom-up)
+    bar = bars.nth(index)
+    bar.scroll_into_view_if_needed()
+    box = bar.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_for_app(page, SLOW)
+    count = drawn["n"][index]
+    assert picker.input_value() == f"{drawn['y'][index]} (any time to deployment): {count} technolog{'y' if count == 1 else 'ies'}"
+    with page.expect_download() as row_download:
+        page.locator(".st-key-dl_overview_members_csv").get_by_role("button", name="Table (CSV)").click()
+    assert len(pd.read_csv(io.BytesIO(row_download.value.path().read_bytes()), encoding="utf-8-sig")) == count
 
 
 def test_lead_imports_filters_opens_evidence_and_downloads(browser, server_factory, sqlite_url: str) -> None:

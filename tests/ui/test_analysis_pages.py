@@ -166,6 +166,11 @@ def test_views_with_their_own_choosers(demo_url: str) -> None:
     expected_ids = overview.members[(overview.members["row"] == first["row"])
                                     & (overview.members["column"].astype(object).fillna("") == column)]["technology_id"]
     assert sorted(members["technology_id"]) == sorted(expected_ids)
+    whole_row = overview.members[overview.members["row"] == first["row"]]["technology_id"].unique()
+    cell.set_value(f"{first['row']}\x1f*").run()
+    assert sorted(at.dataframe[-1].value["technology_id"]) == sorted(whole_row)
+    counted = f"{len(whole_row)} technology" if len(whole_row) == 1 else f"{len(whole_row)} technologies"
+    assert sum(option.endswith(f" (any time to deployment): {counted}") for option in cell.options) >= 1
     show_view(at, "Spread")
     at.button_group(key="spread_status").set_value("piloting").run()
     assert not at.exception
