@@ -53,9 +53,9 @@ PERMISSIONS: dict[str, Permission] = {
     "analysis.read": Permission(("lead",), "analysis, roadmap views and exports"),
     "case_study.manage": Permission(("lead",), "write and publish case studies"),
     # Administration.
-    "users.manage": Permission(("admin",), "create users, change roles, disable accounts"),
+    "users.manage": Permission(("admin",), "create users, change roles, reset passwords, disable and re-enable accounts"),
     "audit.read": Permission(("admin",), "read and export the audit trail"),
-    "settings.manage": Permission(("admin",), "retention purge, erasure of a named person's data, settings"),
+    "settings.manage": Permission(("admin",), "retention purge, erasure of a named person's data, database backups, settings"),
 }
 
 
