@@ -13,6 +13,7 @@ import re
 
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from storage.db import make_engine, read_session
@@ -100,6 +101,27 @@ def import_catalogue_file(page, screens: JourneyScreens) -> None:
     screens(page, "import-done")
 
 
+def click_until_picked(page, chart, element, offset: tuple[float, float], picker, expected: str) -> None:
+    """Hover over a chart element, click it, and wait until the page has rerun and the picker
+    shows ``expected``. Plotly reports a click only for the point it is hovering, and on a busy
+    machine the hover may not be computed when the click lands (then nothing is selected), so
+    the click is tried once more."""
+    for attempt in range(2):
+        element.scroll_into_view_if_needed()
+        box = element.bounding_box()
+        x, y = box["x"] + box["width"] / 2 + offset[0], box["y"] + box["height"] / 2 + offset[1]
+        page.mouse.move(x, y)
+        chart.locator(".hoverlayer .hovertext").first.wait_for(timeout=10_000)
+        page.mouse.click(x, y)
+        try:
+            expect(picker).to_have_value(expected, timeout=SLOW if attempt else 15_000)
+            break
+        except AssertionError:
+            if attempt:
+                raise
+    wait_for_app(page, SLOW)
+
+
 def click_overview_cell(page, screens: JourneyScreens) -> None:
     """Click a heat-matrix cell, then a ranked bar, on the AI overview: the picker follows each click
     and the CSV of the technologies behind it has one row per technology counted there."""
@@ -115,13 +137,9 @@ def click_overview_cell(page, screens: JourneyScreens) -> None:
     # The last non-empty cell that the picker does not already show, so the click has to move it.
     index = max(i for i, n in enumerate(drawn["n"])
                 if n > 0 and not default.startswith(f"{drawn['y'][i]} × {drawn['x'][i]}:"))
-    cell = cells.nth(index)
-    cell.scroll_into_view_if_needed()
-    box = cell.bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2 + 25, box["y"] + box["height"] / 2 + 5)  # off-centre, still in the cell
-    wait_for_app(page, SLOW)
     count = drawn["n"][index]
-    assert picker.input_value() == f"{drawn['y'][index]} × {drawn['x'][index]}: {count} technolog{'y' if count == 1 else 'ies'}"
+    click_until_picked(page, matrix, cells.nth(index), (25, 5),  # off-centre, still in the cell
+                       picker, f"{drawn['y'][index]} × {drawn['x'][index]}: {count} technolog{'y' if count == 1 else 'ies'}")
     page.locator(".st-key-dl_overview_members_csv").scroll_into_view_if_needed()
     screens(page, "overview-cell")
     with page.expect_download() as members_download:
@@ -135,13 +153,9 @@ def click_overview_cell(page, screens: JourneyScreens) -> None:
     bars.first.wait_for(state="attached")
     drawn = bars_chart.locator(".js-plotly-plot").evaluate("plot => ({y: Array.from(plot.data[0].y), n: Array.from(plot.data[0].x, Number)})")
     index = len(drawn["n"]) - 2  # the second-longest bar (bars are drawn bottom-up)
-    bar = bars.nth(index)
-    bar.scroll_into_view_if_needed()
-    box = bar.bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    wait_for_app(page, SLOW)
     count = drawn["n"][index]
-    assert picker.input_value() == f"{drawn['y'][index]} (any time to deployment): {count} technolog{'y' if count == 1 else 'ies'}"
+    click_until_picked(page, bars_chart, bars.nth(index), (0, 0), picker,
+                       f"{drawn['y'][index]} (any time to deployment): {count} technolog{'y' if count == 1 else 'ies'}")
     with page.expect_download() as row_download:
         page.locator(".st-key-dl_overview_members_csv").get_by_role("button", name="Table (CSV)").click()
     assert len(pd.read_csv(io.BytesIO(row_download.value.path().read_bytes()), encoding="utf-8-sig")) == count
