@@ -98,11 +98,11 @@ def test_a_backup_while_the_app_writes_is_consistent(sqlite_url: str, tmp_path: 
             assert copy.execute("SELECT count(*) FROM technology WHERE name IS NULL OR name = ''").fetchone()[0] == 0
 
 
-def test_postgresql_is_pointed_to_pg_dump(engine, database_url: str, tmp_path: Path) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the PostgreSQL refusal")
+def test_postgresql_is_pointed_to_pg_dump(postgres_database: str, tmp_path: Path) -> None:
+    engine = make_engine(postgres_database)
     with pytest.raises(MaintenanceError, match="pg_dump"):
         backup_sqlite(engine, tmp_path / "backup.db", actor=ADMIN)
+    engine.dispose()
     assert not (tmp_path / "backup.db").exists()
 
 
