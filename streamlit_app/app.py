@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 # `streamlit run` puts this folder, not the project root, on sys.path.
@@ -13,8 +14,13 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from streamlit_app.auth import current_identity, startup_problems  # noqa: E402
-from streamlit_app.navigation import pages_for  # noqa: E402
-from streamlit_app.views.sign_in import render_configuration_refusal, render_sign_in, render_user_box  # noqa: E402
+from streamlit_app.navigation import pages_for, pages_needing_sign_in  # noqa: E402
+from streamlit_app.views.sign_in import (  # noqa: E402
+    explain_a_refused_link,
+    render_configuration_refusal,
+    render_sign_in,
+    render_user_box,
+)
 
 st.set_page_config(page_title="AI Workforce Roadmap", page_icon=":material/map:", layout="wide")
 
@@ -28,8 +34,13 @@ if problems:
 identity = current_identity()
 if identity is None:
     sign_in = st.Page(render_sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)
-    navigation = st.navigation({"Account": [sign_in], **pages_for(None, default_url_path="sign-in")})
+    # A bookmarked or shared link to a page that needs a role offers sign-in at that address;
+    # once signed in, the same address opens the page itself (or says the role cannot).
+    wanted = [st.Page(partial(render_sign_in, wanted=spec.url_path), title=spec.title, url_path=spec.url_path, visibility="hidden")
+              for spec in pages_needing_sign_in()]
+    navigation = st.navigation({"Account": [sign_in, *wanted], **pages_for(None, default_url_path="sign-in")})
 else:
     render_user_box(identity)
     navigation = st.navigation(pages_for(identity.role), expanded=True)
+    explain_a_refused_link(identity, navigation)
 navigation.run()

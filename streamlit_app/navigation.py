@@ -59,3 +59,12 @@ def pages_for(role: str | None, default_url_path: str = "home") -> dict[str, lis
                            default=spec.url_path == default_url_path)
             sections.setdefault(spec.section, []).append(page)
     return sections
+
+
+def pages_needing_sign_in() -> list[PageSpec]:
+    """Pages a signed-out visitor cannot open: a link to one offers sign-in in its place."""
+    return [spec for spec in PAGES if ANONYMOUS not in spec.roles]
+
+
+def page_spec(url_path: str) -> PageSpec | None:
+    return next((spec for spec in PAGES if spec.url_path == url_path), None)

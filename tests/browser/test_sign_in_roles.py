@@ -1,5 +1,6 @@
 """Journey: each role signs in with a local account in the system Chromium, sees exactly its
-menu from navigation.PAGES, and cannot open a page outside it by URL."""
+menu from navigation.PAGES, and cannot open a page outside it by URL; a link to a page asks for
+sign-in at that address, then opens the page."""
 
 from __future__ import annotations
 
@@ -62,11 +63,26 @@ def test_each_role_sees_its_menu_and_is_refused_other_urls(browser, server, role
     refused = next(spec for spec in PAGES if spec.url_path == REFUSED_URL[role])
     assert role not in refused.roles
     page.goto(f"{server.url}/{refused.url_path}")
-    wait_for_app(page)
-    page.get_by_text("Page not found").first.wait_for()
+    # A new browser tab is a new session: the local sign-in does not follow the URL, so the
+    # address asks for sign-in first, and then says the role cannot open the page.
+    page.get_by_text(f"Sign in to open {refused.title}.").wait_for()
+    sign_in_with_password(page, f"{role}1", PASSWORD)
+    page.get_by_text(f"The link you followed opens {refused.title}, which your role").wait_for()
     assert page.get_by_role("heading", name=refused.title).count() == 0
-    # A new browser tab is a new session: the local sign-in does not follow the URL.
-    assert page.get_by_label("User name").count() == 1
+    assert page.get_by_text("Page not found").count() == 0
+    page.close()
+
+
+def test_a_link_to_a_page_opens_it_after_sign_in(browser, server) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(f"{server.url}/estimates")
+    page.get_by_text("Sign in to open Estimates.").wait_for()
+    assert page.get_by_text("Page not found").count() == 0
+    screenshot(page, "sign-in-for-a-link")
+    sign_in_with_password(page, "lead1", PASSWORD)
+    page.get_by_role("heading", name="Estimates").first.wait_for(timeout=60_000)
+    assert page.url.endswith("/estimates")
+    assert page.get_by_text("The link you followed").count() == 0
     page.close()
 
 
