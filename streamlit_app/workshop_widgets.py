@@ -36,6 +36,7 @@ def choose_workshop(actor: Actor, *, key: str, label: str = "Workshop") -> int:
     workshops = list_workshops(get_engine(), actor=actor)
     if workshops.empty:
         st.info("You have no workshops yet: create one on the Workshops page.")
+        st.page_link("views/workshop_setup.py", label="Create a workshop", icon=":material/add_circle:")
         st.stop()
     titles = {
         row.workshop_id: f"{row.title} (#{row.workshop_id}, {row.status})"

@@ -49,6 +49,8 @@ def act(action, success: str) -> None:
 
 if workshop.status == "closed":
     st.info("This workshop is closed. Its results are on the Workshop results page and feed the analysis.")
+    st.page_link("views/workshop_results.py", label="Open its results", icon=":material/insights:",
+                 query_params={"workshop": str(workshop.id)})
 else:
     show_join_details(workshop)
     current = workshop.open_round

@@ -70,6 +70,14 @@ def button(at, label: str):
 # --- facilitator pages ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("page", ["workshop_run.py", "workshop_presenter.py", "workshop_results.py"])
+def test_without_a_workshop_the_pages_link_to_creating_one(demo_engine: Engine, page: str) -> None:
+    at = open_app("facilitator", page)
+    assert "You have no workshops yet: create one on the Workshops page." in texts(at)
+    [link] = at.get("page_link")
+    assert link.proto.label == "Create a workshop" and link.proto.page.endswith("workshops")
+
+
 def test_facilitator_creates_a_workshop_and_sees_only_their_own(demo_engine: Engine) -> None:
     at = open_app("facilitator", "workshop_setup.py")
     assert "You have no workshops yet" in texts(at)  # the demo workshop belongs to someone else
