@@ -107,16 +107,18 @@ def distribution_figure(counts: pd.DataFrame, scale: RatingScale, title: str, *,
         figure.add_bar(x=labels, y=heights, name=plain_chart_text(group), marker_color=GROUP_COLOURS[index % len(GROUP_COLOURS)])
     for band, shade in (("low", "rgba(218,41,28,0.06)"), ("mid", "rgba(66,85,99,0.05)"), ("high", "rgba(0,150,57,0.07)")):
         first, last = scale.bands.band_range(band)
+        words = [plain_chart_text(word) for word in scale.bands.label(band).split()]
+        # In the small chart beside a rating a band is only ~60 px wide: one word per line, centred.
         figure.add_vrect(x0=position[first] - 0.5, x1=position[last] + 0.5, fillcolor=shade, line_width=0,
-                         annotation_text=plain_chart_text(scale.bands.label(band)), annotation_position="top left",
+                         annotation_text=(" " if large else "<br>").join(words), annotation_position="top left" if large else "outside top",
                          annotation_font_size=18 if large else 11)
     if own_value is not None and own_value in position:
         figure.add_annotation(x=labels[position[own_value]], y=0, text="your rating", showarrow=True, arrowhead=2,
                               ax=0, ay=40, font={"color": "#DA291C", "size": 16 if large else 12})
     figure.update_layout(
         title={"text": plain_chart_text(title), "font": {"size": 28 if large else 14}},
-        barmode="stack", height=620 if large else 260, margin={"l": 40, "r": 20, "t": 90 if large else 50, "b": 40},
-        legend={"orientation": "h", "y": -0.15, "font": {"size": 18 if large else 11}},
+        barmode="stack", height=620 if large else 300, margin={"l": 40, "r": 20, "t": 90 if large else 80, "b": 40},
+        legend={"orientation": "h", "y": -0.15 if large else -0.3, "font": {"size": 18 if large else 11}},
         xaxis={"type": "category", "categoryorder": "array", "categoryarray": labels, "title": "rating" if large else None,
                "tickfont": {"size": 20 if large else 11}},
         yaxis={"title": "participants", "dtick": 1 if counts["count"].sum() <= 12 else None,
