@@ -36,11 +36,11 @@ if identity is None:
     sign_in = st.Page(render_sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)
     # A bookmarked or shared link to a page that needs a role offers sign-in at that address;
     # once signed in, the same address opens the page itself (or says the role cannot).
-    wanted = [st.Page(partial(render_sign_in, wanted=spec.url_path), title=spec.title, url_path=spec.url_path, visibility="hidden")
+    wanted = [st.Page(partial(render_sign_in, wanted=spec), title=spec.title, url_path=spec.url_path, visibility="hidden")
               for spec in pages_needing_sign_in()]
     navigation = st.navigation({"Account": [sign_in, *wanted], **pages_for(None, default_url_path="sign-in")})
 else:
     render_user_box(identity)
     navigation = st.navigation(pages_for(identity.role), expanded=True)
-    explain_a_refused_link(identity, navigation)
+    explain_a_refused_link(identity)
 navigation.run()

@@ -169,8 +169,8 @@ def overview_view() -> None:
 CELL_SEPARATOR = "\x1f"
 
 
-def _cell_key(row: object, column: object) -> str:
-    return f"{row}{CELL_SEPARATOR}{'' if pd.isna(column) else column}"
+def _cell_key(row: str, column: str) -> str:
+    return f"{row}{CELL_SEPARATOR}{column}"
 
 
 def _drill_down_totals(members: pd.DataFrame) -> dict[str, int]:

@@ -22,7 +22,7 @@ from streamlit_app.auth import (
     sso_account_without_access,
     sso_configured,
 )
-from streamlit_app.navigation import page_spec
+from streamlit_app.navigation import PageSpec, page_spec
 from streamlit_app.widgets import md_escape
 
 WANTED_PAGE_KEY = "sign_in_wanted_page"  # the page a followed link asked for, until signed in
@@ -43,16 +43,15 @@ def render_configuration_refusal(problems: list[str]) -> None:
         st.warning(NO_METHOD_MESSAGE)
 
 
-def render_sign_in(wanted: str | None = None) -> None:
-    """The sign-in page; ``wanted`` is the address of the page a link asked for (see app.py)."""
+def render_sign_in(wanted: PageSpec | None = None) -> None:
+    """The sign-in page; ``wanted`` is the page a followed link asked for (see app.py)."""
     st.title("AI Workforce Roadmap")
     st.write("A living map of AI technologies in health services and their effect on the workforce.")
     if session_ended_notice():
         st.info("Your session has ended. Please sign in again.")
-    spec = page_spec(wanted) if wanted else None
-    if spec is not None:
-        st.session_state[WANTED_PAGE_KEY] = spec.url_path
-        st.info(f"Sign in to open *{spec.title}*.", icon=":material/lock:")
+    if wanted is not None:
+        st.session_state[WANTED_PAGE_KEY] = wanted.url_path
+        st.info(f"Sign in to open *{wanted.title}*.", icon=":material/lock:")
     offered = False
     if sso_configured():
         offered = True
@@ -112,12 +111,12 @@ def _development_picker() -> None:
             st.rerun()
 
 
-def explain_a_refused_link(identity: Identity, navigation: st.Page) -> None:
+def explain_a_refused_link(identity: Identity) -> None:
     """After signing in from a link to a page this role may not open, say so (once) on the page
     shown instead. When the role may open it, the same address simply shows the page."""
     wanted = st.session_state.pop(WANTED_PAGE_KEY, None)
     spec = page_spec(wanted) if wanted else None
-    if spec is not None and identity.role not in spec.roles and navigation.url_path != spec.url_path:
+    if spec is not None and identity.role not in spec.roles:
         st.warning(f"The link you followed opens *{spec.title}*, which your role ({ROLE_LABELS[identity.role]}) cannot use. "
                    "Ask an administrator if you need it.", icon=":material/block:")
 
