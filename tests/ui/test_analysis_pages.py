@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.blending import BlendSettings
+from analysis.blending import BlendSettings, estimate_all
 from analysis.views import Filters
 from storage.analysis_inputs import load_analysis_inputs
 from storage.case_studies import load_demo_case_studies
@@ -179,20 +179,31 @@ def test_views_with_their_own_choosers(demo_url: str) -> None:
 def test_estimates_drill_down_lists_evidence_without_small_counts(demo_url: str) -> None:
     analysis = expected(demo_url)
     table = analysis.estimates_table
-    shown_row = table[(table["quantity"] == "time_to_deployment") & ~table["n_survey_suppressed"] & (table["n_survey"] >= 5)].iloc[0]
-    hidden_row = table[(table["quantity"] == "time_to_deployment") & table["n_survey_suppressed"]].iloc[0]
+    shown_row = table[(table["quantity"] == "time_to_deployment") & ~table["survey_withheld"] & (table["n_survey"] >= 5)].iloc[0]
+    hidden_row = table[(table["quantity"] == "time_to_deployment") & table["survey_withheld"]].iloc[0]
     at = open_app("lead", ESTIMATES)
-    assert "suppressed (<5)" in at.dataframe[0].value["Survey respondents"].astype(str).tolist()
+    assert "withheld (<5)" in at.dataframe[0].value["Survey respondents"].astype(str).tolist()
     at.selectbox(key="est_technology").set_value(int(shown_row["technology_id"]))
     at.selectbox(key="est_evidence_quantity").set_value("time_to_deployment").run()
     evidence = at.dataframe[1].value
     survey = evidence[evidence["source"] == "survey"]
-    assert len(survey) >= 5 and survey["reference"].str.startswith("survey response ").all()
+    assert len(survey) == int(shown_row["n_survey"]) >= 5 and survey["reference"].str.startswith("survey response ").all()
     assert metric(at, "Survey respondents") == str(int(shown_row["n_survey"]))
     at.selectbox(key="est_technology").set_value(int(hidden_row["technology_id"])).run()
     evidence = at.dataframe[1].value
-    assert evidence.loc[evidence["source"] == "survey", "reference"].tolist() in ([], ["suppressed (<5)"])
-    assert metric(at, "Survey respondents") == "suppressed (<5)"
+    survey = evidence[evidence["source"] == "survey"]
+    # One row says the answers are withheld: no record number, value, weight or date.
+    assert survey["reference"].tolist() == ["withheld"] and survey["value"].isna().all() and survey["date"].isna().all()
+    assert metric(at, "Survey respondents") == "withheld (<5)"
+    assert any("Survey evidence withheld: fewer than 5 respondents." == i.value for i in at.info)
+    # The estimate itself equals the one made without any survey answer about it.
+    inputs = load_analysis_inputs(make_engine(demo_url))
+    without = inputs.answers[inputs.answers["technology_id"].ne(int(hidden_row["technology_id"])).fillna(True)]
+    bare = estimate_all(inputs.technologies, inputs.technology_links, inputs.adoption, without, inputs.workshop_results,
+                        responses=inputs.responses)
+    bare_row = bare[(bare["technology_id"] == hidden_row["technology_id"]) & (bare["quantity"] == "time_to_deployment")].iloc[0]
+    for column in ("point", "lower", "upper", "p_at_scale", "p_within_1y", "p_1_3y", "p_over_3y", "effective_n", "strength"):
+        assert bare_row[column] == hidden_row[column], column
 
 
 def test_sensitivity_sliders_compare_with_the_defaults_and_carry_to_the_views(demo_url: str) -> None:
