@@ -56,7 +56,8 @@ def demo_url(demo_database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def expected(url: str, filters: Filters | None = None, settings: BlendSettings | None = None):
     settings = settings or BlendSettings()
     inputs = load_analysis_inputs(make_engine(url))
-    return compute_analysis(inputs, compute_estimates(inputs, settings), settings, filters or Filters(), 5)
+    filters = filters or Filters()
+    return compute_analysis(inputs, compute_estimates(inputs, settings, 5, filters.respondent_filter()), settings, filters, 5)
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -248,6 +249,33 @@ def test_write_a_case_study_and_read_it_back_safely(demo_url: str) -> None:
     headings = [h.value for h in at.subheader]
     assert r"\<script\>alert\(1\)\</script\> \*Remote\* triage" in headings
     assert "Two sites,  \nsix weeks\\." in texts(at)
+
+
+def test_respondent_filters_recompute_the_estimates_and_withhold_what_would_single_people_out(demo_url: str) -> None:
+    at = open_app("lead", ESTIMATES)
+    assert at.multiselect(key="af_staff_groups").options  # the staff groups are offered with their labels
+    at.multiselect(key="af_staff_groups").set_value(["nurse"]).run()
+    assert not at.exception
+    nurses = expected(demo_url, Filters(staff_groups=["nurse"])).estimates_table
+    shown = at.dataframe[0].value
+    assert len(shown) == len(nurses)
+    withheld = nurses["survey_withheld"].to_numpy(bool)
+    assert shown["Survey respondents"].astype(str).tolist() == [
+        "withheld (<5)" if hidden else str(count) for hidden, count in zip(withheld, nurses["n_survey"], strict=True)]
+    everyone = expected(demo_url).estimates_table
+    assert (nurses["n_survey"].to_numpy() < everyone["n_survey"].to_numpy()).any()  # fewer respondents count
+    assert "respondents by staff group: Nurse" in plain(at)
+    assert ((nurses["n_survey"] == 0) | (nurses["n_survey"] >= 5)).all()
+    # A month range: the choices are the months of the submissions; the "up to" list starts at "from".
+    inputs = load_analysis_inputs(make_engine(demo_url))
+    months = sorted(inputs.responses["submitted_at"].dt.strftime("%Y-%m").unique())
+    assert at.selectbox(key="af_submitted_from").options[0] == "any month"
+    at.selectbox(key="af_submitted_from").set_value(months[1]).run()
+    assert at.selectbox(key="af_submitted_to").options[1] == pd.Timestamp(f"{months[1]}-01").strftime("%b %Y")
+    later = expected(demo_url, Filters(staff_groups=["nurse"], submitted_from=months[1])).estimates_table
+    assert at.dataframe[0].value["Survey respondents"].astype(str).tolist() == [
+        "withheld (<5)" if hidden else str(count) for hidden, count in zip(later["survey_withheld"], later["n_survey"], strict=True)]
+    assert f"respondents who answered from {pd.Timestamp(f'{months[1]}-01'):%b %Y}" in plain(at)
 
 
 def test_a_bad_disclosure_setting_stops_the_page(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
