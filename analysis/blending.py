@@ -35,6 +35,7 @@ from analysis.disclosure import (
     SINGLES_OUT,
     TOO_FEW,
     RespondentFilter,
+    as_of_cutoffs,
     differencing_guard,
     in_respondent_view,
 )
@@ -409,7 +410,8 @@ class PublishedSurvey:
 
 
 def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSettings, responses: pd.DataFrame | None,
-                     respondent_filter: RespondentFilter | None, threshold: int) -> PublishedSurvey:
+                     respondent_filter: RespondentFilter | None, threshold: int,
+                     as_of: pd.Timestamp | None = None) -> PublishedSurvey:
     """Apply the one disclosure rule to the survey answers (docs/method.md, "Disclosure control").
 
     Answers about a technology and quantity enter an estimate only when at least ``threshold``
@@ -419,7 +421,14 @@ def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSetti
     rests on the desk assessment, sites and workshops. Users and respondents who only know of the
     technology carry different weights, which would let each group's answers be read off the
     probabilities: so each group must pass the same test, or all are counted at the average of the two weights.
+
+    ``as_of`` (a past day): the same decisions as today, on the answers submitted by then, released
+    in steps of at least ``threshold`` respondents per group counted back from today
+    (:func:`analysis.disclosure.as_of_cutoffs`), so no two days differ by a few respondents.
+    Respondent filters apply to today's figures only.
     """
+    if as_of is not None and respondent_filter is not None and respondent_filter.active:
+        raise ValueError("respondent filters apply to today's figures only, not to a view as of a past day")
     survey = survey_evidence(prepared, n_tech, settings)
     survey = survey[survey["category"].to_numpy() != IGNORED_DONT_KNOW]
     minutes = signed_minutes(prepared, n_tech)
@@ -449,10 +458,25 @@ def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSetti
     keep = used[tech, quantity] & in_respondent_view(survey["response_id"].to_numpy(), responses, respondent_filter)
     keep_minutes = used[minutes["tech_pos"].to_numpy(), _MINUTES_Q] & in_respondent_view(
         minutes["response_id"].to_numpy(), responses, respondent_filter)
+    n_used = np.where(used, counted, 0)
+    if as_of is not None:
+        # Each group released in steps: users and non-users apart where today keeps them apart.
+        ordinal_chain = ordinal_key * _N_CLASSES + np.where(pooled, _EVERYONE, own_class)
+        chain_key = np.concatenate([ordinal_chain, minutes_key * _N_CLASSES + _EVERYONE])
+        submitted = _dates_of(np.concatenate([survey["response_id"].to_numpy(), minutes["response_id"].to_numpy()]),
+                              _submission_dates(responses))
+        cutoff = as_of_cutoffs(chain_key, submitted, n_tech * _N_QUANTITIES * _N_CLASSES, as_of, threshold)[chain_key]
+        released = ~np.isnat(submitted) & ~np.isnat(cutoff) & (submitted <= cutoff)
+        keep &= released[:len(survey)]
+        keep_minutes &= released[len(survey):]
+        n_used = np.zeros_like(n_used)
+        kept = survey[keep]
+        np.add.at(n_used, (kept["tech_pos"].to_numpy(), kept["quantity"].to_numpy()), 1)
+        np.add.at(n_used[:, _MINUTES_Q], minutes["tech_pos"].to_numpy()[keep_minutes], 1)
     return PublishedSurvey(
         ordinal=survey[keep].reset_index(drop=True),
         minutes=minutes[keep_minutes].reset_index(drop=True),
-        n_used=np.where(used, counted, 0),
+        n_used=n_used,
         status=status,
         threshold=threshold,
         pooled_weight=pooled_weight,
@@ -665,7 +689,8 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
                  settings: BlendSettings | None = None, *,
                  responses: pd.DataFrame | None = None,
                  respondent_filter: RespondentFilter | None = None,
-                 disclosure_threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+                 disclosure_threshold: int = DEFAULT_THRESHOLD,
+                 as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     """Blended estimates for every technology and quantity.
 
     Inputs are the frames documented in :mod:`analysis.schemas`; ``responses`` supplies submission
@@ -676,6 +701,9 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
     Disclosure control is applied here, before anything leaves: survey answers enter only under
     the rule of :func:`published_survey` with ``disclosure_threshold`` (1 turns it off). Estimates
     whose survey evidence is left out rest on the other sources and say so in ``survey_note``.
+    ``as_of`` (the end of a past day) uses the survey answers submitted by then, in steps (see
+    :func:`published_survey`); the other frames must already be as of that day
+    (:func:`analysis.as_of.evidence_as_of`).
 
     Returns one row per (technology_id, quantity), ordered by technology_id then
     ``schemas.QUANTITIES``, with columns ``ESTIMATE_COLUMNS``:
@@ -702,7 +730,7 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
     submitted = _submission_dates(responses)
 
     prepared = _engine_answers(answers, technology_ids)
-    published = published_survey(prepared, n_tech, settings, responses, respondent_filter, disclosure_threshold)
+    published = published_survey(prepared, n_tech, settings, responses, respondent_filter, disclosure_threshold, as_of)
     survey = published.ordinal
     survey_columns = {c: survey[c].to_numpy() for c in ("quantity", "tech_pos", "category", "weight")}
     survey_dates = _dates_of(survey["response_id"].to_numpy(), submitted)
@@ -916,7 +944,8 @@ def evidence_for(technology_id: int, quantity: str, technologies: pd.DataFrame, 
                  answers: pd.DataFrame, workshop_results: pd.DataFrame,
                  responses: pd.DataFrame | None = None, settings: BlendSettings | None = None, *,
                  respondent_filter: RespondentFilter | None = None,
-                 disclosure_threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+                 disclosure_threshold: int = DEFAULT_THRESHOLD,
+                 as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     """Every evidence row behind one estimate, for the provenance drill-down.
 
     Columns: source (catalogue | adoption | survey | workshop), reference (catalogue entry id,
@@ -942,7 +971,7 @@ def evidence_for(technology_id: int, quantity: str, technologies: pd.DataFrame, 
     answers = answers[answers["technology_id"].eq(technology_id).fillna(False).to_numpy(bool)]
     prepared = _engine_answers(answers, technology_ids)
     submitted = _submission_dates(responses)
-    published = published_survey(prepared, 1, settings, responses, respondent_filter, disclosure_threshold)
+    published = published_survey(prepared, 1, settings, responses, respondent_filter, disclosure_threshold, as_of)
     status = int(published.status[0, s.QUANTITIES.index(quantity)])
 
     parts = []

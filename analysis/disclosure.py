@@ -307,3 +307,62 @@ def _box_membership(response_ids: np.ndarray, responses: pd.DataFrame,
         restricted["month"] = known & inside.to_numpy(bool)[at]
     box = np.logical_and.reduce([*restricted.values(), np.ones(len(response_ids), dtype=bool)])
     return box, restricted
+
+
+# --- the roadmap as of a past day ------------------------------------------------------------------
+
+
+def as_of_cutoffs(member_key: np.ndarray, member_time: np.ndarray, n_keys: int, day: pd.Timestamp | np.datetime64,
+                  threshold: int = DEFAULT_THRESHOLD) -> np.ndarray:
+    """For each key, the latest submission time whose evidence a view as of ``day`` may use.
+
+    Members are (key, submission time) pairs, one per respondent. A key's evidence is released in
+    steps counted back from today: today's count ``c``, then the largest count reachable (all
+    respondents up to some moment) that is at least ``threshold`` below it, and so on down to 0;
+    steps below the threshold are dropped. A view as of ``day`` uses the largest step not above
+    the count submitted by then. So any two views of one key at any two days, today's included,
+    differ by 0 or at least ``threshold`` respondents. Returns datetime64[ns] per key (NaT: none).
+    """
+    if threshold < 1:
+        raise ValueError(f"as_of_cutoffs: threshold must be at least 1, got {threshold}")
+    member_key = np.asarray(member_key, dtype=np.int64)
+    member_time = np.asarray(member_time, dtype="datetime64[ns]")
+    cutoffs = np.full(n_keys, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if len(member_key) == 0:
+        return cutoffs
+    # Times as ranks, so (key, time) pairs become one sortable integer.
+    moments, time_rank = np.unique(member_time, return_inverse=True)
+    width = len(moments) + 1
+    pair = np.unique(member_key * width + time_rank, return_counts=True)
+    group, size = pair  # one group per (key, moment), sorted by key then moment
+    group_key = group // width
+    segment_start = np.searchsorted(group_key, np.arange(n_keys), side="left")
+    segment_end = np.searchsorted(group_key, np.arange(n_keys), side="right")
+    # Respondents of the key up to and including each group: the counts a view can reach.
+    running = np.cumsum(size)
+    reached = running - np.r_[0, running][segment_start[group_key]]
+    total = np.where(segment_end > segment_start, reached[np.maximum(segment_end - 1, 0)], 0)
+    day_rank = np.searchsorted(moments, np.datetime64(_naive(day), "ns"), side="right") - 1
+    last = np.searchsorted(group, np.arange(n_keys) * width + day_rank, side="right") - 1
+    by_day = np.where((last >= segment_start) & (day_rank >= 0), reached[np.maximum(last, 0)], 0)
+    # Walk each key's steps down from today's count to the one at or below its count by the day.
+    scale = int(total.max()) + 1
+    by_count = group_key * scale + reached  # sorted too: counts grow within a key
+    step = total.copy()
+    active = np.flatnonzero(step > by_day)
+    while len(active):
+        below = step[active] - threshold
+        at = np.searchsorted(by_count, active * scale + below, side="right") - 1
+        ok = (below >= 1) & (at >= segment_start[active])
+        step[active] = np.where(ok, reached[np.maximum(at, 0)], 0)
+        active = active[step[active] > by_day[active]]
+    step[step < threshold] = 0
+    at = np.searchsorted(by_count, np.arange(n_keys) * scale + step, side="left")
+    hit = step > 0
+    cutoffs[hit] = moments[group[at[hit]] % width]
+    return cutoffs
+
+
+def _naive(moment: pd.Timestamp | np.datetime64) -> pd.Timestamp:
+    moment = pd.Timestamp(moment)
+    return moment.tz_convert(None) if moment.tzinfo else moment

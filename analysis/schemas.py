@@ -23,6 +23,11 @@ Frames (one row per ...):
     code|NA (profile answers copied out for filtering), is_demo bool.
 ``answers`` (one answer; one row per selected code for multiple choice)
     response_id int, technology_id int|NA (NA for profile questions), variable str, value str.
+``catalogue_history`` (one revision of a technology's catalogue entry; optional, for views as of a past day)
+    technology_id int, recorded_at datetime, kind baseline|create|update|delete, created_at
+    datetime|NaT (the technology's creation), name, type_code, subtype_code, the desk assessment
+    (time_to_deployment, impact_*), last_reviewed, is_demo, links (JSON: clinical_area,
+    workforce_group, primary_workforce_group, point_of_care).
 ``workshop_results`` (result of one workshop round for one technology and quantity)
     workshop_id int, round int, technology_id int, quantity str, category code,
     consensus in|out|none, n_participants int, rule str, closed_at datetime.
@@ -125,6 +130,9 @@ VAR_TRAINING_NEEDED = "tech_training_needed"
 VAR_ARCHETYPES = "archetypes"
 
 STRENGTHS: tuple[str, ...] = ("thin", "moderate", "strong")
+# Kinds of catalogue revision (storage.catalogue_history): "baseline" is the state found when the
+# history began, for records older than it.
+REVISION_KINDS: tuple[str, ...] = ("baseline", "create", "update", "delete")
 
 
 class FrameValidationError(ValueError):
@@ -203,6 +211,22 @@ FRAME_SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
         ColumnSpec("n_participants", "int"),
         ColumnSpec("rule", "str"),
         ColumnSpec("closed_at", "datetime"),
+    ),
+    "catalogue_history": (
+        ColumnSpec("technology_id", "int"),
+        ColumnSpec("recorded_at", "datetime"),
+        ColumnSpec("kind", "code", codes=REVISION_KINDS),
+        ColumnSpec("created_at", "datetime", nullable=True),
+        ColumnSpec("name", "str", nullable=True),
+        ColumnSpec("type_code", "code", nullable=True),
+        ColumnSpec("subtype_code", "code", nullable=True),
+        ColumnSpec("time_to_deployment", "code", nullable=True, codes=HORIZONS, ordered=True),
+        ColumnSpec("impact_workforce", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
+        ColumnSpec("impact_pathway", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
+        ColumnSpec("impact_system", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
+        ColumnSpec("last_reviewed", "datetime", nullable=True),
+        ColumnSpec("is_demo", "bool"),
+        ColumnSpec("links", "str"),
     ),
 }
 

@@ -27,6 +27,7 @@ from analysis.disclosure import (
     DEFAULT_THRESHOLD,
     SINGLES_OUT,
     RespondentFilter,
+    as_of_cutoffs,
     differencing_guard,
     suppress_small_counts,
 )
@@ -406,7 +407,7 @@ def workforce_impact(technology_links: pd.DataFrame, estimates: pd.DataFrame, id
 
 
 def training_needs(answers: pd.DataFrame, responses: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD,
-                   respondent_filter: RespondentFilter | None = None) -> pd.DataFrame:
+                   respondent_filter: RespondentFilter | None = None, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     """Training received and needed by archetype and training type, disclosure-controlled.
 
     Counts respondents (distinct responses in ``responses``, inside ``respondent_filter``) who hold
@@ -415,8 +416,12 @@ def training_needs(answers: pd.DataFrame, responses: pd.DataFrame, threshold: in
     (respondents holding the archetype), each count with ``<col>_suppressed``, and
     suppression_note. Counts below ``threshold`` are suppressed with their complements within
     each archetype, and so is any count that a neighbouring respondent filter would single out
-    (:func:`analysis.disclosure.differencing_guard`).
+    (:func:`analysis.disclosure.differencing_guard`). ``as_of`` (the end of a past day): respondents
+    who had answered by then, released per cell in steps of ``threshold`` counted back from today
+    (:func:`analysis.disclosure.as_of_cutoffs`); respondent filters apply to today's table only.
     """
+    if as_of is not None and respondent_filter is not None and respondent_filter.active:
+        raise ValueError("respondent filters apply to today's figures only, not to a view as of a past day")
     answers = s.validate_frame(answers, "answers")
     responses = s.validate_frame(responses, "responses")
     variables = (s.VAR_ARCHETYPES, s.VAR_TRAINING_RECEIVED, s.VAR_TRAINING_NEEDED)
@@ -451,8 +456,14 @@ def training_needs(answers: pd.DataFrame, responses: pd.DataFrame, threshold: in
         member_response.append(who)
         member_key.append(2 * n_cells + archetype * len(s.TRAINING_TYPES) + training)
     response_ids = responses["response_id"].to_numpy(dtype=np.int64)
-    guard = differencing_guard(response_ids[np.concatenate(member_response)], np.concatenate(member_key),
-                               3 * n_cells, responses, respondent_filter, threshold)
+    member_response, member_key = np.concatenate(member_response), np.concatenate(member_key)
+    if as_of is not None:
+        submitted = responses["submitted_at"].to_numpy(dtype="datetime64[ns]")[member_response]
+        cutoff = as_of_cutoffs(member_key, submitted, 3 * n_cells, as_of, threshold)[member_key]
+        released = ~np.isnat(cutoff) & (submitted <= cutoff)
+        member_response, member_key = member_response[released], member_key[released]
+    guard = differencing_guard(response_ids[member_response], member_key, 3 * n_cells, responses, respondent_filter,
+                               threshold)
     table = pd.DataFrame({
         "archetype": np.repeat(s.ARCHETYPES, len(s.TRAINING_TYPES)),
         "training_type": np.tile(s.TRAINING_TYPES, len(s.ARCHETYPES)),

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from storage.audit import record_audit
+from storage.catalogue_history import record_revisions
 from storage.db import read_session, write_session
 from storage.models import AdoptionRecord, DataVersion, ExternalId, Site, Technology, TechnologyLink
 from storage.models.base import utcnow
@@ -255,6 +256,8 @@ def bulk_write(session: Session, creates: list[TechnologyInput], updates: list[t
             session.execute(delete(TechnologyLink).where(TechnologyLink.technology_id.in_(chunk)))
             session.execute(delete(ExternalId).where(ExternalId.technology_id.in_(chunk), ExternalId.scheme.in_(("catalogue", "fda"))))
     pairs = list(zip(new_ids, creates, strict=True)) + updates
+    record_revisions(session, pairs[:len(new_ids)], "create", at=now)
+    record_revisions(session, updates, "update", at=now)
     links = [row for tid, data in pairs for row in _link_rows(tid, data)]
     externals = [row for tid, data in pairs for row in _external_id_rows(tid, data)]
     if links:
@@ -311,6 +314,7 @@ def create_technology(engine: Engine, data: TechnologyInput, *, actor: Any = Non
         apply_input(session, technology, data)
         bump_data_version(session)
         session.flush()
+        record_revisions(session, [(technology.id, data)], "create", at=technology.created_at)
         record_audit(session, actor, None, "catalogue_create", f"technology:{technology.id}", "success", {"source": _code(data.source)})
         return technology.id
 
@@ -325,6 +329,8 @@ def update_technology(engine: Engine, technology_id: int, data: TechnologyInput,
         apply_input(session, technology, data)
         technology.updated_at = utcnow()
         bump_data_version(session)
+        if changed:
+            record_revisions(session, [(technology_id, data)], "update", at=technology.updated_at)
         record_audit(session, actor, None, "catalogue_update", f"technology:{technology_id}", "success", {"fields": changed})
 
 
@@ -335,6 +341,7 @@ def delete_technology(engine: Engine, technology_id: int, *, actor: Any = None) 
         if technology is None:
             raise LookupError(f"technology {technology_id} does not exist")
         session.delete(technology)
+        record_revisions(session, [(technology_id, None)], "delete")
         bump_data_version(session)
         record_audit(session, actor, None, "catalogue_delete", f"technology:{technology_id}", "success", {"is_demo": bool(technology.is_demo)})
 

@@ -13,12 +13,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select
 
-from storage.catalogue import TechnologyInput, apply_input, bump_data_version
+from storage.catalogue import TechnologyInput, apply_input, bump_data_version, technology_as_input
+from storage.catalogue_history import record_revisions
 from storage.db import write_session
 from storage.models import AdoptionRecord, Site, Technology
 from storage.vocabularies import all_codes, seed_data, subtype_parents
 
 DEMO_SEED = 2022
+# When the demo catalogue is said to have been written: before its survey and workshop evidence.
+DEMO_CATALOGUE_DATE = dt.datetime(2025, 9, 1, 9, 0, tzinfo=dt.UTC)
 DEMO_PREFIX = "Demo: "
 DEMO_COMPANIES = ["Demo Health Ltd", "Example Imaging AI", "Sample Clinical Systems", "Illustrative Analytics", "Specimen Digital Care"]
 
@@ -159,12 +162,15 @@ def load_demo_catalogue(engine: Engine, *, only_if_empty: bool = True, count: in
         technologies = []
         for item in demo_technologies(count):
             validated = TechnologyInput.model_validate(item.model_dump(), context=context)
-            technology = Technology()
+            technology = Technology(created_at=DEMO_CATALOGUE_DATE, updated_at=DEMO_CATALOGUE_DATE)
             apply_input(session, technology, validated)
             technologies.append((technology, validated.time_to_deployment))
         sites = [Site(**values) for values in demo_sites()]
         session.add_all(sites)
         session.flush()
+        # The demo catalogue is dated before its evidence, so the roadmap can be seen as of past dates.
+        record_revisions(session, [(technology.id, technology_as_input(technology)) for technology, _ in technologies], "create",
+                         at=DEMO_CATALOGUE_DATE, created_at=DEMO_CATALOGUE_DATE)
         rng = random.Random(DEMO_SEED + 2)
         adoption_count = 0
         for technology, horizon in technologies:
@@ -172,8 +178,10 @@ def load_demo_catalogue(engine: Engine, *, only_if_empty: bool = True, count: in
                 status = rng.choice(_STATUS_BY_HORIZON[horizon or "1_3y"])
                 start = dt.date(2026, 6, 1) - dt.timedelta(days=rng.randint(30, 1500))
                 end = start + dt.timedelta(days=rng.randint(60, 400)) if status == "discontinued" else None
+                # Dated when its status was last reported, so past views take it as it stood then.
+                reported = dt.datetime.combine(end or start, dt.time(9), tzinfo=dt.UTC)
                 session.add(AdoptionRecord(technology_id=technology.id, site_id=site.id, status=status, start_date=start,
-                                           end_date=end, source="demo", is_demo=True))
+                                           end_date=end, source="demo", is_demo=True, updated_at=reported))
                 adoption_count += 1
         bump_data_version(session)
         return DemoSummary(len(technologies), len(sites), adoption_count)

@@ -14,6 +14,7 @@ the report is stamped with the settings actually shown.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 
@@ -23,6 +24,7 @@ import streamlit as st
 
 from analysis import schemas as s
 from analysis.blending import BlendSettings
+from analysis.track_record import ScaleRule
 from analysis.disclosure import RespondentFilter
 from analysis.disclosure import submission_months as respondent_months
 from analysis.views import Filters
@@ -33,10 +35,21 @@ from storage.analysis_inputs import (
     load_analysis_inputs,
 )
 from storage.audit import Actor
+from storage.catalogue_history import load_catalogue_history
 from storage.case_studies import CaseStudyRecord
 from streamlit_app.auth import Identity
 from streamlit_app.charts import ChartExportError, Labeller, figure_html, figure_png
-from streamlit_app.report import RoadmapAnalysis, compute_analysis, compute_estimates
+from streamlit_app.report import (
+    Comparison,
+    RoadmapAnalysis,
+    TrackRecord,
+    compare_days,
+    compute_analysis,
+    compute_estimates,
+    inputs_on,
+    past_day,
+    track_record,
+)
 from streamlit_app.runtime import current_data_version, get_engine
 from streamlit_app.widgets import (
     download_table,
@@ -71,25 +84,135 @@ def _inputs(url: str, version: int) -> AnalysisInputs:
     return load_analysis_inputs(get_engine())
 
 
+@st.cache_resource(show_spinner="Reading the catalogue's history…", max_entries=2)
+def _history(url: str, version: int) -> pd.DataFrame:
+    return load_catalogue_history(get_engine())
+
+
+@st.cache_resource(show_spinner="Rebuilding the evidence as it stood then…", max_entries=4)
+def _inputs_on(url: str, version: int, day: str) -> tuple[AnalysisInputs, pd.DataFrame]:
+    return inputs_on(_inputs(url, version), _history(url, version), day)
+
+
 @st.cache_data(show_spinner="Blending the estimates…", max_entries=6)
-def _estimates(url: str, version: int, settings_json: str, respondents_json: str, threshold: int) -> pd.DataFrame:
-    return compute_estimates(_inputs(url, version), BlendSettings.model_validate_json(settings_json), threshold,
-                             RespondentFilter.model_validate_json(respondents_json))
+def _estimates(url: str, version: int, settings_json: str, respondents_json: str, threshold: int, day: str) -> pd.DataFrame:
+    inputs, _unknown = _inputs_on(url, version, day)
+    respondents = RespondentFilter.model_validate_json(respondents_json)
+    return compute_estimates(inputs, BlendSettings.model_validate_json(settings_json), threshold,
+                             None if past_day(day) is not None else respondents, as_of=day)
 
 
 @st.cache_resource(show_spinner="Computing the views…", max_entries=16)
-def _analysis(url: str, version: int, settings_json: str, filters_json: str, threshold: int, today: str) -> RoadmapAnalysis:
+def _analysis(url: str, version: int, settings_json: str, filters_json: str, threshold: int, day: str) -> RoadmapAnalysis:
     settings = BlendSettings.model_validate_json(settings_json)
     filters = Filters.model_validate_json(filters_json)
-    estimates = _estimates(url, version, settings_json, filters.respondent_filter().model_dump_json(), threshold)
-    return compute_analysis(_inputs(url, version), estimates, settings, filters, threshold, as_of=today)
+    estimates = _estimates(url, version, settings_json, filters.respondent_filter().model_dump_json(), threshold, day)
+    inputs, unknown = _inputs_on(url, version, day)
+    return compute_analysis(inputs, estimates, settings, filters, threshold, as_of=day, history_unknown=unknown)
 
 
 def analysis_for(settings: BlendSettings, filters: Filters) -> RoadmapAnalysis:
-    """The views for these settings and filters at the current data version (cached)."""
+    """The views for these settings and filters, as of the chosen day, at the current data version (cached)."""
     url, version = _database_key()
-    return _analysis(url, version, settings.model_dump_json(), filters.model_dump_json(), threshold(),
-                     pd.Timestamp.now().strftime("%Y-%m-%d"))
+    return _analysis(url, version, settings.model_dump_json(), filters.model_dump_json(), threshold(), f"{current_day():%Y-%m-%d}")
+
+
+@st.cache_resource(show_spinner="Comparing the two days…", max_entries=4)
+def _comparison(url: str, version: int, settings_json: str, threshold: int, first: str, last: str) -> Comparison:
+    return compare_days(_inputs(url, version), _history(url, version), BlendSettings.model_validate_json(settings_json),
+                        threshold, first, last)
+
+
+def comparison_for(settings: BlendSettings, first: dt.date, last: dt.date) -> Comparison:
+    url, version = _database_key()
+    return _comparison(url, version, settings.model_dump_json(), threshold(), f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}")
+
+
+@st.cache_resource(show_spinner="Judging every past call (one estimate per month)…", max_entries=4)
+def _track_record(url: str, version: int, settings_json: str, threshold: int, rule_json: str, today: str) -> TrackRecord:
+    return track_record(_inputs(url, version), _history(url, version), BlendSettings.model_validate_json(settings_json),
+                        threshold, ScaleRule.model_validate_json(rule_json), today)
+
+
+def track_record_for(settings: BlendSettings, rule: ScaleRule) -> TrackRecord:
+    url, version = _database_key()
+    return _track_record(url, version, settings.model_dump_json(), threshold(), rule.model_dump_json(),
+                         f"{current_day():%Y-%m-%d}")
+
+
+# --- the day the roadmap describes ------------------------------------------------------------------
+
+AS_OF_KEY = "analysis_as_of"  # the chosen day (a date), kept across pages; today when absent
+
+
+def current_day() -> dt.date:
+    """The day the analysis pages describe: today unless a past day was chosen."""
+    chosen = st.session_state.get(AS_OF_KEY)
+    today = dt.date.today()
+    return chosen if isinstance(chosen, dt.date) and chosen < today else today
+
+
+def as_of_sidebar() -> dt.date:
+    """The "as of" day picker at the top of the sidebar (default today)."""
+    today = dt.date.today()
+    st.session_state["af_as_of"] = current_day()
+    st.sidebar.date_input("Roadmap as of", key="af_as_of", max_value=today, min_value=dt.date(2000, 1, 1),
+                          format="DD/MM/YYYY", on_change=_remember_day,
+                          help="See the roadmap as it stood at the end of a past day: the evidence dated by then, "
+                               "and the catalogue as it was.")
+    day = current_day()
+    if day < today:
+        st.sidebar.caption(f"Showing the roadmap as of {day:%d %B %Y}.")
+        st.sidebar.button("Back to today", on_click=_back_to_today, key="af_today")
+    return day
+
+
+def as_of_banner(analysis: RoadmapAnalysis) -> None:
+    """On a past day: what the figures are, and where the history is not known."""
+    if not analysis.is_past:
+        return
+    unknown = analysis.history_unknown
+    st.info(f"The roadmap {analysis.as_of_text}: survey answers submitted by then (released in steps of at least "
+            f"{analysis.threshold} respondents per technology, counted back from today), workshop rounds closed by then, "
+            "each site's adoption record in force then, and the catalogue as it stood then.", icon=":material/history:")
+    if not unknown.empty:
+        with st.expander(f"History not fully known for {unknown['technology_id'].nunique()} technologies"):
+            st.caption("Their evidence was changed after that day, or is older than the catalogue's history, so what it said "
+                       "then may differ from what is shown.")
+            names = analysis.inputs.technologies.set_index("technology_id")["name"]
+            st.dataframe(unknown.assign(technology=unknown["technology_id"].map(names))[["technology", "source", "note"]],
+                         hide_index=True, width="stretch")
+
+
+SCALE_KEY = "analysis_scale_rule"  # dict of the ScaleRule fields the track-record inputs set
+
+
+def scale_rule() -> ScaleRule:
+    """The rule for "reached scale" in use: the defaults with the lead's changes."""
+    return ScaleRule(**st.session_state.get(SCALE_KEY, {}))
+
+
+def scale_rule_inputs() -> ScaleRule:
+    """The track record's setting: when a technology counts as having reached scale."""
+    default = ScaleRule()
+    columns = st.columns(3)
+    for column, (field, text, low, high, step) in zip(columns, (
+            ("scaled_sites", "Sites reporting it scaled", 1, 50, 1),
+            ("live_share", "…or live at this share of sites", 0.05, 1.0, 0.05),
+            ("min_live_sites", "…and at least this many sites", 1, 50, 1)), strict=True):
+        key = f"scale_{field}"
+        _seed(SCALE_KEY, field, key, getattr(default, field))
+        column.number_input(text, min_value=low, max_value=high, step=step, key=key, on_change=_remember,
+                            args=(SCALE_KEY, field, key))
+    return scale_rule()
+
+
+def _remember_day() -> None:
+    st.session_state[AS_OF_KEY] = st.session_state["af_as_of"]
+
+
+def _back_to_today() -> None:
+    st.session_state[AS_OF_KEY] = None
 
 
 def threshold() -> int:
@@ -183,15 +306,17 @@ def filter_sidebar() -> Filters:
     labels = vocabulary_labels()
     label = Labeller(labels)
     sidebar = st.sidebar
+    past = as_of_sidebar() < dt.date.today()
     sidebar.header("Filters")
     sidebar.caption("Within a filter any choice matches; across filters all must match. Empty means all.")
-    def multiselect(field: str, text: str, vocabulary: str) -> None:
+
+    def multiselect(field: str, text: str, vocabulary: str, disabled: bool = False) -> None:
         key = f"af_{field}"
         options = _filter_options(vocabulary, labels)
         _seed(FILTERS_KEY, field, key, [])
         st.session_state[key] = [code for code in st.session_state[key] if code in options]  # a retired code drops out
         sidebar.multiselect(text, options, key=key, format_func=lambda code, v=vocabulary: label(v, code),
-                            on_change=_remember, args=(FILTERS_KEY, field, key))
+                            on_change=_remember, args=(FILTERS_KEY, field, key), disabled=disabled)
 
     for field, (text, vocabulary) in _MULTI_FILTERS.items():
         multiselect(field, text, vocabulary)
@@ -199,16 +324,19 @@ def filter_sidebar() -> Filters:
     sidebar.selectbox("Evidence strength (time to deployment)", list(STRENGTH_CHOICES), key="af_min_strength",
                       format_func=STRENGTH_CHOICES.get, on_change=_remember, args=(FILTERS_KEY, "min_strength", "af_min_strength"))
     sidebar.subheader("Survey respondents")
-    sidebar.caption("Whose answers count in the estimates and training needs. A group too small to publish, or one "
-                    "that would single out a few respondents against a wider choice, has its survey evidence withheld.")
+    if past:
+        sidebar.caption("Respondent filters apply to today's figures only: a past day counts every respondent.")
+    else:
+        sidebar.caption("Whose answers count in the estimates and training needs. A group too small to publish, or one "
+                        "that would single out a few respondents against a wider choice, has its survey evidence withheld.")
     for field, (text, vocabulary) in _RESPONDENT_FILTERS.items():
-        multiselect(field, text, vocabulary)
-    _month_range(sidebar)
+        multiselect(field, text, vocabulary, disabled=past)
+    _month_range(sidebar, disabled=past)
     sidebar.button("Clear filters", on_click=clear_filters, key="af_clear")
     return current_filters()
 
 
-def _month_range(sidebar) -> None:
+def _month_range(sidebar, disabled: bool = False) -> None:
     """Submitted from / up to a month (both included); "any" leaves that end open."""
     months = submission_months()
     stored = st.session_state.get(FILTERS_KEY, {})
@@ -221,7 +349,7 @@ def _month_range(sidebar) -> None:
             st.session_state[key] = None
             st.session_state[FILTERS_KEY] = {**st.session_state.get(FILTERS_KEY, {}), field: None}
         sidebar.selectbox(text, [None, *options], key=key, format_func=lambda month: "any month" if month is None else _month_label(month),
-                          on_change=_remember, args=(FILTERS_KEY, field, key))
+                          on_change=_remember, args=(FILTERS_KEY, field, key), disabled=disabled)
 
 
 def _month_label(month: str) -> str:
@@ -244,6 +372,9 @@ def clear_filters() -> None:
 
 def filters_caption(filters: Filters) -> str:
     chosen = {field: value for field, value in filters.model_dump().items() if value}
+    if current_day() < dt.date.today():  # a past day counts every respondent
+        chosen = {field: value for field, value in chosen.items()
+                  if field not in _RESPONDENT_FILTERS and field not in ("submitted_from", "submitted_to")}
     if not chosen:
         return "Filters: none (all technologies)."
     label = labeller()
@@ -279,6 +410,7 @@ def chart(figure: go.Figure, stem: str, *, key: str, fingerprint: str, clickable
         st.plotly_chart(figure, key=f"chart_{key}", config={"displaylogo": False})
         points = None
     html_column, png_column = st.columns(2)
+    stem = stamped(stem)
     html_column.download_button("Chart (interactive HTML)", data=_deferred(lambda: figure_html(figure)), file_name=f"{stem}.html",
                                 mime="text/html", key=f"html_{key}", on_click=record_download, args=(stem, "html", 1))
     prepared = st.session_state.setdefault(PNG_KEY, {})
@@ -302,7 +434,7 @@ def _deferred(make: Callable[[], str]) -> Callable[[], bytes]:
 def view_fingerprint(settings: BlendSettings, filters: Filters) -> str:
     """Identifies what a chart shows, so a prepared PNG is offered only while it is still current."""
     _url, version = _database_key()
-    return json.dumps([version, settings.model_dump(), filters.model_dump()], sort_keys=True)
+    return json.dumps([version, settings.model_dump(), filters.model_dump(), f"{current_day():%Y-%m-%d}"], sort_keys=True)
 
 
 # --- small shared pieces of the analysis pages ----------------------------------------------------
@@ -330,11 +462,19 @@ def arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: frame[c].map(_as_text) for c in mixed}) if mixed else frame
 
 
+def stamped(stem: str) -> str:
+    """A download's file name stem, stamped with the day it describes when that is not today."""
+    day = current_day()
+    return f"{stem}-as-of-{day:%Y-%m-%d}" if day < dt.date.today() else stem
+
+
 def show_table(frame: pd.DataFrame, stem: str, *, key: str, caption: str | None = None, export: pd.DataFrame | None = None) -> None:
-    """A view table with its formula-safe CSV/XLSX downloads (of ``export`` when given, e.g. all columns)."""
+    """A view table with its formula-safe CSV/XLSX downloads (of ``export`` when given, e.g. all columns),
+    their file names stamped with the day described."""
     if caption:
         st.caption(caption)
     st.dataframe(arrow_safe(frame), hide_index=True, width="stretch")
+    stem = stamped(stem)
     export = frame if export is None else export
     if export.size <= EAGER_DOWNLOAD_CELLS or st.toggle(f"Prepare the CSV/XLSX downloads ({len(export)} rows)", key=f"prep_{key}"):
         download_table(export, stem, key=f"dl_{key}", label="Table")

@@ -393,6 +393,60 @@ def evidence_gap_figure(gaps: pd.DataFrame, label: Labeller) -> go.Figure:
 # --- export ------------------------------------------------------------------------------------
 
 
+# --- the living roadmap: what changed, track record -----------------------------------------------
+
+SOURCE_COLOURS = {"survey": NHS_BLUE, "workshop": "#009639", "sites": "#ED8B00", "catalogue edits": "#425563"}
+OUTCOME_COLOURS = {"came true": "#009639", "came early": "#41B6E6", "missed": "#DA291C", "open": "#AEB7BD"}
+
+
+def evidence_timeline_figure(by_month: pd.DataFrame) -> go.Figure:
+    """Evidence arriving per month, one bar group per source; suppressed survey months say so."""
+    title = "Evidence arriving per month"
+    if by_month.empty:
+        return empty_figure(title, "No months in this range.")
+    figure = go.Figure()
+    for source, colour in SOURCE_COLOURS.items():
+        values = pd.to_numeric(by_month[source], errors="coerce")
+        hidden = by_month.get(f"{source}_suppressed", pd.Series(False, index=by_month.index)).to_numpy(bool)
+        figure.add_bar(x=by_month["month"], y=values.fillna(0), name=source, marker_color=colour,
+                       text=np.where(hidden, "suppressed", ""), textposition="outside",
+                       hovertemplate="%{x}: %{y} " + source + "<extra></extra>")
+    figure.update_layout(barmode="group", xaxis_title="Month", yaxis_title="Items")
+    return _layout(figure, title, height=380)
+
+
+def track_record_figure(by_band: pd.DataFrame, label: Labeller) -> go.Figure:
+    """Per horizon band, the share of calls that came true, came early, were missed or are open."""
+    title = "Track record: what came of each call on time to deployment"
+    if by_band.empty or by_band["calls"].sum() == 0:
+        return empty_figure(title, "No calls yet: the roadmap needs at least a month of history.")
+    figure = go.Figure()
+    names = [f"{label('deployment_horizon', band)} ({calls} calls)" for band, calls in zip(by_band["horizon"], by_band["calls"], strict=True)]
+    for outcome, colour in OUTCOME_COLOURS.items():
+        figure.add_bar(y=names, x=by_band[f"share {outcome}"].fillna(0), name=outcome, orientation="h", marker_color=colour,
+                       hovertemplate="%{y}: %{x:.0%} " + outcome + "<extra></extra>")
+    figure.update_layout(barmode="stack", xaxis_tickformat=".0%", xaxis_title="Share of calls")
+    return _layout(figure, title, height=340)
+
+
+def reliability_figure(table: pd.DataFrame, minimum_calls: int = 20) -> go.Figure:
+    """Reliability diagram: predicted probability of scale within a year against how often it came."""
+    title = "Reliability: predicted chance of scale within a year against what happened"
+    known = table[table["calls"] > 0]
+    if known["calls"].sum() < minimum_calls:
+        return empty_figure(title, f"Fewer than {minimum_calls} calls whose year has passed: too few to judge yet.")
+    figure = go.Figure()
+    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#AEB7BD"}, name="perfectly reliable",
+                       hoverinfo="skip")
+    figure.add_scatter(x=known["predicted"], y=known["observed"], mode="markers+lines", name="the roadmap",
+                       marker={"size": 6 + 14 * np.sqrt(known["calls"] / known["calls"].max()), "color": NHS_BLUE},
+                       customdata=known[["bin", "calls"]].to_numpy(),
+                       hovertemplate="predicted %{x:.0%}, happened %{y:.0%} (%{customdata[1]} calls in %{customdata[0]})<extra></extra>")
+    figure.update_layout(xaxis={"title": "Predicted chance of scale within a year", "range": [0, 1], "tickformat": ".0%"},
+                         yaxis={"title": "Share that reached scale within a year", "range": [0, 1], "tickformat": ".0%"})
+    return _layout(figure, title, height=420)
+
+
 def figure_png(figure: go.Figure) -> bytes:
     """The chart as PNG through kaleido, which drives the system Chromium (never downloaded)."""
     width, height = PNG_SIZE

@@ -30,7 +30,10 @@ from plotly.offline import get_plotlyjs
 from sqlalchemy import Engine
 
 from analysis import schemas as s
+from analysis.as_of import UNKNOWN_COLUMNS, day_end, evidence_as_of
 from analysis.blending import BlendSettings, estimate_all, evidence_for
+from analysis.changes import changed_estimates, evidence_between, evidence_by_month
+from analysis.track_record import ScaleRule, classify_calls, month_ends, reliability, scale_dates, track_record_table
 from analysis.disclosure import DEFAULT_THRESHOLD, RespondentFilter
 from analysis.views import (
     CellTable,
@@ -51,10 +54,12 @@ from analysis.views import (
 )
 from storage.analysis_inputs import (
     AnalysisInputs,
+    assemble_inputs,
     disclosure_threshold,
     load_analysis_inputs,
 )
 from storage.case_studies import CaseStudyRecord, list_case_studies
+from storage.catalogue_history import load_catalogue_history
 from storage.db import read_session
 from storage.vocabularies import EDITABLE_VOCABULARIES, SEEDED_VOCABULARIES, labels
 from streamlit_app import charts
@@ -69,7 +74,7 @@ HEADLINE_LABELS = {
 }
 REPORT_ESTIMATE_COLUMNS = ["technology_id", "name", "type_code", "quantity", "point", "lower", "upper", "n_catalogue",
                            "n_survey", "n_workshop", "effective_n", "agreement", "strength", "newest_evidence",
-                           "survey_note"]
+                           "survey_note", "history_note"]
 
 
 QUANTITY_LABELS = {
@@ -94,6 +99,7 @@ READABLE_ESTIMATE_HEADERS = {
     "n_survey": "Survey respondents", "n_workshop": "Workshop results", "effective_n": "Weighted evidence",
     "agreement": "Agreement", "strength": "Evidence strength", "newest_evidence": "Newest evidence",
     "survey_note": "Survey evidence",
+    "history_note": "History",
 }
 
 
@@ -129,6 +135,33 @@ def readable_estimates(table: pd.DataFrame, label: Labeller, threshold: int) -> 
     return readable.rename(columns=READABLE_ESTIMATE_HEADERS)
 
 
+CHANGE_HEADERS = {
+    "technology_id": "ID", "name": "Technology", "quantity": "Quantity", "point_before": "Estimate before",
+    "point_after": "Estimate after", "direction": "Moved", "interval_before": "90% interval before",
+    "interval_after": "90% interval after", "strength_before": "Strength before", "strength_after": "Strength after",
+    "effective_n_before": "Weighted evidence before", "effective_n_after": "Weighted evidence after",
+    "survey_added": "Survey respondents added", "workshop_results_added": "Workshop results added",
+    "sites_added": "Sites added", "catalogue_edits": "Catalogue edits", "counts_note": "Note",
+}
+
+
+def readable_changes(changes: pd.DataFrame, label: Labeller) -> pd.DataFrame:
+    """What changed, for people: labels instead of codes, intervals as "from – to", plain headings."""
+    def shown(quantity: str, value: object) -> object:
+        if quantity in QUANTITY_VOCABULARY and isinstance(value, str):
+            return label(QUANTITY_VOCABULARY[quantity], value)
+        return "–" if value is None or (isinstance(value, float) and pd.isna(value)) else (
+            f"{value:+.1f}" if isinstance(value, float) else value)
+
+    readable = changes.copy()
+    for side in ("before", "after"):
+        readable[f"point_{side}"] = [shown(q, v) for q, v in zip(changes["quantity"], changes[f"point_{side}"], strict=True)]
+        readable[f"interval_{side}"] = [f"{shown(q, low)} – {shown(q, high)}" for q, low, high in
+                                        zip(changes["quantity"], changes[f"lower_{side}"], changes[f"upper_{side}"], strict=True)]
+    readable["quantity"] = readable["quantity"].map(QUANTITY_LABELS).fillna(readable["quantity"])
+    return readable[[c for c in CHANGE_HEADERS if c in readable.columns]].rename(columns=CHANGE_HEADERS)
+
+
 def suppressed_text(threshold: int) -> str:
     return f"suppressed (<{threshold})"
 
@@ -158,12 +191,34 @@ def technology_members(members: pd.DataFrame, technologies: pd.DataFrame) -> pd.
 # --- computation -------------------------------------------------------------------------------
 
 
+def past_day(day: pd.Timestamp | str | None) -> pd.Timestamp | None:
+    """The end of ``day`` when it is before today (a view as of a past day), else None (today's view)."""
+    if day is None or pd.Timestamp(day).normalize() >= pd.Timestamp.now().normalize():
+        return None
+    return day_end(day)
+
+
+def inputs_on(inputs: AnalysisInputs, history: pd.DataFrame | None,
+              day: pd.Timestamp | str | None) -> tuple[AnalysisInputs, pd.DataFrame]:
+    """The inputs as they stood at the end of ``day`` (analysis.as_of), and where their history is
+    not known. Today's inputs as they are when ``day`` is today or later (or None)."""
+    end = past_day(day)
+    if end is None:
+        return inputs, pd.DataFrame(columns=list(UNKNOWN_COLUMNS))
+    past = evidence_as_of(inputs.frames(), history, end)
+    frames = {**inputs.frames(), "technologies": past.technologies, "technology_links": past.technology_links,
+              "adoption": past.adoption, "workshop_results": past.workshop_results}
+    return assemble_inputs(frames, inputs.data_version), past.unknown
+
+
 def compute_estimates(inputs: AnalysisInputs, settings: BlendSettings, threshold: int = DEFAULT_THRESHOLD,
-                      respondent_filter: RespondentFilter | None = None) -> pd.DataFrame:
-    """Blended estimates of every technology (analysis.blending.estimate_all), disclosure-safe."""
+                      respondent_filter: RespondentFilter | None = None,
+                      as_of: pd.Timestamp | str | None = None) -> pd.DataFrame:
+    """Blended estimates of every technology (analysis.blending.estimate_all), disclosure-safe.
+    For a past ``as_of`` day, ``inputs`` come from :func:`inputs_on` for that day."""
     return estimate_all(inputs.technologies, inputs.technology_links, inputs.adoption, inputs.answers,
                         inputs.workshop_results, settings, responses=inputs.responses,
-                        respondent_filter=respondent_filter, disclosure_threshold=threshold)
+                        respondent_filter=respondent_filter, disclosure_threshold=threshold, as_of=past_day(as_of))
 
 
 @dataclass(frozen=True)
@@ -178,7 +233,7 @@ class RoadmapAnalysis:
     settings: BlendSettings
     filters: Filters
     threshold: int
-    as_of: pd.Timestamp
+    as_of: pd.Timestamp  # the day described (today, or a past day)
     estimates: pd.DataFrame
     ids: pd.Index
     estimates_table: pd.DataFrame
@@ -192,11 +247,22 @@ class RoadmapAnalysis:
     workforce: pd.DataFrame
     training: pd.DataFrame
     evidence_gaps: pd.DataFrame
+    history_unknown: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(UNKNOWN_COLUMNS)))
     _profiles: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_empty(self) -> bool:
         return len(self.ids) == 0
+
+    @property
+    def is_past(self) -> bool:
+        """Whether this describes a past day (not today's figures)."""
+        return past_day(self.as_of) is not None
+
+    @property
+    def as_of_text(self) -> str:
+        """How every view and export names the day it describes."""
+        return f"as of {self.as_of:%d %B %Y}" if self.is_past else f"today ({self.as_of:%d %B %Y})"
 
     @property
     def newest_evidence(self) -> pd.Timestamp | None:
@@ -221,7 +287,8 @@ class RoadmapAnalysis:
         note that says when its survey answers are withheld (or weighted alike)."""
         rows = evidence_for(technology_id, quantity, self.inputs.technologies, self.inputs.adoption, self.inputs.answers,
                             self.inputs.workshop_results, self.inputs.responses, self.settings,
-                            respondent_filter=self.filters.respondent_filter(), disclosure_threshold=self.threshold)
+                            respondent_filter=None if self.is_past else self.filters.respondent_filter(),
+                            disclosure_threshold=self.threshold, as_of=past_day(self.as_of))
         estimate = self.estimates[(self.estimates["technology_id"] == technology_id) & (self.estimates["quantity"] == quantity)]
         note = str(estimate["survey_note"].iloc[0]) if len(estimate) else ""
         return rows, (note[0].upper() + note[1:] + ".") if note else None
@@ -252,10 +319,15 @@ class RoadmapAnalysis:
 
 
 def compute_analysis(inputs: AnalysisInputs, estimates: pd.DataFrame, settings: BlendSettings, filters: Filters,
-                     threshold: int, as_of: pd.Timestamp | str | None = None) -> RoadmapAnalysis:
+                     threshold: int, as_of: pd.Timestamp | str | None = None,
+                     history_unknown: pd.DataFrame | None = None) -> RoadmapAnalysis:
     """All view tables for the filtered technologies. ``estimates`` come from :func:`compute_estimates`
-    with the same threshold and ``filters.respondent_filter()``; ``as_of`` (default today) dates staleness."""
+    with the same threshold, day and ``filters.respondent_filter()`` (today only). ``as_of`` is the day
+    described (default today; a past day needs the inputs of :func:`inputs_on`, whose notes on
+    unknown history are ``history_unknown``); it also dates staleness."""
     today = pd.Timestamp(as_of).normalize() if as_of is not None else pd.Timestamp.now().normalize()
+    past = past_day(today)
+    respondents = None if past is not None else filters.respondent_filter()
     technologies, links, adoption = inputs.technologies, inputs.technology_links, inputs.adoption
     ids = apply_filters(filters, technologies, links, adoption, estimates)
     return RoadmapAnalysis(
@@ -266,7 +338,7 @@ def compute_analysis(inputs: AnalysisInputs, estimates: pd.DataFrame, settings: 
         as_of=today,
         estimates=estimates,
         ids=ids,
-        estimates_table=estimates_table(technologies, estimates, ids),
+        estimates_table=_with_history_notes(estimates_table(technologies, estimates, ids), history_unknown),
         headline=headline_figures(technologies, links, estimates, ids),
         distribution=taxonomy_distribution(technologies, ids),
         adoption_regions=adoption_by_region(adoption, ids),
@@ -278,9 +350,17 @@ def compute_analysis(inputs: AnalysisInputs, estimates: pd.DataFrame, settings: 
         workforce=workforce_impact(links, estimates, ids),
         # Training needs count respondents: they follow the respondent filters, never the technology
         # filters (comparing two technology selections could single out a technology's few respondents).
-        training=training_needs(inputs.answers, inputs.responses, threshold, filters.respondent_filter()),
+        training=training_needs(inputs.answers, inputs.responses, threshold, respondents, as_of=past),
         evidence_gaps=evidence_gaps(technologies, estimates, ids, as_of=today, threshold=threshold),
+        history_unknown=history_unknown if history_unknown is not None else pd.DataFrame(columns=list(UNKNOWN_COLUMNS)),
     )
+
+
+def _with_history_notes(table: pd.DataFrame, unknown: pd.DataFrame | None) -> pd.DataFrame:
+    """The estimates with ``history_note``: why a technology's past evidence may be incomplete."""
+    notes = {} if unknown is None or unknown.empty else (
+        unknown.groupby("technology_id")["note"].agg(lambda texts: "; ".join(dict.fromkeys(texts))).to_dict())
+    return table.assign(history_note=[notes.get(technology_id, "") for technology_id in table["technology_id"]])
 
 
 def headline_comparison(default: RoadmapAnalysis, changed: RoadmapAnalysis) -> pd.DataFrame:
@@ -336,6 +416,7 @@ SECTIONS = [
     ("evidence", "7. Evidence base"),
     ("case-studies", "8. Case studies"),
     ("estimates", "Estimates"),
+    ("track-record", "Track record"),
     ("method", "Method"),
 ]
 MAX_REPORT_ROWS = 5_000
@@ -376,8 +457,9 @@ class _Writer:
 def _stamp_rows(analysis: RoadmapAnalysis, generated_at: dt.datetime) -> list[tuple[str, str]]:
     newest = analysis.newest_evidence
     filters = {k: v for k, v in analysis.filters.model_dump().items() if v}
-    return [
+    rows = [
         ("Generated", generated_at.strftime("%Y-%m-%d %H:%M UTC")),
+        ("The roadmap", analysis.as_of_text),
         ("Data date (newest evidence)", newest.strftime("%Y-%m-%d") if newest is not None else "no dated evidence"),
         ("Data version", str(analysis.inputs.data_version)),
         ("Technologies in this report", f"{len(analysis.ids)} of {len(analysis.inputs.technologies)}"),
@@ -386,6 +468,16 @@ def _stamp_rows(analysis: RoadmapAnalysis, generated_at: dt.datetime) -> list[tu
         ("Disclosure threshold", f"respondent counts below {analysis.threshold} are suppressed, with the cells that would reveal them"),
         ("Staleness", f"an entry is stale when its last review is more than a year before {analysis.as_of:%Y-%m-%d}"),
     ]
+    if analysis.is_past:
+        unknown = analysis.history_unknown["technology_id"].nunique()
+        rows += [
+            ("Evidence as of that day", "survey answers submitted by then (released in steps of at least "
+             f"{analysis.threshold} respondents per technology, counted back from today), workshop rounds closed by then, "
+             "each site's adoption record in force then, and the catalogue entry as it stood then"),
+            ("History not known", f"{unknown} technologies have evidence changed since, or older than the catalogue's history "
+             "(listed with the estimates)" if unknown else "none: every source's history is known"),
+        ]
+    return rows
 
 
 def _distribution(out: _Writer, analysis: RoadmapAnalysis, label: Labeller) -> None:
@@ -470,9 +562,24 @@ def _estimates(out: _Writer, analysis: RoadmapAnalysis, label: Labeller) -> None
               "respondents is left out of an estimate, which then rests on the desk assessment, sites and workshops.")
 
 
+def _track_record(out: _Writer, track: TrackRecord | None, label: Labeller) -> None:
+    if track is None:
+        out.text("p", "The track record was not computed for this report (the command line's `roadmap report` includes it).", "note")
+        return
+    out.text("p", "Every month-end, the roadmap made a call on each technology's time to deployment at scale (its blended "
+                  f"estimate as of that day). Rule for reaching scale: {track.rule.describe()}. Calls are counted per "
+                  "technology and month, so one technology contributes a call each month.", "note")
+    out.chart(charts.track_record_figure(track.by_band, label))
+    table = track.by_band.assign(horizon=[label("deployment_horizon", band) for band in track.by_band["horizon"]])
+    out.table(table, "Calls per horizon band and what came of them")
+    out.chart(charts.reliability_figure(track.reliability))
+    out.table(track.reliability, "Predicted chance of scale within a year, grouped, against how often it came (calls whose year has passed)")
+
+
 def build_report(analysis: RoadmapAnalysis, case_studies: Sequence[CaseStudyRecord],
                  vocabulary_labels: Mapping[str, Mapping[str, str]] | None = None, *,
-                 generated_at: dt.datetime | None = None, method_text: str | None = None) -> str:
+                 generated_at: dt.datetime | None = None, method_text: str | None = None,
+                 track: TrackRecord | None = None) -> str:
     """The printable, self-contained HTML report (one file, works offline)."""
     label = Labeller(vocabulary_labels)
     generated_at = generated_at or dt.datetime.now(dt.UTC)
@@ -496,13 +603,14 @@ def build_report(analysis: RoadmapAnalysis, case_studies: Sequence[CaseStudyReco
         "evidence": lambda: _evidence(out, analysis, label),
         "case-studies": lambda: _case_studies(out, case_studies),
         "estimates": lambda: _estimates(out, analysis, label),
+        "track-record": lambda: _track_record(out, track, label),
         "method": lambda: out.add('<div class="method">' + markdown_to_html(
             method_text if method_text is not None else METHOD_PAGE.read_text(encoding="utf-8")) + "</div>"),
     }
     for anchor, title in SECTIONS:
         out.add(f'<section id="{anchor}">')
         out.text("h2", title)
-        if analysis.is_empty and anchor not in ("case-studies", "method"):
+        if analysis.is_empty and anchor not in ("case-studies", "track-record", "method"):
             out.text("p", "No technologies match the filters of this report.", "note")
         else:
             writers[anchor]()
@@ -513,16 +621,92 @@ def build_report(analysis: RoadmapAnalysis, case_studies: Sequence[CaseStudyReco
     return head + "\n".join(out.parts) + "</body></html>\n"
 
 
+def roadmap_analysis(inputs: AnalysisInputs, history: pd.DataFrame | None, settings: BlendSettings, filters: Filters,
+                     threshold: int, day: pd.Timestamp | str | None = None) -> RoadmapAnalysis:
+    """Every view for one day: today's (``day`` None or today) or a past day's, rebuilt from the
+    catalogue history. Respondent filters apply to today's figures only."""
+    on_day, unknown = inputs_on(inputs, history, day)
+    respondents = None if past_day(day) is not None else filters.respondent_filter()
+    estimates = compute_estimates(on_day, settings, threshold, respondents, as_of=day)
+    return compute_analysis(on_day, estimates, settings, filters, threshold, as_of=day, history_unknown=unknown)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What changed between two days: the estimates that moved and the evidence per month."""
+
+    first: pd.Timestamp
+    last: pd.Timestamp
+    changes: pd.DataFrame
+    by_month: pd.DataFrame
+
+
+def compare_days(inputs: AnalysisInputs, history: pd.DataFrame | None, settings: BlendSettings, threshold: int,
+                 first: pd.Timestamp | str, last: pd.Timestamp | str) -> Comparison:
+    """Estimates as of ``first`` against those as of ``last`` (analysis.changes), disclosure-safe."""
+    first, last = pd.Timestamp(first).normalize(), pd.Timestamp(last).normalize()
+    if first >= last:
+        raise ValueError(f"the first day ({first:%Y-%m-%d}) must be before the second ({last:%Y-%m-%d})")
+    sides = []
+    for day in (first, last):
+        on_day, _unknown = inputs_on(inputs, history, day)
+        sides.append(compute_estimates(on_day, settings, threshold, None, as_of=day))
+    changes = changed_estimates(*sides, evidence_between(inputs.frames(), history, first, last), threshold)
+    names = inputs.technologies.set_index("technology_id")["name"]
+    changes.insert(1, "name", changes["technology_id"].map(names).astype(object))
+    return Comparison(first, last, changes, evidence_by_month(inputs.frames(), history, first, last, threshold))
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """The roadmap judging itself: every monthly call on time to deployment and what came of it."""
+
+    rule: ScaleRule
+    calls: pd.DataFrame
+    by_band: pd.DataFrame
+    reliability: pd.DataFrame
+
+
+def track_record(inputs: AnalysisInputs, history: pd.DataFrame | None, settings: BlendSettings, threshold: int,
+                 rule: ScaleRule | None = None, today: pd.Timestamp | str | None = None) -> TrackRecord:
+    """Each month-end's blended time to deployment (as of that day) against the day each technology
+    reached scale under ``rule`` (analysis.track_record)."""
+    rule = rule or ScaleRule()
+    today = pd.Timestamp(today).normalize() if today is not None else pd.Timestamp.now().normalize()
+    calls = []
+    for day in month_ends(_first_evidence_day(inputs, history), today):
+        on_day, _unknown = inputs_on(inputs, history, day)
+        estimates = compute_estimates(on_day, settings, threshold, None, as_of=day)
+        horizon = estimates[estimates["quantity"] == "time_to_deployment"]
+        calls.append(pd.DataFrame({"day": day, "technology_id": horizon["technology_id"].to_numpy(),
+                                   "horizon": horizon["point"].to_numpy(),
+                                   "p_within_year": (horizon["p_at_scale"] + horizon["p_within_1y"]).to_numpy()}))
+    calls = pd.concat(calls, ignore_index=True) if calls else pd.DataFrame(columns=["day", "technology_id", "horizon", "p_within_year"])
+    known, _unknown = inputs_on(inputs, history, today)  # judged on the adoption known that day
+    classified = classify_calls(calls, scale_dates(known.adoption, rule), today)
+    return TrackRecord(rule, classified, track_record_table(classified), reliability(classified))
+
+
+def _first_evidence_day(inputs: AnalysisInputs, history: pd.DataFrame | None) -> pd.Timestamp:
+    """The earliest dated evidence: the first call is made at the end of its month."""
+    dates = [inputs.responses["submitted_at"].min(), inputs.workshop_results["closed_at"].min()]
+    if history is not None and not history.empty:
+        dates.append(pd.to_datetime(history["recorded_at"]).min())
+    dates = [pd.Timestamp(d).tz_localize(None) if pd.Timestamp(d).tzinfo else pd.Timestamp(d) for d in dates if not pd.isna(d)]
+    return min(dates) if dates else pd.Timestamp.now().normalize()
+
+
 def report_for_database(engine: Engine, *, settings: BlendSettings | None = None, filters: Filters | None = None,
-                        threshold: int | None = None, as_of: pd.Timestamp | str | None = None) -> tuple[str, RoadmapAnalysis]:
-    """Read everything, compute and build the report (for the command line)."""
-    settings = settings or BlendSettings()
-    inputs = load_analysis_inputs(engine)
-    filters = filters or Filters()
+                        threshold: int | None = None, as_of: pd.Timestamp | str | None = None,
+                        with_track_record: bool = True) -> tuple[str, RoadmapAnalysis]:
+    """Read everything, compute and build the report (for the command line), as of a day (default today)."""
     threshold = disclosure_threshold() if threshold is None else threshold
-    analysis = compute_analysis(inputs, compute_estimates(inputs, settings, threshold, filters.respondent_filter()), settings,
-                                filters, threshold, as_of)
-    return build_report(analysis, list_case_studies(engine), load_labels(engine)), analysis
+    inputs = load_analysis_inputs(engine)
+    history = load_catalogue_history(engine)
+    settings = settings or BlendSettings()
+    analysis = roadmap_analysis(inputs, history, settings, filters or Filters(), threshold, as_of)
+    track = track_record(inputs, history, settings, threshold, today=as_of) if with_track_record else None
+    return build_report(analysis, list_case_studies(engine), load_labels(engine), track=track), analysis
 
 
 # --- a minimal, safe markdown renderer for the method page ---------------------------------------

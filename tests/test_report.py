@@ -46,8 +46,7 @@ def report(threshold: int = 5, settings: BlendSettings | None = None, filters: F
         frames["technologies"] = frames["technologies"].assign(is_demo=True)
     inputs = assemble_inputs(frames, version=42)
     settings = settings or BlendSettings()
-    analysis = compute_analysis(inputs, compute_estimates(inputs, settings), settings, filters or Filters(), threshold,
-                                as_of="2026-06-01")
+    analysis = compute_analysis(inputs, compute_estimates(inputs, settings), settings, filters or Filters(), threshold)
     studies = [case_study()] if case_studies is None else case_studies
     return build_report(analysis, studies, {"technology_type": {"diagnostics": "Diagnostics"}}, generated_at=GENERATED,
                         method_text="# Method\n\nPlain **words** and <em>raw html</em>."), analysis
@@ -115,7 +114,8 @@ def test_the_report_shows_no_respondent_count_below_the_threshold() -> None:
 def test_an_empty_selection_still_gives_a_report_saying_so() -> None:
     content, analysis = report(filters=Filters(type_codes=["automation"], clinical_areas=["radiology"]), case_studies=[])
     assert analysis.is_empty
-    assert content.count("No technologies match the filters of this report.") == len(SECTIONS) - 2
+    # every section but the case studies, the track record and the method, which do not depend on the filters
+    assert content.count("No technologies match the filters of this report.") == len(SECTIONS) - 3
     assert "No case study has been written yet." in content
 
 
@@ -164,7 +164,7 @@ def test_estimates_export_csv_is_formula_safe_and_audited(catalogue_url: str, tm
     assert len(frame) == 9 * 6
     assert frame["quantity"].value_counts().to_dict() == {q: 9 for q in frame["quantity"].unique()}
     assert "'=HYPERLINK(\"http://x\")" in set(frame["name"])
-    assert exports_audited(catalogue_url) == [("estimates", {"format": "csv", "rows": 54})]
+    assert exports_audited(catalogue_url) == [("estimates", {"format": "csv", "rows": 54, "as_of": f"{dt.date.today():%Y-%m-%d}"})]
 
 
 def test_estimates_export_xlsx(catalogue_url: str, tmp_path) -> None:
@@ -193,7 +193,7 @@ def test_report_command_writes_the_html_report(catalogue_url: str, tmp_path, cap
     content = path.read_text(encoding="utf-8")
     assert all(f'<section id="{anchor}">' in content for anchor, _ in SECTIONS)
     assert "This report contains demonstration data" in content
-    assert exports_audited(catalogue_url) == [("report", {"format": "html", "technologies": 9})]
+    assert exports_audited(catalogue_url) == [("report", {"format": "html", "technologies": 9, "as_of": f"{dt.date.today():%Y-%m-%d}"})]
     assert main(["report", str(tmp_path / "report.pdf"), "--database-url", catalogue_url]) == 1
 
 

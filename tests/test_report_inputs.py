@@ -86,7 +86,7 @@ def analysed(threshold: int = 5, filters: Filters | None = None, frames: dict | 
     settings = BlendSettings()
     filters = filters or Filters()
     return compute_analysis(inputs, compute_estimates(inputs, settings, threshold, filters.respondent_filter()), settings,
-                            filters, threshold, as_of="2026-06-01")
+                            filters, threshold)
 
 
 # --- assembly ------------------------------------------------------------------------------------

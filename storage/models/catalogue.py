@@ -155,3 +155,31 @@ class DataVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CatalogueRevision(Base):
+    """The catalogue's history, part of the audit trail: what a technology's classification and
+    desk assessment were from ``recorded_at`` on. One row is appended in the same transaction as
+    every create, update, import and delete (never changed or deleted: the migration installs
+    triggers refusing both). ``kind`` "baseline" rows hold the state found when the history began,
+    for records older than it. Links are JSON: {"clinical_area": [...], "workforce_group": [...],
+    "primary_workforce_group": code or null, "point_of_care": [...]}.
+    """
+
+    __tablename__ = "catalogue_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    technology_id: Mapped[int] = mapped_column(Integer, index=True)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # baseline | create | update | delete
+    created_at: Mapped[datetime | None] = mapped_column()  # the technology's own creation time
+    name: Mapped[str | None] = mapped_column(Text)
+    type_code: Mapped[str | None] = mapped_column(String(80))
+    subtype_code: Mapped[str | None] = mapped_column(String(80))
+    time_to_deployment: Mapped[str | None] = mapped_column(String(40))
+    impact_workforce: Mapped[str | None] = mapped_column(String(40))
+    impact_pathway: Mapped[str | None] = mapped_column(String(40))
+    impact_system: Mapped[str | None] = mapped_column(String(40))
+    last_reviewed: Mapped[date | None] = mapped_column(Date)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    links: Mapped[str] = mapped_column(Text, default="{}")

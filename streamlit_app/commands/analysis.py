@@ -1,23 +1,28 @@
-"""`roadmap estimates export PATH` (CSV or XLSX) and `roadmap report PATH` (the printable HTML report).
+"""`roadmap estimates export PATH` (CSV or XLSX), `roadmap estimates compare` (what changed between
+two days) and `roadmap report PATH` (the printable HTML report).
 
-Both cover every technology with the default blending settings and the disclosure threshold of
-``ROADMAP_DISCLOSURE_THRESHOLD`` (default 5); both are audited as exports.
+All cover every technology with the default blending settings and the disclosure threshold of
+``ROADMAP_DISCLOSURE_THRESHOLD`` (default 5), today or as of a past day (``--as-of``); all are
+audited as exports.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
+import pandas as pd
 from sqlalchemy import Engine
 
 from analysis.blending import BlendSettings
 from analysis.views import Filters
 from storage.analysis_inputs import DisclosureSettingError, disclosure_threshold, load_analysis_inputs
 from storage.audit import cli_actor, record_audit
+from storage.catalogue_history import load_catalogue_history
 from storage.db import write_session
 from storage.exports import format_from_path, table_bytes
 from streamlit_app.commands.common import CommandError, Result, open_database, write_output_file
-from streamlit_app.report import compute_analysis, compute_estimates, report_for_database
+from streamlit_app.report import compare_days, past_day, report_for_database, roadmap_analysis
 
 REPORT_SUFFIXES = (".html", ".htm")
 
@@ -34,24 +39,58 @@ def _audit_export(engine: Engine, target: str, details: dict) -> None:
         record_audit(session, cli_actor(), None, "export", target, "success", details)
 
 
-def estimates_export(args: argparse.Namespace) -> Result:
+def day_argument(text: str) -> dt.date:
+    """A YYYY-MM-DD day, not in the future (argparse type)."""
     try:
-        fmt = format_from_path(args.path)
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day written YYYY-MM-DD") from None
+    if day > dt.date.today():
+        raise argparse.ArgumentTypeError(f"{text} is in the future: the roadmap can be seen as of today or earlier")
+    return day
+
+
+def _file_format(path: str) -> str:
+    try:
+        return format_from_path(path)
     except ValueError as error:
         raise CommandError(str(error)) from None
+
+
+def estimates_export(args: argparse.Namespace) -> Result:
+    fmt = _file_format(args.path)
     threshold = _threshold()
     engine = open_database(args)
-    settings = BlendSettings()
     inputs = load_analysis_inputs(engine)
-    analysis = compute_analysis(inputs, compute_estimates(inputs, settings, threshold), settings, Filters(), threshold)
-    table = analysis.estimates_table
+    history = load_catalogue_history(engine) if past_day(args.as_of) is not None else None
+    analysis = roadmap_analysis(inputs, history, BlendSettings(), Filters(), threshold, args.as_of)
+    table = analysis.estimates_table.assign(as_of=f"{analysis.as_of:%Y-%m-%d}")
     write_output_file(args.path, table_bytes(table, fmt, sheet_name="estimates"))
-    _audit_export(engine, "estimates", {"format": fmt, "rows": len(table)})
+    _audit_export(engine, "estimates", {"format": fmt, "rows": len(table), "as_of": f"{analysis.as_of:%Y-%m-%d}"})
     technologies = int(table["technology_id"].nunique())
     return Result({"path": args.path, "format": fmt, "rows": len(table), "technologies": technologies,
-                   "data_version": inputs.data_version, "disclosure_threshold": threshold},
-                  [f"wrote {len(table)} estimates ({technologies} technologies) to {args.path}; "
+                   "as_of": f"{analysis.as_of:%Y-%m-%d}", "data_version": inputs.data_version,
+                   "disclosure_threshold": threshold},
+                  [f"wrote {len(table)} estimates ({technologies} technologies, {analysis.as_of_text}) to {args.path}; "
                    f"survey evidence from fewer than {threshold} respondents withheld"])
+
+
+def estimates_compare(args: argparse.Namespace) -> Result:
+    fmt = _file_format(args.path)
+    if args.first >= args.last:
+        raise CommandError(f"--from ({args.first}) must be before --to ({args.last})")
+    threshold = _threshold()
+    engine = open_database(args)
+    comparison = compare_days(load_analysis_inputs(engine), load_catalogue_history(engine), BlendSettings(), threshold,
+                              pd.Timestamp(args.first), pd.Timestamp(args.last))
+    table = comparison.changes
+    write_output_file(args.path, table_bytes(table, fmt, sheet_name="changes"))
+    _audit_export(engine, "estimates_compare", {"format": fmt, "rows": len(table), "from": str(args.first), "to": str(args.last)})
+    technologies = int(table["technology_id"].nunique())
+    return Result({"path": args.path, "format": fmt, "rows": len(table), "technologies": technologies,
+                   "from": str(args.first), "to": str(args.last), "disclosure_threshold": threshold},
+                  [f"wrote {len(table)} estimates that moved ({technologies} technologies) between {args.first} and "
+                   f"{args.last} to {args.path}"])
 
 
 def report(args: argparse.Namespace) -> Result:
@@ -59,24 +98,35 @@ def report(args: argparse.Namespace) -> Result:
         raise CommandError(f"the report is an HTML file: name it .html (got {args.path!r})")
     threshold = _threshold()
     engine = open_database(args)
-    content, analysis = report_for_database(engine, threshold=threshold)
+    content, analysis = report_for_database(engine, threshold=threshold, as_of=args.as_of)
     write_output_file(args.path, content.encode("utf-8"))
-    _audit_export(engine, "report", {"format": "html", "technologies": len(analysis.ids)})
+    _audit_export(engine, "report", {"format": "html", "technologies": len(analysis.ids), "as_of": f"{analysis.as_of:%Y-%m-%d}"})
     newest = analysis.newest_evidence
     return Result({"path": args.path, "bytes": len(content.encode("utf-8")), "technologies": len(analysis.ids),
-                   "data_version": analysis.inputs.data_version, "data_date": newest.isoformat() if newest is not None else None,
+                   "as_of": f"{analysis.as_of:%Y-%m-%d}", "data_version": analysis.inputs.data_version,
+                   "data_date": newest.isoformat() if newest is not None else None,
                    "disclosure_threshold": threshold, "contains_demo": analysis.inputs.contains_demo},
-                  [f"wrote the report ({len(analysis.ids)} technologies, data version {analysis.inputs.data_version}) to {args.path}"])
+                  [f"wrote the report ({len(analysis.ids)} technologies, {analysis.as_of_text}, data version "
+                   f"{analysis.inputs.data_version}) to {args.path}"])
 
 
 def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    as_of = argparse.ArgumentParser(add_help=False)
+    as_of.add_argument("--as-of", type=day_argument, default=None, metavar="YYYY-MM-DD",
+                       help="the roadmap as it stood at the end of that day (default: today)")
     estimates = groups.add_parser("estimates", help="blended impact estimates")
     commands = estimates.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    exporter = commands.add_parser("export", parents=[common],
+    exporter = commands.add_parser("export", parents=[common, as_of],
                                    help="export every technology's estimates (formula-safe; survey evidence of too few respondents withheld)")
     exporter.add_argument("path", help="output file ending .csv or .xlsx")
     exporter.set_defaults(handler=estimates_export)
-    reporter = groups.add_parser("report", parents=[common],
+    comparer = commands.add_parser("compare", parents=[common],
+                                   help="write the estimates whose point or 90%% interval moved between two days, with the evidence that arrived")
+    comparer.add_argument("--from", dest="first", type=day_argument, required=True, metavar="YYYY-MM-DD", help="the earlier day")
+    comparer.add_argument("--to", dest="last", type=day_argument, required=True, metavar="YYYY-MM-DD", help="the later day")
+    comparer.add_argument("path", help="output file ending .csv or .xlsx")
+    comparer.set_defaults(handler=estimates_compare)
+    reporter = groups.add_parser("report", parents=[common, as_of],
                                  help="write the printable HTML report of every view, the estimates, the case studies and the method")
     reporter.add_argument("path", help="output file ending .html")
     reporter.set_defaults(handler=report)

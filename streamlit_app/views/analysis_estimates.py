@@ -11,6 +11,7 @@ from analysis.blending import BlendSettings, compare_estimates
 from streamlit_app.analysis_state import (
     SENSITIVITY_SLIDERS,
     analysis_for,
+    as_of_banner,
     filter_sidebar,
     filters_caption,
     labeller,
@@ -55,7 +56,9 @@ def _shown(value: object) -> str:
 
 with estimates_area:
     demo_banner(analysis.inputs.technologies)
-    st.caption(f"{md_escape(filters_caption(filters))} {md_escape(settings_caption(settings))}")
+    as_of_banner(analysis)
+    st.caption(f"The roadmap {md_escape(analysis.as_of_text)}. {md_escape(filters_caption(filters))} "
+               f"{md_escape(settings_caption(settings))}")
     if analysis.is_empty:
         st.warning("No technologies match the filters. Widen or clear the filters in the sidebar.", icon=":material/filter_alt_off:")
         st.stop()

@@ -3,6 +3,8 @@ exportable, and the printable report. Only the open tab is computed and drawn.""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import streamlit as st
 
@@ -12,19 +14,24 @@ from streamlit_app import charts
 from streamlit_app.analysis_state import (
     actor_of,
     analysis_for,
+    as_of_banner,
     chart,
+    comparison_for,
     current_settings,
     filter_sidebar,
     filters_caption,
     labeller,
     render_case_study,
     settings_caption,
+    scale_rule,
+    scale_rule_inputs,
     show_table,
+    track_record_for,
     view_fingerprint,
 )
 from streamlit_app.auth import require_role
 from streamlit_app.charts import ANY_TIME, OVERVIEW_DIMENSIONS, Labeller
-from streamlit_app.report import RoadmapAnalysis, build_report, technology_members
+from streamlit_app.report import RoadmapAnalysis, build_report, mark_suppressed, readable_changes, technology_members
 from streamlit_app.runtime import get_engine
 from streamlit_app.widgets import (
     demo_banner,
@@ -43,7 +50,8 @@ analysis = analysis_for(settings, filters)
 label = labeller()
 fingerprint = view_fingerprint(settings, filters)
 demo_banner(analysis.inputs.technologies)
-st.caption(f"{md_escape(filters_caption(filters))} {md_escape(settings_caption(settings))} "
+as_of_banner(analysis)
+st.caption(f"The roadmap {md_escape(analysis.as_of_text)}. {md_escape(filters_caption(filters))} {md_escape(settings_caption(settings))} "
            f"Survey evidence from fewer than {analysis.threshold} respondents is withheld, and smaller counts are suppressed.")
 
 
@@ -53,16 +61,20 @@ def report_download(analysis: RoadmapAnalysis) -> None:
     labels = vocabulary_labels()
     st.download_button(
         "Download the report (printable HTML)", type="primary", key="report_download",
-        data=lambda: build_report(analysis, case_studies, labels).encode("utf-8"),
-        file_name=f"roadmap-report-{pd.Timestamp.now():%Y-%m-%d}.html", mime="text/html",
+        data=lambda: build_report(analysis, case_studies, labels, track=track_record_for(settings, scale_rule())).encode("utf-8"),
+        file_name=f"roadmap-report-{analysis.as_of:%Y-%m-%d}.html", mime="text/html",
         on_click=record_download, args=("roadmap-report", "html", len(analysis.ids)),
-        help="All views, the estimates table, the case studies and the method page, stamped with the data date and the settings used.",
+        help="All views, the estimates table, the track record, the case studies and the method page, stamped with the day it "
+             "describes, the data date and the settings used.",
     )
 
 
 report_download(analysis)
 if analysis.is_empty:
-    st.warning("No technologies match the filters. Widen or clear the filters in the sidebar.", icon=":material/filter_alt_off:")
+    if analysis.is_past and analysis.inputs.technologies.empty:
+        st.warning(f"The catalogue held no technology {analysis.as_of_text}. Choose a later day.", icon=":material/history:")
+    else:
+        st.warning("No technologies match the filters. Widen or clear the filters in the sidebar.", icon=":material/filter_alt_off:")
     st.stop()
 
 
@@ -256,6 +268,49 @@ def case_studies_view() -> None:
         render_case_study(record)
 
 
+def changes_view() -> None:
+    today = dt.date.today()
+    left, right = st.columns(2)
+    first = left.date_input("From the end of", value=today - dt.timedelta(days=91), max_value=today - dt.timedelta(days=1),
+                            format="DD/MM/YYYY", key="changes_from")
+    last = right.date_input("To the end of", value=today, min_value=first + dt.timedelta(days=1), max_value=today,
+                            format="DD/MM/YYYY", key="changes_to")
+    if first >= last:
+        st.error("Choose a first day before the second.")
+        return
+    comparison = comparison_for(settings, first, last)
+    changes = comparison.changes[comparison.changes["technology_id"].isin(analysis.ids)]
+    st.caption(f"Estimates whose point or 90% interval moved between the end of {first:%d %B %Y} and the end of {last:%d %B %Y}, "
+               "the one that moved most first, with the evidence that arrived in between. Survey answers are counted in "
+               f"steps of at least {analysis.threshold} respondents per technology; where a technology gained fewer than "
+               f"{analysis.threshold} evidence items in all, only the direction of the change is shown.")
+    st.metric("Estimates that moved", len(changes))
+    show_table(readable_changes(changes, label), f"changes-{first:%Y-%m-%d}-to-{last:%Y-%m-%d}", key="changes")
+    chart(charts.evidence_timeline_figure(comparison.by_month), "evidence-per-month", key="changes_timeline",
+          fingerprint=fingerprint + f"{first}{last}")
+    show_table(mark_suppressed(comparison.by_month, analysis.threshold), "evidence-per-month", key="changes_months",
+               caption="Evidence arriving per month by source (survey responses; workshop rounds closed; adoption records "
+                       "coming into force; catalogue revisions).")
+
+
+def track_record_view() -> None:
+    rule = scale_rule_inputs()
+    st.caption(f"Rule for reaching scale: {md_escape(rule.describe())}. At the end of every month the roadmap made a call on each "
+               "technology's time to deployment at scale (its blended estimate as of that day); here is what came of them, "
+               "judged on the adoption records.")
+    record = track_record_for(settings, rule)
+    if record.calls.empty:
+        st.info("No calls yet: the roadmap needs at least one full month of history.", icon=":material/history:")
+        return
+    chart(charts.track_record_figure(record.by_band, label), "track-record", key="track", fingerprint=fingerprint + rule.model_dump_json())
+    show_table(record.by_band.assign(horizon=[label("deployment_horizon", band) for band in record.by_band["horizon"]]),
+               "track-record", key="track_bands", caption="Calls per horizon band and what came of them (one call per technology per month).")
+    chart(charts.reliability_figure(record.reliability), "track-record-reliability", key="track_reliability",
+          fingerprint=fingerprint + rule.model_dump_json())
+    show_table(record.reliability, "track-record-reliability", key="track_reliability",
+               caption="Predicted chance of scale within a year, grouped, against how often it came (calls whose year has passed).")
+
+
 VIEWS = {
     "Distribution": distribution_view,
     "Use-case profiles": profile_view,
@@ -265,6 +320,8 @@ VIEWS = {
     "Workforce impact": workforce_view,
     "Evidence base": evidence_view,
     "Case studies": case_studies_view,
+    "What changed": changes_view,
+    "Track record": track_record_view,
 }
 for tab, draw in zip(st.tabs(list(VIEWS), key="analysis_view", on_change="rerun"), VIEWS.values(), strict=True):
     if tab.open:
