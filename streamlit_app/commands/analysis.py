@@ -67,16 +67,3 @@ def report(args: argparse.Namespace) -> Result:
                    "data_version": analysis.inputs.data_version, "data_date": newest.isoformat() if newest is not None else None,
                    "disclosure_threshold": threshold, "contains_demo": analysis.inputs.contains_demo},
                   [f"wrote the report ({len(analysis.ids)} technologies, data version {analysis.inputs.data_version}) to {args.path}"])
-
-
-def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    estimates = groups.add_parser("estimates", help="blended impact estimates")
-    commands = estimates.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    exporter = commands.add_parser("export", parents=[common],
-                                   help="export every technology's estimates (formula-safe; small respondent counts suppressed)")
-    exporter.add_argument("path", help="output file ending .csv or .xlsx")
-    exporter.set_defaults(handler=estimates_export)
-    reporter = groups.add_parser("report", parents=[common],
-                                 help="write the printable HTML report of every view, the estimates, the case studies and the method")
-    reporter.add_argument("path", help="output file ending .html")
-    reporter.set_defaults(handler=report)

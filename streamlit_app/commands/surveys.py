@@ -10,7 +10,6 @@ import argparse
 from storage.audit import cli_actor
 from storage.exports import format_from_path
 from storage.survey_io import (
-    INSTRUMENT_FORMATS,
     detect_instrument_format,
     export_instrument_dictionary,
     export_responses_file,
@@ -91,35 +90,3 @@ def responses_export(args: argparse.Namespace) -> Result:
     write_output_file(args.path, exported.content)
     return Result({"path": args.path, "records": exported.records, "rows": exported.rows, "format": fmt, "deidentified": args.deidentified},
                   [f"wrote {exported.records} responses ({exported.rows} rows) to {args.path}"])
-
-
-def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    instrument = groups.add_parser("instrument", help="survey instrument import and export")
-    commands = instrument.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    importer = commands.add_parser("import", parents=[common], help="import a REDCap data dictionary or an XLSForm")
-    importer.add_argument("path", help="REDCap data dictionary CSV, XLSForm .xlsx or its CSV form")
-    importer.add_argument("--format", choices=INSTRUMENT_FORMATS, default="auto", help="file format (default: detect)")
-    importer.add_argument("--name", help="instrument name for a REDCap dictionary (default: the file name)")
-    importer.add_argument("--new-version", action="store_true", help="publish as the next version of an existing instrument")
-    importer.set_defaults(handler=instrument_import)
-    exporter = commands.add_parser("export", parents=[common], help="export an instrument as a REDCap data dictionary")
-    exporter.add_argument("name", help="instrument name")
-    exporter.add_argument("path", help="output CSV file")
-    exporter.add_argument("--format", choices=["redcap"], default="redcap", help="output format")
-    exporter.add_argument("--version", type=int, help="instrument version (default: latest)")
-    exporter.set_defaults(handler=instrument_export)
-
-    responses = groups.add_parser("responses", help="survey response import and export")
-    commands = responses.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    importer = commands.add_parser("import", parents=[common], help="import REDCap-style flat responses (all-or-nothing)")
-    importer.add_argument("path", help="flat CSV (or XLSX) file")
-    importer.add_argument("--instrument", required=True, help="instrument name")
-    importer.add_argument("--version", type=int, help="instrument version (default: latest)")
-    importer.set_defaults(handler=responses_import)
-    exporter = commands.add_parser("export", parents=[common], help="export responses as a REDCap-style flat file")
-    exporter.add_argument("name", help="instrument name")
-    exporter.add_argument("path", help="output file ending .csv or .xlsx")
-    exporter.add_argument("--version", type=int, help="instrument version (default: latest)")
-    exporter.add_argument("--deidentified", action="store_true", help="drop identifiers and free text; pseudonymise record ids")
-    exporter.add_argument("--labels", action="store_true", help="write choice labels instead of codes")
-    exporter.set_defaults(handler=responses_export)
