@@ -6,6 +6,7 @@ The operator at the command line acts as ``cli_actor()``: trusted (no role check
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from storage.audit import cli_actor
 from storage.exports import format_from_path
@@ -56,21 +57,38 @@ def instrument_export(args: argparse.Namespace) -> Result:
                   [f"wrote {stored.name} version {stored.version} as a REDCap data dictionary to {args.path}"])
 
 
+SHOWN_PROBLEMS = 20
+SHOWN_COERCIONS = 20
+
+
 def responses_import(args: argparse.Namespace) -> Result:
-    data = read_input_file(args.path)
+    # The file is streamed from disk (no size limit), not read into memory.
+    if not Path(args.path).is_file():
+        raise CommandError(f"no such file: {args.path}")
     engine = open_database(args)
     try:
-        summary = import_responses(engine, args.instrument, data, version=args.version, actor=cli_actor())
+        summary = import_responses(engine, args.instrument, Path(args.path), version=args.version, actor=cli_actor())
     except ResponsesImportError as error:
-        detail = " | ".join(f"row {row}" + (f" column {column}" if column else "") + f": {message}" for row, column, message in error.errors[:20])
-        more = f" | and {len(error.errors) - 20} more" if len(error.errors) > 20 else ""
-        raise CommandError(f"nothing imported; {len(error.errors)} problem(s): {detail}{more}") from None
+        shown = error.errors[:SHOWN_PROBLEMS]
+        detail = " | ".join(f"row {row}" + (f" column {column}" if column else "") + f": {message}" for row, column, message in shown)
+        more = f" | and {error.total - len(shown)} more" if error.total > len(shown) else ""
+        raise CommandError(f"nothing imported; {error.total} problem(s): {detail}{more}") from None
     except SurveyError as error:
         raise CommandError(str(error)) from None
     data_out = {"instrument": summary.instrument, "version": summary.version, "records": summary.records,
-                "imported": summary.imported, "already_imported": summary.already_imported}
-    return Result(data_out, [f"imported {summary.imported} of {summary.records} records into {summary.instrument} version "
-                             f"{summary.version} ({summary.already_imported} already imported)"])
+                "imported": summary.imported, "already_imported": summary.already_imported,
+                "coercions_total": summary.coercions_total,
+                "coercion_counts": [{"column": c.column, "reason": c.reason, "count": c.count, "first_row": c.first.row}
+                                    for c in summary.coercion_counts],
+                "coercions": [{"row": c.row, "column": c.column, "from": c.original, "to": c.value, "reason": c.reason}
+                              for c in summary.coercions]}
+    lines = [f"imported {summary.imported} of {summary.records} records into {summary.instrument} version "
+             f"{summary.version} ({summary.already_imported} already imported)"]
+    lines += [f"warning: {coercion}" for coercion in summary.coercions[:SHOWN_COERCIONS]]
+    if summary.coercions_total > SHOWN_COERCIONS:
+        lines.append(f"warning: {summary.coercions_total - SHOWN_COERCIONS:,} more cell(s) read the same way; by column:")
+        lines += [f"warning: {count}" for count in summary.coercion_counts]
+    return Result(data_out, lines)
 
 
 def responses_export(args: argparse.Namespace) -> Result:
