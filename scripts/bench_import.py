@@ -6,9 +6,11 @@ Builds everything through the public interface: a 1,000-technology catalogue imp
 `roadmap responses export` writes) for the built-in clinician instrument: one main row per
 response and one repeat row (``redcap_repeat_instrument = technology``) per technology, about
 three technologies and 25 answer rows per response. It then times `roadmap responses import`
-as a separate process and reports responses per second and that process's peak memory
-(maximum resident set size), on SQLite and, with ``--postgres``, on PostgreSQL. The baseline,
-measured in the same run, is pandas reading the same file (``pandas.read_csv``, whole process).
+as a separate process and reports responses per second, that process's CPU time (on a shared
+machine, responses per CPU-second is the steadier figure; PostgreSQL's own work runs in the
+server's processes, not counted there) and its peak memory (maximum resident set size), on
+SQLite and, with ``--postgres``, on PostgreSQL. The baseline, measured in the same run, is
+pandas reading the same file (``pandas.read_csv``, whole process).
 
     .venv/bin/python scripts/bench_import.py [--responses 100000] [--postgres URL] [--json]
 """
@@ -29,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_catalogue import make_file, scratch_postgres  # noqa: E402
+from scripts.bench_catalogue import make_file, print_results, scratch_postgres  # noqa: E402
 from storage.exports import table_bytes  # noqa: E402
 from survey.flat_responses import FlatRecord, export_flat  # noqa: E402
 from survey.instrument import builtin_instruments  # noqa: E402
@@ -100,26 +102,27 @@ def roadmap_executable() -> str:
     return str(installed) if installed.exists() else "roadmap"
 
 
-# Runs one command from a small interpreter and reports its peak memory: a child forked straight
-# from this (large) process would count this process's memory as its own peak.
+# Runs one command from a small interpreter and reports its peak memory and CPU time: a child forked
+# straight from this (large) process would count this process's memory as its own peak.
 _LAUNCHER = (
     "import os, subprocess, sys\n"
     "child = subprocess.Popen(sys.argv[1:])\n"
     "_, status, usage = os.wait4(child.pid, 0)\n"
-    "print(usage.ru_maxrss, file=sys.stderr)\n"
+    "print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime, file=sys.stderr)\n"
     "sys.exit(os.waitstatus_to_exitcode(status))\n"
 )
 
 
-def run_process(command: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak resident memory (MB) and stdout of one process."""
+def run_process(command: list[str]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds, peak resident memory (MB) and stdout of one process."""
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *command], cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    *errors, peak_kb = done.stderr.strip().splitlines() or ["0"]
+    *errors, usage = done.stderr.strip().splitlines() or ["0 0"]
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command[:3])} failed: {' '.join(errors)}")
-    return seconds, int(peak_kb) / 1024, done.stdout
+    peak_kb, cpu_seconds = usage.split()
+    return seconds, float(cpu_seconds), int(peak_kb) / 1024, done.stdout
 
 
 def technology_ids(url: str) -> list[int]:
@@ -135,21 +138,27 @@ def technology_ids(url: str) -> list[int]:
     return ids
 
 
-def run(url: str, folder: Path, count: int) -> dict:
+def run(url: str, folder: Path, count: int, files: dict[tuple[int, ...], tuple[Path, int]]) -> dict:
+    """Build the catalogue and time the import on one database; ``files`` keeps each flat file made,
+    by its technology ids, so both databases import the same file when their ids agree."""
     roadmap = roadmap_executable()
     catalogue = folder / "catalogue.csv"
     catalogue.write_bytes(make_file(TECHNOLOGIES))
     run_process([roadmap, "catalogue", "import", str(catalogue), "--database-url", url])
-    flat = folder / "responses.csv"
-    answers = write_flat_file(flat, count, technology_ids(url))
-    baseline_s, baseline_mb, _ = run_process([sys.executable, "-c", f"import pandas; pandas.read_csv({str(flat)!r}, dtype=str)"])
-    seconds, peak_mb, out = run_process([roadmap, "responses", "import", str(flat), "--instrument", "clinician_experience",
-                                         "--database-url", url, "--json"])
+    ids = tuple(technology_ids(url))
+    if ids not in files:
+        flat = folder / f"responses-{len(files)}.csv"
+        files[ids] = (flat, write_flat_file(flat, count, list(ids)))
+    flat, answers = files[ids]
+    baseline_s, _, baseline_mb, _ = run_process([sys.executable, "-c", f"import pandas; pandas.read_csv({str(flat)!r}, dtype=str)"])
+    seconds, cpu_seconds, peak_mb, out = run_process([roadmap, "responses", "import", str(flat), "--instrument",
+                                                      "clinician_experience", "--database-url", url, "--json"])
     result = json.loads(out.strip().splitlines()[-1])
     assert result["imported"] == count, result
     backend = "postgresql" if url.startswith("postgresql") else "sqlite"
     return {"backend": backend, "responses": count, "answer_rows": answers, "file_mb": round(flat.stat().st_size / 1e6, 1),
-            "import_s": round(seconds, 1), "responses_per_s": round(count / seconds), "peak_memory_mb": round(peak_mb),
+            "import_s": round(seconds, 1), "responses_per_s": round(count / seconds), "import_cpu_s": round(cpu_seconds, 1),
+            "responses_per_cpu_s": round(count / cpu_seconds), "peak_memory_mb": round(peak_mb),
             "pandas_read_csv_s": round(baseline_s, 1), "pandas_read_csv_peak_mb": round(baseline_mb),
             "ratio_to_pandas_read": round(seconds / baseline_s, 1), "meets_target": count / seconds >= TARGET_PER_SECOND}
 
@@ -160,17 +169,13 @@ def main() -> int:
     parser.add_argument("--postgres", help="also run on this PostgreSQL server (a scratch database is created and dropped)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    results = []
+    files: dict[tuple[int, ...], tuple[Path, int]] = {}
     with tempfile.TemporaryDirectory() as folder:
-        results.append(run(f"sqlite:///{folder}/bench.db", Path(folder), args.responses))
+        results = [run(f"sqlite:///{folder}/bench.db", Path(folder), args.responses, files)]
         if args.postgres:
             with scratch_postgres(args.postgres) as url:
-                results.append(run(url, Path(folder), args.responses))
-    if args.json:
-        print(json.dumps(results))
-    else:
-        for result in results:
-            print(", ".join(f"{key}={value}" for key, value in result.items()))
+                results.append(run(url, Path(folder), args.responses, files))
+    print_results(results, as_json=args.json)
     return 0
 
 

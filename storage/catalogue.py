@@ -123,21 +123,20 @@ class TechnologyInput(BaseModel):
     def _ce_class(cls, value: object) -> object:
         if not isinstance(value, str) or not value.strip():
             return value
-        spelled = _CE_CLASS_PREFIX.sub("", value.strip())  # "Class IIa" as well as "IIa"
-        for known in UKCA_CE_CLASSES:
-            if spelled.lower() == known.lower():
-                return known
-        raise ValueError(f"'{value}' is not a UKCA/CE class: use one of {', '.join(UKCA_CE_CLASSES)} (\"Class IIa\" is fine)")
+        known = _spelled_as(_CE_CLASS_PREFIX.sub("", value.strip()), UKCA_CE_CLASSES)  # "Class IIa" as well as "IIa"
+        if known is None:
+            raise ValueError(f"'{value}' is not a UKCA/CE class: use one of {', '.join(UKCA_CE_CLASSES)} (\"Class IIa\" is fine)")
+        return known
 
     @field_validator("ukca_ce_regime", mode="before")
     @classmethod
     def _ce_regime(cls, value: object) -> object:
         if not isinstance(value, str) or not value.strip():
             return value
-        for known in UKCA_CE_REGIMES:
-            if value.strip().upper() == known:
-                return known
-        raise ValueError(f"must be one of {', '.join(UKCA_CE_REGIMES)}")
+        known = _spelled_as(value, UKCA_CE_REGIMES)
+        if known is None:
+            raise ValueError(f"must be one of {', '.join(UKCA_CE_REGIMES)}")
+        return known
 
     @field_validator("fda_pathway", mode="before")
     @classmethod
@@ -197,6 +196,11 @@ class TechnologyInput(BaseModel):
 
 _CE_CLASS_PREFIX = re.compile(r"^class\s*", re.IGNORECASE)
 _FDA_NUMBER = re.compile(r"(?<![A-Z0-9])(DEN\d{6}|K\d{6}|P\d{6}(?:/S\d{3,4})?)(?![A-Z0-9])", re.IGNORECASE)
+
+
+def _spelled_as(text: str, known: tuple[str, ...]) -> str | None:
+    """The entry of ``known`` that ``text`` is, in any case (None when it is none of them)."""
+    return next((entry for entry in known if entry.lower() == text.strip().lower()), None)
 
 
 def fda_submission(text: str) -> str | None:
