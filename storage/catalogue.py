@@ -195,7 +195,7 @@ class TechnologyInput(BaseModel):
 
 
 _CE_CLASS_PREFIX = re.compile(r"^class\s*", re.IGNORECASE)
-_FDA_NUMBER = re.compile(r"(?<![A-Z0-9])(DEN\d{6}|K\d{6}|P\d{6}(?:/S\d{3,4})?)(?![A-Z0-9])", re.IGNORECASE)
+_FDA_NUMBER = re.compile(r"(?<![A-Z0-9])(DEN[0-9]{6}|K[0-9]{6}|P[0-9]{6}(?:/S[0-9]{3,4})?)(?![A-Z0-9])", re.IGNORECASE)
 
 
 def _spelled_as(text: str, known: tuple[str, ...]) -> str | None:

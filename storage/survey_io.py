@@ -163,7 +163,8 @@ def _file_digest(stream: BinaryIO) -> str:
 
 
 def _spool_records(reader: FlatResponsesReader, stream: BinaryIO, spool: BinaryIO) -> int:
-    """Validate every record into ``spool`` (pickled batches) while the file is clean; returns the records read."""
+    """Validate every record into ``spool`` (pickled batches) while the file is clean; returns the records read.
+    The spool is our own unnamed temporary file, so pickle reads back only what this process wrote."""
     batch: list[tuple[str, datetime | None, dict]] = []
     for record in reader.records(_flat_rows(stream)):
         if not reader.ok:
@@ -189,7 +190,7 @@ def _spooled(spool: BinaryIO) -> Iterator[list[tuple[str, datetime | None, dict]
 
 def _check_technologies(engine: Engine, reader: FlatResponsesReader) -> None:
     """Report each technology id the file names that is not in the catalogue, at the first row naming it."""
-    wanted = [int(key) for key in reader.technologies if key.isdigit() and len(key) < 19]
+    wanted = [int(key) for key in reader.technologies if key.isascii() and key.isdigit() and len(key) < 19]
     known: set[str] = set()
     with read_session(engine) as session:
         for start in range(0, len(wanted), WRITE_BATCH):

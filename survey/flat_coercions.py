@@ -27,9 +27,9 @@ BOOLEAN_WORD = "yes/no written as TRUE/FALSE"
 EXCEL_SERIAL = "an Excel date serial number"
 MISSING_MARKER = "an empty cell written as a missing-value marker"
 
-_WHOLE_DECIMAL = re.compile(r"([+-]?\d+)\.0+")
-_SERIAL = re.compile(r"(\d{5})(?:\.0+)?")
-_SERIAL_WITH_TIME = re.compile(r"\d{5}(?:\.\d+)?")
+_WHOLE_DECIMAL = re.compile(r"([+-]?[0-9]+)\.0+")
+_SERIAL = re.compile(r"([0-9]{5})(?:\.0+)?")
+_SERIAL_WITH_TIME = re.compile(r"[0-9]{5}(?:\.[0-9]+)?")
 _MISSING_MARKERS = frozenset({"nan", "NaN", "<NA>", "NaT"})
 _BOOLEANS = {"true": "1", "false": "0", "yes": "1", "no": "0"}
 _EXCEL_EPOCH = datetime(1899, 12, 30)  # Excel's day 0 once its 1900 leap-year bug is allowed for

@@ -261,7 +261,9 @@ class CoercionCount:
     first: Coercion
 
     def __str__(self) -> str:
-        return f"column {self.column}: {self.count:,} cell(s) read as {self.reason}, first {self.first}"
+        shown = repr(self.first.value) if self.first.value else "empty"
+        return (f"column {self.column}: {self.count:,} cell(s) were {self.reason} (first in row {self.first.row}: "
+                f"{self.first.original!r} read as {shown})")
 
 
 @dataclass
@@ -493,7 +495,7 @@ class FlatResponsesReader:
             self.problem(number, TECHNOLOGY_ID, "a repeat row needs a technology id")
             return None
         instance = self._fixed_cell(number, cells, REPEAT_INSTANCE, CellKind.WHOLE)
-        if instance and not (instance.isdigit() and int(instance) >= 1):
+        if instance and not (instance.isascii() and instance.isdigit() and int(instance) >= 1):
             self.problem(number, REPEAT_INSTANCE, f"{instance[:40]!r} is not a positive whole number")
         key = (section_id, technology_id)
         if key in record.technology_rows:

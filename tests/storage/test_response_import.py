@@ -103,21 +103,24 @@ def test_a_pandas_rewritten_export_imports_with_each_coercion_reported(engine, d
     from storage.survey_submit import submit_response
 
     created = campaign(engine)
-    submit_response(engine, created.campaign_id, PROFILE, {first: tech_block("daily"), second: tech_block()}, "k1")
-    submit_response(engine, created.campaign_id, {"consent": "no"}, {}, "k2")
+    submit_response(engine, created.campaign_id, {"consent": "no"}, {}, "k0")
+    for key in range(1, 6):
+        submit_response(engine, created.campaign_id, PROFILE, {first: tech_block("daily"), second: tech_block()}, f"k{key}")
     exported = export_responses(engine, INSTRUMENT)
     path = tmp_path / "through-pandas.csv"
     pd.read_csv(io.StringIO(exported.to_csv(index=False))).to_csv(path, index=False)
     assert "technology,1.0," in path.read_text()
     code, out, _ = import_file(capsys, database_url, path)
-    assert code == 0 and out.splitlines()[0] == "imported 2 of 2 records into clinician_experience version 1 (0 already imported)"
-    assert "warning: row 2, column consent: '1.0' read as '1' (a whole number written as a decimal)" in out
+    assert code == 0 and out.splitlines()[0] == "imported 6 of 6 records into clinician_experience version 1 (0 already imported)"
+    assert "warning: row 2, column consent: '0.0' read as '0' (a whole number written as a decimal)" in out
+    # Past the first 20, a count per column and kind, with its first example.
+    assert "warning: column consent: 6 cell(s) were a whole number written as a decimal (first in row 2: '0.0' read as '0')" in out
     code, out, _ = import_file(capsys, database_url, path, "--json")
     result = json.loads(out)
-    assert result["already_imported"] == 2 and result["coercions_total"] == len(result["coercions"]) > 0
-    assert {"row": 3, "column": "redcap_repeat_instance", "from": "1.0", "to": "1",
+    assert result["already_imported"] == 6 and result["coercions_total"] == len(result["coercions"]) > 20
+    assert {"row": 4, "column": "redcap_repeat_instance", "from": "1.0", "to": "1",
             "reason": "a whole number written as a decimal"} in result["coercions"]
-    assert count(engine, SurveyResponse) == 4  # two submitted, two imported once
+    assert count(engine, SurveyResponse) == 12  # six submitted, six imported once
 
 
 def test_a_workbook_is_read_as_a_stream_with_its_formula_guard_undone(engine) -> None:
@@ -137,3 +140,21 @@ def test_a_workbook_is_read_as_a_stream_with_its_formula_guard_undone(engine) ->
         document = session.scalar(select(SurveyResponse.document))
     assert document["answers"]["comments"] == "=not a formula" and document["answers"]["years_in_role"] == 12
     assert document["technologies"] == {str(tool): {"tech_use_frequency": "weekly"}}
+
+
+def test_an_adoption_return_file_updates_sites_and_adoption_with_its_date_serials(engine) -> None:
+    from storage.models.catalogue import AdoptionRecord, Site
+
+    [tool] = add_technologies(engine, 1)
+    ensure_builtin_instruments(engine)
+    text = ("record_id,redcap_repeat_instrument,redcap_repeat_instance,technology_id,organisation_name,site_type,region,"
+            "adoption_status,go_live_date\r\n"
+            "a1,,,,Leeds Teaching Hospitals,acute_trust,north_east_yorkshire,,\r\n"
+            f"a1,technology,1.0,{tool}.0,,,,live,45444\r\n")
+    summary = import_responses(engine, "organisation_adoption", text.encode())
+    assert summary.imported == 1 and {c.reason for c in summary.coercions} == {
+        "a whole number written as a decimal", "an Excel date serial number"}
+    with read_session(engine) as session:
+        site = session.scalar(select(Site).where(Site.name == "Leeds Teaching Hospitals"))
+        record = session.scalar(select(AdoptionRecord).where(AdoptionRecord.site_id == site.id))
+    assert (record.technology_id, record.status, str(record.start_date)) == (tool, "live", "2024-06-01")
