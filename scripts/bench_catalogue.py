@@ -96,7 +96,12 @@ def main() -> None:
     if args.postgres:
         with scratch_postgres(args.postgres) as url:
             results.append(run(url, data))
-    if args.json:
+    print_results(results, as_json=args.json)
+
+
+def print_results(results: list[dict], *, as_json: bool) -> None:
+    """One JSON list for scripts/bench.py, or one ``key=value`` line per run for people."""
+    if as_json:
         print(json.dumps(results))
     else:
         for result in results:

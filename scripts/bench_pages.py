@@ -57,7 +57,7 @@ def timed(action: Callable[[], object]) -> float:
 
 
 def demo_database() -> str:
-    from streamlit_app.commands.db import DEMO_EVIDENCE_LOADERS
+    from streamlit_app.commands.demo import DEMO_EVIDENCE_LOADERS
 
     url = f"sqlite:///{tempfile.mkdtemp(prefix='bench-pages-')}/demo.db"
     engine = make_engine(url)

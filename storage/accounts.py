@@ -17,6 +17,7 @@ role change, disabling and re-enabling, password resets and changes, erasure). A
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -64,8 +65,13 @@ COMMON_PASSWORDS = frozenset({
     "summer202020", "winter202020", "spring2024!!", "autumn2024!!", "correcthorsebatterystaple",
 })
 _hasher = PasswordHasher()
-# Verified when the user name is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a real password; equalises sign-in timing")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the user name is unknown, so a wrong name takes as long as a wrong password.
+    Made on first use: hashing costs half a second, which every command importing this module paid."""
+    return _hasher.hash("not a real password; equalises sign-in timing")
 
 
 class AccountError(ValueError):
@@ -178,7 +184,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -20,12 +20,26 @@ from storage.audit import record_audit
 from storage.catalogue_history import record_revisions
 from storage.db import read_session, write_session
 from storage.models import AdoptionRecord, DataVersion, ExternalId, Site, Technology, TechnologyLink
+from storage.models.catalogue import technology_identity
 from storage.models.base import utcnow
 from storage.permissions import guarded
 
 UKCA_CE_CLASSES = ("I", "IIa", "IIb", "III", "A", "B", "C", "D", "none")
 UKCA_CE_REGIMES = ("MDD", "MDR", "IVDR")
 FDA_PATHWAYS = ("510k", "de_novo", "pma")
+FDA_PATHWAY_LABELS = {"510k": "510(k)", "de_novo": "De Novo", "pma": "PMA"}
+# Longest text accepted per field, in characters: above what real registers hold (the FDA list's
+# device names reach 438 characters, lists of models joined by semicolons). The database has no limit.
+TEXT_LIMITS = {
+    "name": 2_000,
+    "company": 2_000,
+    "short_description": 20_000,
+    "long_description": 100_000,
+    "ai_technique": 2_000,
+    "input_data_type": 2_000,
+    "catalogue_id": 120,
+    "fda_submission_number": 40,
+}
 LINK_KINDS = ("clinical_area", "workforce_group", "point_of_care")
 # Vocabulary each coded field must come from.
 CODED_FIELDS = {
@@ -51,14 +65,14 @@ class TechnologyInput(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
-    name: str = Field(max_length=300)
-    company: str = Field(default="", max_length=300)
-    short_description: str = Field(default="", max_length=500)
-    long_description: str = Field(default="", max_length=20_000)
+    name: str = Field(max_length=TEXT_LIMITS["name"])
+    company: str = Field(default="", max_length=TEXT_LIMITS["company"])
+    short_description: str = Field(default="", max_length=TEXT_LIMITS["short_description"])
+    long_description: str = Field(default="", max_length=TEXT_LIMITS["long_description"])
     type_code: str | None = None
     subtype_code: str | None = None
-    ai_technique: str = Field(default="", max_length=200)
-    input_data_type: str = Field(default="", max_length=200)
+    ai_technique: str = Field(default="", max_length=TEXT_LIMITS["ai_technique"])
+    input_data_type: str = Field(default="", max_length=TEXT_LIMITS["input_data_type"])
     clinical_areas: list[str] = Field(default_factory=list)
     workforce_groups: list[str] = Field(default_factory=list)
     primary_workforce_group: str | None = None
@@ -70,13 +84,13 @@ class TechnologyInput(BaseModel):
     ukca_ce_class: str | None = None
     ukca_ce_regime: str | None = None
     fda_pathway: str | None = None
-    fda_submission_number: str | None = Field(default=None, max_length=40)
+    fda_submission_number: str | None = Field(default=None, max_length=TEXT_LIMITS["fda_submission_number"])
     fda_decision_date: date | None = None
     nice_esf_tier: str | None = None
     evidence_level: str | None = None
     source: str = "manual"
     source_detail: str = Field(default="", max_length=300)
-    catalogue_id: str | None = Field(default=None, max_length=120)
+    catalogue_id: str | None = Field(default=None, max_length=TEXT_LIMITS["catalogue_id"])
     needs_classification: bool = False
     is_demo: bool = False
     last_reviewed: date | None = None
@@ -105,25 +119,43 @@ class TechnologyInput(BaseModel):
                 seen.append(item)
         return seen
 
-    @field_validator("ukca_ce_class")
+    @field_validator("ukca_ce_class", mode="before")
     @classmethod
-    def _ce_class(cls, value: str | None) -> str | None:
-        if value is not None and value not in UKCA_CE_CLASSES:
-            raise ValueError(f"must be one of {', '.join(UKCA_CE_CLASSES)}")
-        return value
+    def _ce_class(cls, value: object) -> object:
+        if not isinstance(value, str) or not value.strip():
+            return value
+        known = _spelled_as(_CE_CLASS_PREFIX.sub("", value.strip()), UKCA_CE_CLASSES)  # "Class IIa" as well as "IIa"
+        if known is None:
+            raise ValueError(f"'{value}' is not a UKCA/CE class: use one of {', '.join(UKCA_CE_CLASSES)} (\"Class IIa\" is fine)")
+        return known
 
-    @field_validator("ukca_ce_regime")
+    @field_validator("ukca_ce_regime", mode="before")
     @classmethod
-    def _ce_regime(cls, value: str | None) -> str | None:
-        if value is not None and value not in UKCA_CE_REGIMES:
+    def _ce_regime(cls, value: object) -> object:
+        if not isinstance(value, str) or not value.strip():
+            return value
+        known = _spelled_as(value, UKCA_CE_REGIMES)
+        if known is None:
             raise ValueError(f"must be one of {', '.join(UKCA_CE_REGIMES)}")
-        return value
+        return known
 
-    @field_validator("fda_pathway")
+    @field_validator("fda_pathway", mode="before")
     @classmethod
-    def _fda_pathway(cls, value: str | None) -> str | None:
-        if value is not None and value not in FDA_PATHWAYS:
-            raise ValueError(f"must be one of {', '.join(FDA_PATHWAYS)}")
+    def _fda_pathway(cls, value: object) -> object:
+        if not isinstance(value, str) or not value.strip():
+            return value
+        code = fda_pathway_code(value)
+        if code is None:
+            raise ValueError(f"'{value}' is not an FDA pathway: use 510(k), De Novo or PMA (as registers spell them, "
+                             "e.g. \"510(k) cleared\" or \"PMA approved\")")
+        return code
+
+    @field_validator("fda_submission_number", mode="before")
+    @classmethod
+    def _fda_number(cls, value: object) -> object:
+        # A register may write the pathway into the cell too: "PMA P150043".
+        if isinstance(value, str) and value.strip():
+            return fda_submission(value) or value.strip().upper()
         return value
 
     @model_validator(mode="after")
@@ -152,9 +184,58 @@ class TechnologyInput(BaseModel):
             self.primary_workforce_group = self.workforce_groups[0]
         # Without a taxonomy type the record is shown as "to classify" until a lead sets one.
         self.needs_classification = self.type_code is None
-        if self.fda_submission_number is not None and self.fda_pathway is None:
-            raise ValueError("fda_pathway: required when an FDA submission number is given")
+        if self.fda_submission_number is not None:
+            by_number = fda_pathway_of_number(self.fda_submission_number)
+            if self.fda_pathway is None and by_number is None:
+                raise ValueError("fda_pathway: required when the FDA submission number does not show it (K…, DEN… or P…)")
+            if self.fda_pathway is not None and by_number is not None and by_number != self.fda_pathway:
+                raise ValueError(f"fda_pathway: {FDA_PATHWAY_LABELS[self.fda_pathway]} does not match submission number "
+                                 f"{self.fda_submission_number}, which is a {FDA_PATHWAY_LABELS[by_number]} number")
+            self.fda_pathway = self.fda_pathway or by_number
         return self
+
+
+_CE_CLASS_PREFIX = re.compile(r"^class\s*", re.IGNORECASE)
+_FDA_NUMBER = re.compile(r"(?<![A-Z0-9])(DEN[0-9]{6}|K[0-9]{6}|P[0-9]{6}(?:/S[0-9]{3,4})?)(?![A-Z0-9])", re.IGNORECASE)
+
+
+def _spelled_as(text: str, known: tuple[str, ...]) -> str | None:
+    """The entry of ``known`` that ``text`` is, in any case (None when it is none of them)."""
+    return next((entry for entry in known if entry.lower() == text.strip().lower()), None)
+
+
+def fda_submission(text: str) -> str | None:
+    """The one FDA submission number in a cell, upper case ("PMA P150043" -> "P150043"); None when
+    there is none, or more than one."""
+    found = {number.upper() for number in _FDA_NUMBER.findall(text)}
+    return found.pop() if len(found) == 1 else None
+
+
+def fda_pathway_of_number(number: str) -> str | None:
+    """K... is a 510(k), DEN... a De Novo, P... (with supplements like P130020/S005) a PMA."""
+    if not _FDA_NUMBER.fullmatch(number.strip()):
+        return None
+    prefix = number.strip().upper()
+    return "de_novo" if prefix.startswith("DEN") else "510k" if prefix.startswith("K") else "pma"
+
+
+def fda_pathway_code(text: str) -> str | None:
+    """The pathway a register means: ``510(k)``, ``510(k) cleared``, ``De Novo``, ``De novo 510(k) cleared``,
+    ``PMA``, ``PMA approved`` (any case and spacing) or our codes; None when it names none, or both a
+    clearance and an approval."""
+    lowered = text.strip().lower()
+    if lowered in FDA_PATHWAYS:
+        return lowered
+    squashed = re.sub(r"[^a-z0-9]", "", lowered.replace("(k)", "k"))
+    de_novo = "denovo" in squashed
+    clearance = "510k" in squashed or "premarketnotification" in squashed
+    approval = squashed.startswith("pma") or re.search(r"(?<![a-z])pma(?![a-z])", lowered) is not None \
+        or "premarketapproval" in squashed
+    if approval:
+        return None if de_novo or clearance else "pma"
+    if de_novo:
+        return "de_novo"  # "De novo 510(k) cleared" is how one register writes a De Novo
+    return "510k" if clearance else None
 
 
 def field_errors(error: ValidationError) -> list[tuple[str, str]]:
@@ -239,17 +320,22 @@ def _external_id_rows(technology_id: int, data: TechnologyInput) -> list[dict]:
     return rows
 
 
+def _scalar_row(data: TechnologyInput) -> dict[str, Any]:
+    """The technology table's values for one record (bulk statements bypass the ORM's identity-key event)."""
+    return {field: getattr(data, field) for field in SCALAR_FIELDS} | {"identity_key": technology_identity(data.name, data.company)}
+
+
 def bulk_write(session: Session, creates: list[TechnologyInput], updates: list[tuple[int, TechnologyInput]]) -> list[int]:
     """Insert and update many technologies with set-based statements (what an import needs);
     returns the new ids. Same effect per record as :func:`apply_input`."""
     now = utcnow()
     new_ids: list[int] = []
     if creates:
-        rows = [{field: getattr(data, field) for field in SCALAR_FIELDS} | {"created_at": now, "updated_at": now} for data in creates]
+        rows = [_scalar_row(data) | {"created_at": now, "updated_at": now} for data in creates]
         result = session.execute(insert(Technology).returning(Technology.id, sort_by_parameter_order=True), rows)
         new_ids = list(result.scalars())
     if updates:
-        session.execute(update(Technology), [{"id": tid, "updated_at": now, **{field: getattr(data, field) for field in SCALAR_FIELDS}} for tid, data in updates])
+        session.execute(update(Technology), [{"id": tid, "updated_at": now, **_scalar_row(data)} for tid, data in updates])
         ids = [tid for tid, _ in updates]
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]

@@ -20,7 +20,19 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from storage.audit import record_audit
-from storage.catalogue import SCALAR_FIELDS, TechnologyInput, bulk_write, bump_data_version, field_errors, stored_inputs
+from storage.catalogue import (
+    SCALAR_FIELDS,
+    TEXT_LIMITS,
+    UKCA_CE_CLASSES,
+    UKCA_CE_REGIMES,
+    TechnologyInput,
+    bulk_write,
+    bump_data_version,
+    fda_pathway_of_number,
+    fda_submission,
+    field_errors,
+    stored_inputs,
+)
 from storage.db import read_session, write_session
 from storage.exports import ExportFormat, table_bytes
 from storage.permissions import guarded
@@ -266,8 +278,6 @@ def _parse_template(table: Table, context: _ValidationContext, source_name: str)
                     values[fieldname] = parse_date(raw)
                 except ValueError as error:
                     row_problems.append(ImportProblem(number, column, str(error)))
-            elif fieldname == "fda_pathway":
-                values[fieldname] = _FDA_PATHWAY_ALIASES.get(normalise_header(raw), raw)
             else:
                 values[fieldname] = raw
         if row_problems:
@@ -284,19 +294,10 @@ def _parse_template(table: Table, context: _ValidationContext, source_name: str)
     return parsed
 
 
-_FDA_PATHWAY_ALIASES = {"510_k": "510k", "510k": "510k", "de_novo": "de_novo", "denovo": "de_novo", "pma": "pma"}
-
-
 def fda_pathway_for(submission_number: str) -> str | None:
-    """K... is a 510(k), DEN... a De Novo, P... (with supplements like P130020/S005) a PMA."""
-    number = submission_number.strip().upper()
-    if re.fullmatch(r"DEN\d{6}", number):
-        return "de_novo"
-    if re.fullmatch(r"K\d{6}", number):
-        return "510k"
-    if re.fullmatch(r"P\d{6}(/S\d{3,4})?", number):
-        return "pma"
-    return None
+    """The pathway of the one FDA submission number in a cell (``PMA P150043`` is a PMA)."""
+    number = fda_submission(submission_number)
+    return fda_pathway_of_number(number) if number else None
 
 
 def _parse_fda(table: Table, context: _ValidationContext, source_name: str) -> list[_ParsedRow]:
@@ -313,8 +314,8 @@ def _parse_fda(table: Table, context: _ValidationContext, source_name: str) -> l
     for number, cells in table.rows:
         cell = {key: cells[index] for key, index in positions.items()}
         row_problems = []
-        submission = cell["submission_number"].strip().upper()
-        pathway = fda_pathway_for(submission)
+        submission = fda_submission(cell["submission_number"]) or cell["submission_number"].strip().upper()
+        pathway = fda_pathway_of_number(submission)
         if pathway is None:
             row_problems.append(ImportProblem(number, "Submission Number", f"'{cell['submission_number']}' is not a 510(k) (K######), De Novo (DEN######) or PMA (P######[/S###]) number"))
         if not cell["device"]:
@@ -473,6 +474,23 @@ def _label(mapping: dict[str, str], code: str) -> str:
     label = mapping.get(code, code)
     # A label containing the separator could not be read back: fall back to the code.
     return code if MULTI_SEPARATOR in label else label
+
+
+def template_notes() -> list[str]:
+    """What the template's cells accept beyond codes and labels, and the longest text each takes
+    (shown beside the template download; the README's *Catalogue files* says the same)."""
+    limit = {column: f"{TEXT_LIMITS[column]:,}" for column in TEXT_LIMITS}
+    return [
+        f"Text: name, company, ai_technique and input_data_type up to {limit['name']} characters each; short_description "
+        f"up to {limit['short_description']} and long_description up to {limit['long_description']}; catalogue_id up to "
+        f"{limit['catalogue_id']} and fda_submission_number up to {limit['fda_submission_number']}.",
+        "fda_pathway: 510(k), De Novo or PMA, as registers write them (510(k) cleared, De novo 510(k) cleared, PMA approved, "
+        "any case and spacing). Left empty, it is read from the submission number: K… 510(k), DEN… De Novo, P… PMA. "
+        "A cell such as PMA P150043 is read as the number P150043.",
+        f"ukca_ce_class: {', '.join(UKCA_CE_CLASSES)}, with or without the word Class (Class IIa); ukca_ce_regime: "
+        f"{', '.join(UKCA_CE_REGIMES)}.",
+        f"Several values in one cell are separated by {MULTI_SEPARATOR}; vocabulary cells take the code or the label.",
+    ]
 
 
 def template_frame() -> pd.DataFrame:

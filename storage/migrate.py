@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_LOCK_KEY = 7_310_412_001  # arbitrary constant shared by every process of this app
@@ -74,8 +74,30 @@ def upgrade_to_head(engine: Engine, revision: str = "head") -> str:
 def _upgrade(engine: Engine, config: Config, revision: str) -> None:
     from storage.vocabularies import seed_vocabularies  # late import: seeding needs the tables
 
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection, _sqlite_foreign_keys_off(connection):
+        with connection.begin():
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            if connection.dialect.name == "sqlite":
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the migration left {len(broken)} row(s) pointing at missing rows, e.g. {tuple(broken[0])}")
     if revision == "head":
         seed_vocabularies(engine)
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite's procedure for rebuilding a table (what batch mode does to change a column type):
+    foreign keys off while it runs, checked before commit. Enforced, dropping the old table would
+    delete every row that refers to it (ON DELETE CASCADE). The setting cannot change inside a
+    transaction, so it is set on the driver's connection before one begins."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")

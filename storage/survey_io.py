@@ -2,23 +2,31 @@
 
 Export reads the stored documents of one instrument version; the de-identified export drops
 identifier and free-text fields and replaces record ids with keyed HMAC pseudonyms.
-Import validates every record first and stores all of them in one transaction, or none.
+Import streams the file: it validates every record first and stores all of them in one
+transaction, or none.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
-from dataclasses import dataclass
+import os
+import pickle
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import pandas as pd
-from typing import Any
-
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from storage.audit import record_audit
+from storage.bulk import large_write
 from storage.catalogue import bump_data_version
 from storage.db import read_session, write_session
 from storage.exports import FORMULA_TRIGGERS, ExportFormat, table_bytes
@@ -26,11 +34,12 @@ from storage.models.catalogue import Technology
 from storage.models.survey import SurveyResponse
 from storage.permissions import guarded
 from storage.security import PseudonymKeyRing, pseudonymise
-from storage.survey_codes import new_code
-from storage.survey_submit import apply_adoption_return, insert_response, is_adoption_return
+from storage.survey_submit import apply_adoption_return, insert_responses, is_adoption_return, response_values
 from storage.surveys import StoredInstrument, SurveyError, as_utc, get_instrument, moment_or_now
-from storage.tabular import TableReadError, read_table
-from survey.flat_responses import TECHNOLOGY_ID, FlatRecord, ResponsesImportError, export_flat, import_flat
+from storage.tabular import TableReadError, is_xlsx, xlsx_rows
+from survey.flat_coercions import Coercion
+from survey.flat_csv import CHUNK_BYTES, FlatFileError, csv_rows
+from survey.flat_responses import TECHNOLOGY_ID, CoercionCount, FlatRecord, FlatResponsesReader, export_flat
 from survey.imports import ImportResult
 from survey.redcap import export_data_dictionary, import_data_dictionary
 from survey.xlsform import import_xlsform
@@ -93,11 +102,21 @@ def export_responses_file(engine: Engine, name: str, fmt: ExportFormat, version:
 
 @dataclass(frozen=True)
 class ResponsesImportSummary:
+    """What an import stored, and every cell it read as something other than what it says."""
+
     instrument: str
     version: int
     records: int
     imported: int
     already_imported: int
+    coercions: list[Coercion] = field(default_factory=list)  # the first MAX_LISTED
+    coercion_counts: list[CoercionCount] = field(default_factory=list)  # per column and reason
+    coercions_total: int = 0
+
+
+# Records are validated into a spool file, then written in batches of this many.
+WRITE_BATCH = 1000
+FlatSource = bytes | str | os.PathLike
 
 
 def _undo_formula_guard(cell: str) -> str:
@@ -105,59 +124,142 @@ def _undo_formula_guard(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:2] and cell[1] in FORMULA_TRIGGERS else cell
 
 
-def _csv_text(data: bytes) -> str:
-    """The file (CSV, or an XLSX first sheet) as CSV text with the same row numbers and the formula guard undone."""
+def _flat_rows(stream: BinaryIO) -> Iterator[tuple[int, list[str]]]:
+    """Numbered rows of a flat CSV or XLSX file (first sheet), the formula guard undone, as a stream."""
+    is_workbook = is_xlsx(stream.read(4))
+    stream.seek(0)
+    rows = _workbook_rows(stream) if is_workbook else csv_rows(stream)
+    for number, cells in rows:
+        if "'" in "".join(cells):  # a quick test first: most rows have no apostrophe at all
+            cells = [_undo_formula_guard(cell) for cell in cells]
+        yield number, cells
+
+
+def _workbook_rows(stream: BinaryIO) -> Iterator[tuple[int, list[str]]]:
+    number = 0
     try:
-        table = read_table(data)
+        for number, cells in enumerate(xlsx_rows(stream), start=1):
+            if any(cells):
+                yield number, cells
     except TableReadError as error:
-        raise ResponsesImportError([(1, "", str(error))]) from None
-    lines: list[list[str]] = [table.header]
-    for number, cells in table.rows:
-        lines.extend([[]] * (number - len(lines) - 1))  # keep the spreadsheet's row numbers
-        lines.append([_undo_formula_guard(cell) for cell in cells])
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(lines)
-    return buffer.getvalue()
+        raise FlatFileError(number + 1, str(error)) from None
 
 
-@guarded("survey.responses")
-def import_responses(engine: Engine, name: str, data: bytes, *, version: int | None = None, actor: Any = None) -> ResponsesImportSummary:
-    """Import a flat responses file (CSV or XLSX) for a published instrument, all or nothing.
+@contextmanager
+def _opened(source: FlatSource) -> Iterator[BinaryIO]:
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+        return
+    with open(source, "rb") as stream:
+        yield stream
 
-    Raises :class:`ResponsesImportError` listing every problem with its row number. Importing the
-    same file again stores nothing new (each record's key is derived from the file and record id).
-    """
-    stored = _instrument(engine, name, version)
-    records = import_flat(stored.instrument, _csv_text(data))
-    wanted = {key for record in records for key in record.document.get("technologies", {})}
-    numeric = sorted({int(key) for key in wanted if key.isdigit()})
+
+def _file_digest(stream: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    while chunk := stream.read(CHUNK_BYTES):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest()[:32]
+
+
+def _spool_records(reader: FlatResponsesReader, stream: BinaryIO, spool: BinaryIO) -> int:
+    """Validate every record into ``spool`` (pickled batches) while the file is clean; returns the records read.
+    The spool is our own unnamed temporary file, so pickle reads back only what this process wrote."""
+    batch: list[tuple[str, datetime | None, dict]] = []
+    for record in reader.records(_flat_rows(stream)):
+        if not reader.ok:
+            batch.clear()  # the file will be refused: stop keeping records, keep finding problems
+            continue
+        batch.append((record.record_id, record.submitted_at, record.document))
+        if len(batch) == WRITE_BATCH:
+            pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
+            batch = []
+    if batch and reader.ok:
+        pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
+    return reader.records_read
+
+
+def _spooled(spool: BinaryIO) -> Iterator[list[tuple[str, datetime | None, dict]]]:
+    spool.seek(0)
+    while True:
+        try:
+            yield pickle.load(spool)
+        except EOFError:
+            return
+
+
+def _check_technologies(engine: Engine, reader: FlatResponsesReader) -> None:
+    """Report each technology id the file names that is not in the catalogue, at the first row naming it."""
+    wanted = [int(key) for key in reader.technologies if key.isascii() and key.isdigit() and len(key) < 19]
+    known: set[str] = set()
     with read_session(engine) as session:
-        known = {str(i) for i in session.scalars(select(Technology.id).where(Technology.id.in_(numeric)))} if numeric else set()
-    problems = [(record.row_number, TECHNOLOGY_ID, f"record {record.record_id!r}: technology {key!r} is not in the catalogue")
-                for record in records for key in record.document.get("technologies", {}) if key not in known]
-    if problems:
-        raise ResponsesImportError(problems)
-    file_digest = hashlib.sha256(data).hexdigest()[:32]
-    keys = [f"import:{file_digest}:{hashlib.sha256(record.record_id.encode()).hexdigest()[:32]}" for record in records]
+        for start in range(0, len(wanted), WRITE_BATCH):
+            chunk = wanted[start:start + WRITE_BATCH]
+            known.update(str(i) for i in session.scalars(select(Technology.id).where(Technology.id.in_(chunk))))
+    for key, row in reader.technologies.items():
+        if key not in known:
+            reader.problem(row, TECHNOLOGY_ID, f"technology {key[:50]!r} is not in the catalogue")
+
+
+def _write_records(engine: Engine, stored: StoredInstrument, file_digest: str, spool: BinaryIO, records: int,
+                   actor: Any) -> int:
+    """Store every spooled record not imported before, in one transaction with its audit event and
+    the data-version bump; returns how many were new. Each record's idempotency key comes from the
+    file's digest and its record id, so importing the same file again stores nothing."""
     now = moment_or_now(None)
     adoption = is_adoption_return(stored)
-    with write_session(engine) as session:
-        present = set(session.scalars(select(SurveyResponse.idempotency_key).where(SurveyResponse.idempotency_key.in_(keys))))
+    with write_session(engine) as session, large_write(session.connection()):
         imported = 0
-        for record, key in zip(records, keys, strict=True):
-            if key in present:
+        for batch in _spooled(spool):
+            keys = [f"import:{file_digest}:{hashlib.sha256(record_id.encode()).hexdigest()[:32]}" for record_id, _, _ in batch]
+            present = set(session.scalars(select(SurveyResponse.idempotency_key).where(SurveyResponse.idempotency_key.in_(keys))))
+            fresh = [(key, record) for key, record in zip(keys, batch, strict=True) if key not in present]
+            if not fresh:
                 continue
-            insert_response(session, instrument_id=stored.id, campaign_id=None, document=record.document, idempotency_key=key,
-                            receipt_code=new_code(), respondent=None, source="import", is_demo=False,
-                            submitted_at=as_utc(record.submitted_at) or now)
+            insert_responses(session, [
+                response_values(instrument_id=stored.id, campaign_id=None, document=document, idempotency_key=key,
+                                receipt_code=secrets.token_urlsafe(16), respondent=None, source="import", is_demo=False,
+                                submitted_at=as_utc(submitted_at) or now)
+                for key, (_, submitted_at, document) in fresh])
             if adoption:
-                apply_adoption_return(session, record.document, is_demo=False)
-            imported += 1
+                for _, (_, _, document) in fresh:
+                    apply_adoption_return(session, document, is_demo=False)
+            imported += len(fresh)
         if imported:
             bump_data_version(session)
         record_audit(session, actor, None, "response_import", f"instrument:{stored.id}", "success",
-                     {"records": len(records), "imported": imported, "already_imported": len(records) - imported})
-    return ResponsesImportSummary(stored.name, stored.version, len(records), imported, len(records) - imported)
+                     {"records": records, "imported": imported, "already_imported": records - imported})
+    return imported
+
+
+@guarded("survey.responses")
+def import_responses(engine: Engine, name: str, source: FlatSource, *, version: int | None = None,
+                     actor: Any = None) -> ResponsesImportSummary:
+    """Import a flat responses file (CSV or XLSX: its bytes, or a path) for a published instrument, all or nothing.
+
+    The file is read as a stream, so its size does not matter: every record is validated into a
+    temporary spool first, outside any transaction; a file with any problem raises
+    :class:`ResponsesImportError` listing them (the first :data:`~survey.flat_responses.MAX_LISTED`
+    in full, all counted) and nothing is written. A clean file is then stored in one short write
+    transaction, in multi-row batches, with its audit event (``response_import``) and the
+    data-version bump. Importing the same file again stores nothing new. Cells read tolerantly
+    (``1.0``, ``TRUE``, Excel date serials) are listed in the summary. If another import of the same
+    file commits first, the write is retried once and stores only what is still missing.
+    """
+    stored = _instrument(engine, name, version)
+    reader = FlatResponsesReader(stored.instrument)
+    with _opened(source) as stream, tempfile.TemporaryFile() as spool:
+        file_digest = _file_digest(stream)
+        records = _spool_records(reader, stream, spool)
+        _check_technologies(engine, reader)
+        if not reader.ok:
+            raise reader.error()
+        try:
+            imported = _write_records(engine, stored, file_digest, spool, records, actor)
+        except IntegrityError:
+            imported = _write_records(engine, stored, file_digest, spool, records, actor)
+    return ResponsesImportSummary(stored.name, stored.version, records, imported, records - imported,
+                                  reader.coercions.items, list(reader.coercion_counts.values()), reader.coercions.total)
 
 
 @guarded("survey.manage")

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.audit import record_audit
+from storage.bulk import insert_rows, reserve_ids
 from storage.catalogue import bump_data_version, upsert_adoptions
 from storage.db import read_session, write_session
 from storage.models.catalogue import Site, Technology
@@ -94,24 +95,38 @@ def _existing(session: Session, idempotency_key: str, receipt_code: str | None) 
     return Submission(found.id, receipt_code if matches else None, as_utc(found.submitted_at), duplicate=True)
 
 
-def insert_response(session: Session, *, instrument_id: int, campaign_id: int | None, document: Mapping[str, Any],
-                    idempotency_key: str, receipt_code: str, respondent: str | None, source: str, is_demo: bool,
-                    submitted_at: datetime) -> int:
-    """Insert one validated response and its long-format answer rows in the caller's transaction."""
+def response_values(*, instrument_id: int, campaign_id: int | None, document: Mapping[str, Any], idempotency_key: str,
+                    receipt_code: str, respondent: str | None, source: str, is_demo: bool, submitted_at: datetime) -> dict[str, Any]:
+    """The ``survey_response`` row of one validated response (profile codes copied out for filtering)."""
     if source not in RESPONSE_SOURCES:
         raise ValueError(f"unknown response source {source!r}")
     shared = document.get("answers", {})
     profile = {column: shared.get(column) if isinstance(shared.get(column), str) else None for column in PROFILE_COLUMNS}
-    response = SurveyResponse(instrument_id=instrument_id, campaign_id=campaign_id, idempotency_key=idempotency_key,
-                              receipt_hash=digest(receipt_code), respondent=respondent, submitted_at=submitted_at,
-                              document=dict(document), source=source, is_demo=is_demo, **profile)
-    session.add(response)
-    session.flush()
-    rows = [{"response_id": response.id, "technology_id": int(technology) if technology is not None else None,
-             "variable": variable, "value": value} for technology, variable, value in answer_rows(document)]
-    if rows:
-        session.execute(insert(SurveyAnswer), rows)
-    return response.id
+    return {"instrument_id": instrument_id, "campaign_id": campaign_id, "idempotency_key": idempotency_key,
+            "receipt_hash": digest(receipt_code), "respondent": respondent, "submitted_at": submitted_at,
+            "document": dict(document), "source": source, "is_demo": is_demo, **profile}
+
+
+def insert_responses(session: Session, responses: list[dict[str, Any]]) -> list[int]:
+    """Insert validated responses (rows from :func:`response_values`) and their long-format answer
+    rows in the caller's write transaction, in bulk; returns the new response ids in order."""
+    connection = session.connection()
+    table = SurveyResponse.__table__
+    ids = reserve_ids(connection, table, len(responses))
+    columns = ["id", *responses[0]]
+    insert_rows(connection, table, columns, [(response_id, *response.values())
+                                             for response_id, response in zip(ids, responses, strict=True)])
+    answers = [(response_id, None if technology is None else int(technology), variable, value)
+               for response_id, response in zip(ids, responses, strict=True)
+               for technology, variable, value in answer_rows(response["document"])]
+    insert_rows(connection, SurveyAnswer.__table__, ("response_id", "technology_id", "variable", "value"), answers)
+    return ids
+
+
+def insert_response(session: Session, **values: Any) -> int:
+    """Insert one validated response (the keywords of :func:`response_values`) and its answer rows."""
+    [response_id] = insert_responses(session, [response_values(**values)])
+    return response_id
 
 
 def _lock_campaign(session: Session, campaign_id: int) -> SurveyCampaign:

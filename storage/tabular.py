@@ -13,8 +13,12 @@ import datetime as dt
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
+# Browser uploads are capped at this size by Streamlit (server.maxUploadSize); files the command
+# line reads from disk have no limit.
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 _XLSX_MAGIC = b"PK\x03\x04"
 
@@ -66,11 +70,11 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def read_table(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> Table:
+def read_table(data: bytes, *, max_bytes: int | None = None) -> Table:
     """Read the first sheet of an XLSX file, or a comma-separated file, into a :class:`Table`."""
     if not data:
         raise TableReadError("the file is empty")
-    if len(data) > max_bytes:
+    if max_bytes is not None and len(data) > max_bytes:
         raise TableReadError(f"the file is {len(data) // 1024} KB; the limit is {max_bytes // 1024} KB")
     raw_rows = _xlsx_rows(data) if is_xlsx(data) else _csv_rows(data)
     numbered = [(number, [cell.strip() for cell in row]) for number, row in enumerate(raw_rows, start=1)]
@@ -105,15 +109,21 @@ def _csv_rows(data: bytes) -> list[list[str]]:
 
 
 def _xlsx_rows(data: bytes) -> list[list[str]]:
+    return list(xlsx_rows(io.BytesIO(data)))
+
+
+def xlsx_rows(stream: BinaryIO) -> Iterator[list[str]]:
+    """The first sheet's rows as text, one at a time (openpyxl's read-only mode keeps memory flat)."""
     from openpyxl import load_workbook
 
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = load_workbook(stream, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError, AttributeError) as error:
         raise TableReadError(f"not a readable XLSX workbook ({type(error).__name__})") from None
     try:
         sheet = workbook.worksheets[0]
-        return [[_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+        for row in sheet.iter_rows(values_only=True):
+            yield [_cell_text(value) for value in row]
     except Exception as error:  # openpyxl raises many types on damaged sheets
         raise TableReadError(f"the workbook's first sheet cannot be read ({type(error).__name__})") from None
     finally:

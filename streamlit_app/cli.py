@@ -3,7 +3,9 @@
 Every command is a thin wrapper over a plain Python function in ``storage``, ``survey`` or
 ``analysis`` (so scripts can call those directly). All commands take ``--database-url``
 (default: ``ROADMAP_DATABASE_URL``, then the SQLite file in ``data/``) and ``--json``;
-on failure they print a one-line reason to stderr and exit non-zero.
+on failure they print a one-line reason to stderr and exit non-zero. The parser is built
+without importing any command's dependencies (see :mod:`streamlit_app.commands.parsers`), so
+``roadmap --help`` is instant and each command loads only what it runs.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from streamlit_app.commands import COMMAND_GROUPS
 from streamlit_app.commands.common import CommandError, emit
+from streamlit_app.commands.parsers import COMMAND_GROUPS
 
 
 def build_parser() -> argparse.ArgumentParser:

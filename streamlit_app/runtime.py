@@ -24,7 +24,7 @@ def _engine_for(url: str) -> Engine:
     engine = make_engine(url)
     upgrade_to_head(engine)
     if env_flag("ROADMAP_DEMO_ON_FIRST_START"):
-        from streamlit_app.commands.db import DEMO_EVIDENCE_LOADERS
+        from streamlit_app.commands.demo import DEMO_EVIDENCE_LOADERS
 
         summary = load_demo_catalogue(engine, only_if_empty=True)
         for loader in DEMO_EVIDENCE_LOADERS:

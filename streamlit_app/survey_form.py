@@ -27,7 +27,7 @@ from storage.survey_codes import derived_code, new_code
 from storage.survey_submit import ADOPTION_INSTRUMENT, SubmissionInvalid, SubmissionRefused, submit_response
 from storage.surveys import CampaignAccess, StoredInstrument, SurveyError, document_rows, save_draft
 from streamlit_app.auth import dev_login_enabled, secrets_mapping
-from streamlit_app.widgets import catalogue_frames, md_escape
+from streamlit_app.widgets import catalogue_frames, md_escape, shortened
 from survey.instrument import Field, FieldType, Section
 from survey.validation import FieldError, validate_section, validate_submission, visible_fields
 
@@ -264,7 +264,7 @@ def render_site_picker(engine: Engine, state: dict[str, Any]) -> None:
 def render_picker(state: dict[str, Any]) -> None:
     """The searchable catalogue picker that decides which technologies the repeated sections ask about."""
     technologies = catalogue_frames()["technologies"].sort_values("name")
-    names = {str(t): n for t, n in zip(technologies["technology_id"], technologies["name"], strict=True)}
+    names = {str(t): shortened(n) for t, n in zip(technologies["technology_id"], technologies["name"], strict=True)}
     st.write("Choose the AI tools to tell us about. Type to search the catalogue; you can choose up to "
              f"{MAX_TECHNOLOGIES}. We then ask the same questions about each one.")
     key = f"svf_{state['idempotency_key'][:10]}_technologies"
@@ -276,7 +276,7 @@ def render_picker(state: dict[str, Any]) -> None:
 
 def technology_labels(state: dict[str, Any]) -> dict[str, str]:
     technologies = catalogue_frames()["technologies"]
-    names = {str(t): n for t, n in zip(technologies["technology_id"], technologies["name"], strict=True)}
+    names = {str(t): shortened(n) for t, n in zip(technologies["technology_id"], technologies["name"], strict=True)}
     return {t: names.get(t, f"Technology {t}") for t in state["technologies"]}
 
 

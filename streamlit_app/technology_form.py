@@ -7,13 +7,19 @@ import datetime as dt
 import streamlit as st
 from pydantic import ValidationError
 
-from storage.catalogue import FDA_PATHWAYS, UKCA_CE_CLASSES, UKCA_CE_REGIMES, TechnologyInput, field_errors
+from storage.catalogue import (
+    FDA_PATHWAY_LABELS,
+    FDA_PATHWAYS,
+    TEXT_LIMITS,
+    UKCA_CE_CLASSES,
+    UKCA_CE_REGIMES,
+    TechnologyInput,
+    field_errors,
+)
 from storage.db import read_session
 from storage.vocabularies import all_codes, subtype_parents
 from streamlit_app.runtime import get_engine
 from streamlit_app.widgets import vocabulary_labels, vocabulary_options
-
-_FDA_LABELS = {"510k": "510(k)", "de_novo": "De Novo", "pma": "PMA"}
 
 
 def _errors_key(prefix: str) -> str:
@@ -66,20 +72,26 @@ def technology_form(prefix: str, initial: TechnologyInput | None, submit_label: 
             st.error(f"Not saved: {len(pending)} field(s) need attention — see the messages below each field.")
         st.markdown("**Identity**")
         left, right = st.columns(2)
-        name = left.text_input("Name (required)", value=base.name or "", max_chars=300, key=f"{prefix}_name")
+        name = left.text_input("Name (required)", value=base.name or "", max_chars=TEXT_LIMITS["name"], key=f"{prefix}_name")
         with left:
             _show_error(prefix, "name")
-        company = right.text_input("Developer / company", value=base.company or "", max_chars=300, key=f"{prefix}_company")
-        short_description = st.text_input("Short description", value=base.short_description or "", max_chars=500, key=f"{prefix}_short")
-        long_description = st.text_area("Long description", value=base.long_description or "", max_chars=20_000, key=f"{prefix}_long")
-        catalogue_id = st.text_input("Catalogue id (optional, your own reference)", value=base.catalogue_id or "", max_chars=120, key=f"{prefix}_catalogue_id")
+        company = right.text_input("Developer / company", value=base.company or "", max_chars=TEXT_LIMITS["company"],
+                                   key=f"{prefix}_company")
+        short_description = st.text_area("Short description", value=base.short_description or "", height=80,
+                                         max_chars=TEXT_LIMITS["short_description"], key=f"{prefix}_short")
+        long_description = st.text_area("Long description", value=base.long_description or "",
+                                        max_chars=TEXT_LIMITS["long_description"], key=f"{prefix}_long")
+        catalogue_id = st.text_input("Catalogue id (optional, your own reference)", value=base.catalogue_id or "",
+                                     max_chars=TEXT_LIMITS["catalogue_id"], key=f"{prefix}_catalogue_id")
 
         st.markdown("**Classification**")
         left, right = st.columns(2)
         type_code = single("Type", "technology_type", "type_code", left)
         subtype_code = single("Subtype", "technology_subtype", "subtype_code", right, "Must belong to the chosen type")
-        ai_technique = left.text_input("AI technique", value=base.ai_technique or "", max_chars=200, key=f"{prefix}_technique")
-        input_data_type = right.text_input("Input data type", value=base.input_data_type or "", max_chars=200, key=f"{prefix}_input")
+        ai_technique = left.text_input("AI technique", value=base.ai_technique or "", max_chars=TEXT_LIMITS["ai_technique"],
+                                       key=f"{prefix}_technique")
+        input_data_type = right.text_input("Input data type", value=base.input_data_type or "",
+                                           max_chars=TEXT_LIMITS["input_data_type"], key=f"{prefix}_input")
         clinical_areas = multi("Clinical areas", "clinical_area", "clinical_areas", left)
         points_of_care = multi("Points of care", "point_of_care", "points_of_care", right)
         workforce_groups = multi("Workforce groups affected", "workforce_group", "workforce_groups", left)
@@ -107,10 +119,12 @@ def technology_form(prefix: str, initial: TechnologyInput | None, submit_label: 
                                           format_func=lambda v: "—" if v is None else v, key=f"{prefix}_ce_regime")
         fda_options = [None, *FDA_PATHWAYS]
         fda_pathway = right.selectbox("FDA pathway", fda_options, index=fda_options.index(base.fda_pathway) if base.fda_pathway in fda_options else 0,
-                                      format_func=lambda v: "None / unknown" if v is None else _FDA_LABELS[v], key=f"{prefix}_fda")
+                                      format_func=lambda v: "None / unknown" if v is None else FDA_PATHWAY_LABELS[v], key=f"{prefix}_fda")
         with right:
             _show_error(prefix, "fda_pathway")
-        fda_number = left.text_input("FDA submission number", value=base.fda_submission_number or "", max_chars=40, key=f"{prefix}_fda_number")
+        fda_number = left.text_input("FDA submission number", value=base.fda_submission_number or "",
+                                     max_chars=TEXT_LIMITS["fda_submission_number"], key=f"{prefix}_fda_number",
+                                     help="K… (510(k)), DEN… (De Novo) or P… (PMA): the pathway is read from it when left unset")
         nice_tier = single("NICE ESF tier", "nice_esf_tier", "nice_esf_tier", middle)
         evidence_level = single("Evidence level (Fryback–Thornbury)", "evidence_level", "evidence_level", right)
         last_reviewed = left.date_input("Last reviewed", value=base.last_reviewed, max_value=dt.date.today(), key=f"{prefix}_reviewed")

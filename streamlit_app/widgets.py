@@ -27,6 +27,16 @@ def md_escape(text: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
 
 
+SHORT_NAME_LENGTH = 120
+
+
+def shortened(text: str, limit: int = SHORT_NAME_LENGTH) -> str:
+    """Text cut to ``limit`` characters with an ellipsis, for pickers and headings: real catalogue names
+    can run to thousands of characters (lists of device models), which would bury a page."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 @st.cache_data(show_spinner=False, max_entries=4)
 def _catalogue_frames(url: str, version: int) -> dict[str, pd.DataFrame]:
     return load_frames(get_engine())

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections import ChainMap
-from collections.abc import Mapping, MutableMapping
+import threading
+from collections import ChainMap, OrderedDict
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field as dataclass_field
 from datetime import date, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from survey.expressions import Expression, is_unanswered, parse
@@ -123,11 +124,11 @@ def _range_message(value: float | date, field: Field) -> str | None:
     return None
 
 
-def _coerce_choice(raw: object, field: Field) -> tuple[object, str | None]:
+def _coerce_choice(raw: object, field: Field, codes: frozenset[str]) -> tuple[object, str | None]:
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
         return None, "Choose one of the options."
-    code = format_value(raw).strip()
-    if code not in field.choice_codes():
+    code = raw.strip() if isinstance(raw, str) else format_value(raw).strip()
+    if code not in codes:
         return None, f"{code[:50]!r} is not one of the options."
     return code, None
 
@@ -143,7 +144,7 @@ def _coerce_yes_no(raw: object) -> tuple[object, str | None]:
     return None, "Answer yes or no."
 
 
-def _coerce_multiple(raw: object, field: Field) -> tuple[object, str | None]:
+def _coerce_multiple(raw: object, field: Field, known: frozenset[str]) -> tuple[object, str | None]:
     if not isinstance(raw, (list, tuple, set, frozenset)):
         return None, "Choose one or more of the options."
     codes: set[str] = set()
@@ -151,7 +152,7 @@ def _coerce_multiple(raw: object, field: Field) -> tuple[object, str | None]:
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
             return None, "Choose one or more of the options."
         codes.add(format_value(item).strip())
-    unknown = sorted(codes - field.choice_codes())
+    unknown = sorted(codes - known)
     if unknown:
         return None, f"{', '.join(repr(code[:50]) for code in unknown)} {'is' if len(unknown) == 1 else 'are'} not among the options."
     exclusive = [choice for choice in field.choices if choice.exclusive and choice.code in codes]
@@ -215,23 +216,100 @@ def _coerce_text(raw: object, field: Field) -> tuple[object, str | None]:
     return text, None
 
 
+Coercer = Callable[[object], tuple[object, str | None]]
+
+
+def _coercer(field: Field) -> Coercer:
+    """The function that turns a raw answer to ``field`` into its stored value (not called for unanswered)."""
+    kind = field.type
+    if kind in (FieldType.SINGLE_CHOICE, FieldType.DROPDOWN, FieldType.MATRIX):
+        return partial(_coerce_choice, field=field, codes=field.choice_codes())
+    if kind is FieldType.YES_NO:
+        return _coerce_yes_no
+    if kind is FieldType.MULTIPLE_CHOICE:
+        return partial(_coerce_multiple, field=field, known=field.choice_codes())
+    if kind in (FieldType.INTEGER, FieldType.DECIMAL, FieldType.SLIDER, FieldType.RATING_5, FieldType.RATING_9):
+        return partial(_coerce_number, field=field)
+    if kind is FieldType.DATE:
+        return partial(_coerce_date, field=field)
+    return partial(_coerce_text, field=field)
+
+
 def coerce_answer(slot: AnswerSlot, raw: object) -> tuple[object, str | None]:
     """Turn a raw answer into its stored value. Returns (value, None), (None, message) or (None, None) if unanswered."""
     if is_unanswered(raw):
         return None, None
-    field = slot.field
-    kind = field.type
-    if kind in (FieldType.SINGLE_CHOICE, FieldType.DROPDOWN, FieldType.MATRIX):
-        return _coerce_choice(raw, field)
-    if kind is FieldType.YES_NO:
-        return _coerce_yes_no(raw)
-    if kind is FieldType.MULTIPLE_CHOICE:
-        return _coerce_multiple(raw, field)
-    if kind in (FieldType.INTEGER, FieldType.DECIMAL, FieldType.SLIDER, FieldType.RATING_5, FieldType.RATING_9):
-        return _coerce_number(raw, field)
-    if kind is FieldType.DATE:
-        return _coerce_date(raw, field)
-    return _coerce_text(raw, field)
+    return _coercer(slot.field)(raw)
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class _FieldPlan:
+    field: Field
+    condition: Expression | None
+    slots: tuple[tuple[str, Coercer], ...]  # (variable, coercer) per answer slot
+
+
+@dataclass(frozen=True)
+class _SectionPlan:
+    section: Section
+    condition: Expression | None
+    fields: tuple[_FieldPlan, ...]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """An instrument prepared for validation once: conditions parsed, answer slots and coercers built,
+    variable names collected. Validating a response then does no per-field set-up (what an import of
+    100,000 responses would otherwise repeat millions of times)."""
+
+    sections: tuple[_SectionPlan, ...]
+    shared_names: frozenset[str]
+    repeated_names: frozenset[str]
+    silent: frozenset[str]  # descriptive and matrix-group names: never answers, ignored
+
+
+_PLANS: OrderedDict[int, tuple[Instrument, _Plan]] = OrderedDict()
+_PLANS_LOCK = threading.Lock()
+_PLANS_KEPT = 32
+
+
+def _plan(instrument: Instrument) -> _Plan:
+    # Keyed by identity, holding the instrument itself so its id cannot be reused while cached.
+    key = id(instrument)
+    with _PLANS_LOCK:
+        cached = _PLANS.get(key)
+        if cached is not None and cached[0] is instrument:
+            _PLANS.move_to_end(key)
+            return cached[1]
+    plan = _make_plan(instrument)
+    with _PLANS_LOCK:
+        _PLANS[key] = (instrument, plan)
+        while len(_PLANS) > _PLANS_KEPT:
+            _PLANS.popitem(last=False)
+    return plan
+
+
+def _make_plan(instrument: Instrument) -> _Plan:
+    sections = []
+    shared: set[str] = set()
+    repeated: set[str] = set()
+    silent: set[str] = set()
+    for section in instrument.sections:
+        names = repeated if section.repeat_per_technology else shared
+        fields = []
+        for field in section.fields:
+            slots = field.answer_slots()
+            names.update(slot.variable for slot in slots)
+            if field.type in (FieldType.DESCRIPTIVE, FieldType.MATRIX):
+                silent.add(field.variable)
+            coerce = _coercer(field)
+            fields.append(_FieldPlan(field, _condition(field.show_if) if field.show_if else None,
+                                     tuple((slot.variable, coerce) for slot in slots)))
+        sections.append(_SectionPlan(section, _condition(section.show_if) if section.show_if else None, tuple(fields)))
+    return _Plan(tuple(sections), frozenset(shared), frozenset(repeated), frozenset(silent))
 
 
 # --------------------------------------------------------------------------- the walk
@@ -248,12 +326,13 @@ class _Walk:
     visible: dict[tuple[str, str | None], list[Field]] = dataclass_field(default_factory=dict)
 
     def run(self, answers: Mapping[str, object], technology_answers: Mapping[str, Mapping[str, object]]) -> None:
-        self._check_unknown(answers, technology_answers)
+        plan = _plan(self.instrument)
+        self._check_unknown(plan, answers, technology_answers)
         for technology_id in technology_answers:
             if isinstance(technology_id, str) and 0 < len(technology_id.strip()) <= MAX_TECHNOLOGY_ID_LENGTH:
                 self.per_technology[technology_id] = {}
-        for section in self.instrument.sections:
-            if not section.repeat_per_technology:
+        for section in plan.sections:
+            if not section.section.repeat_per_technology:
                 self._visit(section, answers, self.shared, self.shared, None)
                 continue
             for technology_id, store in self.per_technology.items():
@@ -261,36 +340,30 @@ class _Walk:
                 raw = raw if isinstance(raw, Mapping) else {}
                 self._visit(section, raw, ChainMap(store, self.shared), store, technology_id)
 
-    def _visit(self, section: Section, raw: Mapping[str, object], scope: Mapping[str, object],
+    def _visit(self, plan: _SectionPlan, raw: Mapping[str, object], scope: Mapping[str, object],
                store: MutableMapping[str, object], technology_id: str | None) -> None:
         shown: list[Field] = []
-        self.visible[(section.id, technology_id)] = shown
-        if section.show_if and not _condition(section.show_if).evaluate(scope):
+        section_id = plan.section.id
+        self.visible[(section_id, technology_id)] = shown
+        if plan.condition is not None and not plan.condition.evaluate(scope):
             return
-        for field in section.fields:
-            if field.show_if and not _condition(field.show_if).evaluate(scope):
+        for field_plan in plan.fields:
+            if field_plan.condition is not None and not field_plan.condition.evaluate(scope):
                 continue
+            field = field_plan.field
             shown.append(field)
-            for slot in field.answer_slots():
-                value, message = coerce_answer(slot, raw.get(slot.variable))
+            for variable, coerce in field_plan.slots:
+                given = raw.get(variable)
+                value, message = (None, None) if given is None or is_unanswered(given) else coerce(given)
                 if message is None and value is None and field.required:
                     message = REQUIRED_MESSAGE
                 if message is not None:
-                    self.errors.append(FieldError(section.id, technology_id, slot.variable, message))
+                    self.errors.append(FieldError(section_id, technology_id, variable, message))
                 elif value is not None:
-                    store[slot.variable] = value
+                    store[variable] = value
 
-    def _check_unknown(self, answers: Mapping[str, object], technology_answers: Mapping[str, object]) -> None:
-        shared_names: set[str] = set()
-        repeated_names: set[str] = set()
-        silent: set[str] = set()  # descriptive and matrix-group names: never answers, ignored
-        for section in self.instrument.sections:
-            names = repeated_names if section.repeat_per_technology else shared_names
-            for field in section.fields:
-                slots = field.answer_slots()
-                names.update(slot.variable for slot in slots)
-                if field.type in (FieldType.DESCRIPTIVE, FieldType.MATRIX):
-                    silent.add(field.variable)
+    def _check_unknown(self, plan: _Plan, answers: Mapping[str, object], technology_answers: Mapping[str, object]) -> None:
+        shared_names, repeated_names, silent = plan.shared_names, plan.repeated_names, plan.silent
         for name in answers:
             if name in shared_names or name in silent:
                 continue
@@ -380,6 +453,10 @@ def answer_rows(document: Mapping[str, Any]) -> list[tuple[str | None, str, str]
     blocks += list(document.get("technologies", {}).items())
     for technology_id, values in blocks:
         for variable, value in values.items():
-            items = value if isinstance(value, (list, tuple)) else [value]
-            rows.extend((technology_id, variable, format_value(item)) for item in items)
+            if type(value) is str:  # most answers are codes: no conversion
+                rows.append((technology_id, variable, value))
+            elif isinstance(value, (list, tuple)):
+                rows.extend((technology_id, variable, item if type(item) is str else format_value(item)) for item in value)
+            else:
+                rows.append((technology_id, variable, format_value(value)))
     return rows

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from streamlit_app.cli import main
+from streamlit_app.cli import build_parser, main
+from streamlit_app.commands import parsers
+from streamlit_app.commands.parsers import Handler
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TEMPLATE = "name,company,type\nTriage helper,Acme,Diagnostics\n"
 
@@ -72,3 +79,70 @@ def test_unreachable_database_is_one_line(capsys, tmp_path: Path) -> None:
     assert code == 1
     assert err.startswith("roadmap: cannot open the database:")
     assert len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- fast start-up
+
+HEAVY_MODULES = ("pandas", "numpy", "sqlalchemy", "streamlit", "pydantic", "alembic", "storage", "survey", "analysis")
+
+
+def _loaded_by(argv: list[str]) -> tuple[int, list[str]]:
+    """Run the CLI's entry point with ``argv`` in a fresh interpreter; (exit code, heavy packages it imported)."""
+    probe = (
+        "import json, sys\n"
+        "from streamlit_app.cli import main\n"
+        "try:\n"
+        f"    code = main({argv!r})\n"
+        "except SystemExit as stop:\n"
+        "    code = stop.code\n"
+        f"heavy = sorted({{name.split('.')[0] for name in sys.modules}} & set({HEAVY_MODULES!r}))\n"
+        "print(json.dumps([code, heavy]), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    code, heavy = json.loads(done.stderr.strip().splitlines()[-1])
+    return code, heavy
+
+
+def test_help_imports_no_command_dependencies() -> None:
+    assert _loaded_by(["--help"]) == (0, [])
+
+
+@pytest.mark.parametrize("argv", [["responses", "import", "--help"], ["catalogue", "import"], ["estimates", "export", "--help"]])
+def test_a_command_s_help_and_usage_errors_import_nothing_heavy(argv: list[str]) -> None:
+    code, heavy = _loaded_by(argv)
+    assert code in (0, 2) and heavy == []
+
+
+def test_a_command_loads_only_its_own_group(tmp_path: Path) -> None:
+    code, heavy = _loaded_by(["db", "status", "--database-url", f"sqlite:///{tmp_path / 'new.db'}"])
+    assert code in (1, 2) and "storage" in heavy
+    assert not {"streamlit", "analysis", "survey"} & set(heavy)
+
+
+def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _commands(sub) or [sub]
+    return found
+
+
+def test_every_command_names_a_handler_that_exists() -> None:
+    handlers = [command.get_default("handler") for command in _commands(build_parser())]
+    assert len(handlers) > 20 and all(isinstance(handler, Handler) for handler in handlers)
+    assert all(callable(handler.resolve()) for handler in handlers)
+
+
+def test_choice_lists_match_what_the_commands_accept() -> None:
+    from typing import get_args
+
+    from storage.catalogue_io import ImportFormat
+    from storage.permissions import ROLES
+    from storage.survey_io import INSTRUMENT_FORMATS
+    from storage.workshops import EXPORT_TABLES
+
+    assert parsers.ROLE_CHOICES == ROLES
+    assert parsers.INSTRUMENT_FORMAT_CHOICES == INSTRUMENT_FORMATS
+    assert parsers.WORKSHOP_TABLE_CHOICES == EXPORT_TABLES
+    assert parsers.CATALOGUE_FORMAT_CHOICES == get_args(ImportFormat)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, TimestampMixin, utcnow
@@ -39,19 +41,29 @@ class FdaPanelCrosswalk(Base):
     clinical_area: Mapped[str] = mapped_column(String(80))
 
 
+def technology_identity(name: str, company: str | None) -> str:
+    """The digest that keeps a technology's (name, company) unique. The pair itself cannot be
+    indexed: real registers have names and companies of thousands of characters, and a PostgreSQL
+    index entry holds at most about 2,700 bytes."""
+    return hashlib.sha256(json.dumps([name, company or ""], ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 class Technology(TimestampMixin, Base):
     __tablename__ = "technology"
-    __table_args__ = (UniqueConstraint("name", "company"),)
+    __table_args__ = (UniqueConstraint("identity_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(300))
-    company: Mapped[str] = mapped_column(String(300), default="")
-    short_description: Mapped[str] = mapped_column(String(500), default="")
+    # Free text has no length limit here; TechnologyInput (storage.catalogue) sets generous ones.
+    name: Mapped[str] = mapped_column(Text)
+    company: Mapped[str] = mapped_column(Text, default="")
+    # technology_identity(name, company): set on every ORM write by the events below, and by bulk writers.
+    identity_key: Mapped[str] = mapped_column(String(64))
+    short_description: Mapped[str] = mapped_column(Text, default="")
     long_description: Mapped[str] = mapped_column(Text, default="")
     type_code: Mapped[str | None] = mapped_column(String(80))
     subtype_code: Mapped[str | None] = mapped_column(String(80))
-    ai_technique: Mapped[str] = mapped_column(String(200), default="")
-    input_data_type: Mapped[str] = mapped_column(String(200), default="")
+    ai_technique: Mapped[str] = mapped_column(Text, default="")
+    input_data_type: Mapped[str] = mapped_column(Text, default="")
     time_to_deployment: Mapped[str | None] = mapped_column(String(40))
     impact_workforce: Mapped[str | None] = mapped_column(String(40))
     impact_pathway: Mapped[str | None] = mapped_column(String(40))
@@ -77,6 +89,12 @@ class Technology(TimestampMixin, Base):
         back_populates="technology", cascade="all, delete-orphan", order_by="ExternalId.id"
     )
     adoptions: Mapped[list[AdoptionRecord]] = relationship(back_populates="technology", cascade="all, delete-orphan")
+
+
+@event.listens_for(Technology, "before_insert")
+@event.listens_for(Technology, "before_update")
+def _set_identity_key(_mapper, _connection, technology: Technology) -> None:  # noqa: ANN001
+    technology.identity_key = technology_identity(technology.name, technology.company)
 
 
 class TechnologyLink(Base):

@@ -1,5 +1,2 @@
-"""CLI command groups; each module has ``register(subparsers, common_parent)``."""
-
-from streamlit_app.commands import analysis, catalogue, db, surveys, users, workshops
-
-COMMAND_GROUPS = [db.register, catalogue.register, surveys.register, workshops.register, users.register, analysis.register]
+"""CLI commands: :mod:`~streamlit_app.commands.parsers` declares every command's arguments; each
+other module holds the functions that run one group of commands, imported only when one runs."""

@@ -9,7 +9,6 @@ audited as exports.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -37,17 +36,6 @@ def _threshold() -> int:
 def _audit_export(engine: Engine, target: str, details: dict) -> None:
     with write_session(engine) as session:
         record_audit(session, cli_actor(), None, "export", target, "success", details)
-
-
-def day_argument(text: str) -> dt.date:
-    """A YYYY-MM-DD day, not in the future (argparse type)."""
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a day written YYYY-MM-DD") from None
-    if day > dt.date.today():
-        raise argparse.ArgumentTypeError(f"{text} is in the future: the roadmap can be seen as of today or earlier")
-    return day
 
 
 def _file_format(path: str) -> str:
@@ -108,25 +96,3 @@ def report(args: argparse.Namespace) -> Result:
                    "disclosure_threshold": threshold, "contains_demo": analysis.inputs.contains_demo},
                   [f"wrote the report ({len(analysis.ids)} technologies, {analysis.as_of_text}, data version "
                    f"{analysis.inputs.data_version}) to {args.path}"])
-
-
-def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    as_of = argparse.ArgumentParser(add_help=False)
-    as_of.add_argument("--as-of", type=day_argument, default=None, metavar="YYYY-MM-DD",
-                       help="the roadmap as it stood at the end of that day (default: today)")
-    estimates = groups.add_parser("estimates", help="blended impact estimates")
-    commands = estimates.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    exporter = commands.add_parser("export", parents=[common, as_of],
-                                   help="export every technology's estimates (formula-safe; survey evidence of too few respondents withheld)")
-    exporter.add_argument("path", help="output file ending .csv or .xlsx")
-    exporter.set_defaults(handler=estimates_export)
-    comparer = commands.add_parser("compare", parents=[common],
-                                   help="write the estimates whose point or 90%% interval moved between two days, with the evidence that arrived")
-    comparer.add_argument("--from", dest="first", type=day_argument, required=True, metavar="YYYY-MM-DD", help="the earlier day")
-    comparer.add_argument("--to", dest="last", type=day_argument, required=True, metavar="YYYY-MM-DD", help="the later day")
-    comparer.add_argument("path", help="output file ending .csv or .xlsx")
-    comparer.set_defaults(handler=estimates_compare)
-    reporter = groups.add_parser("report", parents=[common, as_of],
-                                 help="write the printable HTML report of every view, the estimates, the case studies and the method")
-    reporter.add_argument("path", help="output file ending .html")
-    reporter.set_defaults(handler=report)

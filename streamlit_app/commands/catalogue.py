@@ -39,16 +39,3 @@ def catalogue_export(args: argparse.Namespace) -> Result:
     write_output_file(args.path, content)
     rows = count_technologies(engine)
     return Result({"path": args.path, "rows": rows, "format": fmt}, [f"wrote {rows} technologies to {args.path}"])
-
-
-def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    catalogue = groups.add_parser("catalogue", help="technology catalogue import and export")
-    commands = catalogue.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    importer = commands.add_parser("import", parents=[common], help="import a catalogue file (all-or-nothing)")
-    importer.add_argument("path", help="CSV or XLSX file")
-    importer.add_argument("--format", choices=["auto", "template", "fda"], default="auto", help="file format (default: detect)")
-    importer.add_argument("--dry-run", action="store_true", help="report what would change without writing")
-    importer.set_defaults(handler=catalogue_import)
-    exporter = commands.add_parser("export", parents=[common], help="export the catalogue in the import template")
-    exporter.add_argument("path", help="output file ending .csv or .xlsx")
-    exporter.set_defaults(handler=catalogue_export)

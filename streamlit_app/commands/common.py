@@ -1,4 +1,8 @@
-"""Shared plumbing for CLI commands: errors, output, the database connection."""
+"""Shared plumbing for CLI commands: errors, output, the database connection.
+
+The command line imports this module to build its parser and report errors, so it imports
+nothing heavy at the top: the database and key-ring helpers import what they need when called.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,12 @@ import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
-from storage.db import make_engine
-from storage.migrate import upgrade_to_head
-from storage.security import InsecureConfiguration, PseudonymKeyRing, pseudonym_keyring
-from storage.settings import env_flag
+    from storage.security import PseudonymKeyRing
 
 
 class CommandError(Exception):
@@ -40,8 +42,18 @@ def emit(args: argparse.Namespace, result: Result) -> None:
             print(line)
 
 
+def counts_text(counts: dict[str, int]) -> str:
+    """``{"survey_responses": 3}`` as "3 survey responses"."""
+    return ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in counts.items())
+
+
 def open_database(args: argparse.Namespace) -> Engine:
     """The engine for ``--database-url``, upgraded to the current schema."""
+    from sqlalchemy.exc import OperationalError
+
+    from storage.db import make_engine
+    from storage.migrate import upgrade_to_head
+
     try:
         engine = make_engine(args.database_url)
         upgrade_to_head(engine)
@@ -52,6 +64,9 @@ def open_database(args: argparse.Namespace) -> Engine:
 
 def pseudonym_keys() -> PseudonymKeyRing:
     """The pseudonym key ring from the environment, or a one-line refusal naming what is missing."""
+    from storage.security import InsecureConfiguration, pseudonym_keyring
+    from storage.settings import env_flag
+
     try:
         return pseudonym_keyring(development=env_flag("ROADMAP_DEV_LOGIN"))
     except InsecureConfiguration as error:

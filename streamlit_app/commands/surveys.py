@@ -6,11 +6,11 @@ The operator at the command line acts as ``cli_actor()``: trusted (no role check
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from storage.audit import cli_actor
 from storage.exports import format_from_path
 from storage.survey_io import (
-    INSTRUMENT_FORMATS,
     detect_instrument_format,
     export_instrument_dictionary,
     export_responses_file,
@@ -57,21 +57,38 @@ def instrument_export(args: argparse.Namespace) -> Result:
                   [f"wrote {stored.name} version {stored.version} as a REDCap data dictionary to {args.path}"])
 
 
+SHOWN_PROBLEMS = 20
+SHOWN_COERCIONS = 20
+
+
 def responses_import(args: argparse.Namespace) -> Result:
-    data = read_input_file(args.path)
+    # The file is streamed from disk (no size limit), not read into memory.
+    if not Path(args.path).is_file():
+        raise CommandError(f"no such file: {args.path}")
     engine = open_database(args)
     try:
-        summary = import_responses(engine, args.instrument, data, version=args.version, actor=cli_actor())
+        summary = import_responses(engine, args.instrument, Path(args.path), version=args.version, actor=cli_actor())
     except ResponsesImportError as error:
-        detail = " | ".join(f"row {row}" + (f" column {column}" if column else "") + f": {message}" for row, column, message in error.errors[:20])
-        more = f" | and {len(error.errors) - 20} more" if len(error.errors) > 20 else ""
-        raise CommandError(f"nothing imported; {len(error.errors)} problem(s): {detail}{more}") from None
+        shown = error.errors[:SHOWN_PROBLEMS]
+        detail = " | ".join(f"row {row}" + (f" column {column}" if column else "") + f": {message}" for row, column, message in shown)
+        more = f" | and {error.total - len(shown)} more" if error.total > len(shown) else ""
+        raise CommandError(f"nothing imported; {error.total} problem(s): {detail}{more}") from None
     except SurveyError as error:
         raise CommandError(str(error)) from None
     data_out = {"instrument": summary.instrument, "version": summary.version, "records": summary.records,
-                "imported": summary.imported, "already_imported": summary.already_imported}
-    return Result(data_out, [f"imported {summary.imported} of {summary.records} records into {summary.instrument} version "
-                             f"{summary.version} ({summary.already_imported} already imported)"])
+                "imported": summary.imported, "already_imported": summary.already_imported,
+                "coercions_total": summary.coercions_total,
+                "coercion_counts": [{"column": c.column, "reason": c.reason, "count": c.count, "first_row": c.first.row}
+                                    for c in summary.coercion_counts],
+                "coercions": [{"row": c.row, "column": c.column, "from": c.original, "to": c.value, "reason": c.reason}
+                              for c in summary.coercions]}
+    lines = [f"imported {summary.imported} of {summary.records} records into {summary.instrument} version "
+             f"{summary.version} ({summary.already_imported} already imported)"]
+    lines += [f"warning: {coercion}" for coercion in summary.coercions[:SHOWN_COERCIONS]]
+    if summary.coercions_total > SHOWN_COERCIONS:
+        lines.append(f"warning: {summary.coercions_total - SHOWN_COERCIONS:,} more cell(s) read the same way; by column:")
+        lines += [f"warning: {count}" for count in summary.coercion_counts]
+    return Result(data_out, lines)
 
 
 def responses_export(args: argparse.Namespace) -> Result:
@@ -91,35 +108,3 @@ def responses_export(args: argparse.Namespace) -> Result:
     write_output_file(args.path, exported.content)
     return Result({"path": args.path, "records": exported.records, "rows": exported.rows, "format": fmt, "deidentified": args.deidentified},
                   [f"wrote {exported.records} responses ({exported.rows} rows) to {args.path}"])
-
-
-def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    instrument = groups.add_parser("instrument", help="survey instrument import and export")
-    commands = instrument.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    importer = commands.add_parser("import", parents=[common], help="import a REDCap data dictionary or an XLSForm")
-    importer.add_argument("path", help="REDCap data dictionary CSV, XLSForm .xlsx or its CSV form")
-    importer.add_argument("--format", choices=INSTRUMENT_FORMATS, default="auto", help="file format (default: detect)")
-    importer.add_argument("--name", help="instrument name for a REDCap dictionary (default: the file name)")
-    importer.add_argument("--new-version", action="store_true", help="publish as the next version of an existing instrument")
-    importer.set_defaults(handler=instrument_import)
-    exporter = commands.add_parser("export", parents=[common], help="export an instrument as a REDCap data dictionary")
-    exporter.add_argument("name", help="instrument name")
-    exporter.add_argument("path", help="output CSV file")
-    exporter.add_argument("--format", choices=["redcap"], default="redcap", help="output format")
-    exporter.add_argument("--version", type=int, help="instrument version (default: latest)")
-    exporter.set_defaults(handler=instrument_export)
-
-    responses = groups.add_parser("responses", help="survey response import and export")
-    commands = responses.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    importer = commands.add_parser("import", parents=[common], help="import REDCap-style flat responses (all-or-nothing)")
-    importer.add_argument("path", help="flat CSV (or XLSX) file")
-    importer.add_argument("--instrument", required=True, help="instrument name")
-    importer.add_argument("--version", type=int, help="instrument version (default: latest)")
-    importer.set_defaults(handler=responses_import)
-    exporter = commands.add_parser("export", parents=[common], help="export responses as a REDCap-style flat file")
-    exporter.add_argument("name", help="instrument name")
-    exporter.add_argument("path", help="output file ending .csv or .xlsx")
-    exporter.add_argument("--version", type=int, help="instrument version (default: latest)")
-    exporter.add_argument("--deidentified", action="store_true", help="drop identifiers and free text; pseudonymise record ids")
-    exporter.add_argument("--labels", action="store_true", help="write choice labels instead of codes")
-    exporter.set_defaults(handler=responses_export)

@@ -25,7 +25,6 @@ from storage.accounts import (
     set_role,
 )
 from storage.audit import cli_actor
-from storage.permissions import ROLES
 from storage.retention import (
     RetentionError,
     erase_person,
@@ -33,8 +32,7 @@ from storage.retention import (
     retention_days,
 )
 from streamlit_app.commands.common import CommandError, Result, open_database, pseudonym_keys
-
-NO_ROLE = "none"
+from streamlit_app.commands.parsers import NO_ROLE
 
 
 def _role(value: str) -> str | None:
@@ -135,51 +133,3 @@ def retention_erase(args: argparse.Namespace) -> Result:
     except RetentionError as error:
         raise CommandError(str(error)) from None
     return Result({"rows": counts}, ["erased: " + ", ".join(f"{k} {v}" for k, v in counts.items())])
-
-
-def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    role_choices = [*ROLES, NO_ROLE]
-    user = groups.add_parser("user", help="user accounts and roles")
-    commands = user.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-
-    add = commands.add_parser("add", parents=[common], help="create a user (password prompted, or from --password-stdin)")
-    add.add_argument("name", help="user name (lower case; an e-mail address is fine)")
-    add.add_argument("--role", required=True, choices=role_choices, help="role to grant ('none' = no access yet)")
-    add.add_argument("--email", help="e-mail address that single sign-on users are matched by")
-    add.add_argument("--display-name", default="", help="name shown in the app")
-    source = add.add_mutually_exclusive_group()
-    source.add_argument("--password-stdin", action="store_true", help="read the password from the first line of standard input")
-    source.add_argument("--no-password", action="store_true", help="single sign-on only (needs --email)")
-    add.set_defaults(handler=user_add)
-
-    change = commands.add_parser("set-role", parents=[common], help="change a user's role (ends their sessions)")
-    change.add_argument("name")
-    change.add_argument("role", choices=role_choices)
-    change.set_defaults(handler=user_set_role)
-
-    disable = commands.add_parser("disable", parents=[common], help="disable an account (ends its sessions)")
-    disable.add_argument("name")
-    disable.set_defaults(handler=user_disable)
-
-    password = commands.add_parser("set-password", parents=[common],
-                                   help="set a new password (prompted, or from --password-stdin); lifts a lockout, ends sessions")
-    password.add_argument("name")
-    password.add_argument("--password-stdin", action="store_true", help="read the password from the first line of standard input")
-    password.set_defaults(handler=user_set_password)
-
-    enable = commands.add_parser("enable", parents=[common], help="re-enable a disabled account (lifts a lockout)")
-    enable.add_argument("name")
-    enable.set_defaults(handler=user_enable)
-
-    listing = commands.add_parser("list", parents=[common], help="list accounts")
-    listing.set_defaults(handler=user_list)
-
-    retention = groups.add_parser("retention", help="data protection: retention purge and erasure")
-    retention_commands = retention.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    purge = retention_commands.add_parser("purge", parents=[common], help="purge drafts, raw free text and ended sessions older than N days")
-    purge.add_argument("--days", type=int, help="retention period in days (default: $ROADMAP_RETENTION_DAYS, else 365)")
-    purge.set_defaults(handler=retention_purge)
-    erase = retention_commands.add_parser("erase", parents=[common], help="erase a named person's data (user name or e-mail)")
-    erase.add_argument("person")
-    erase.add_argument("--yes", action="store_true", help="confirm: erasure cannot be undone")
-    erase.set_defaults(handler=retention_erase)

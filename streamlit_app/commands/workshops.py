@@ -12,7 +12,7 @@ import pandas as pd
 from analysis.consensus import RatingsFileError, consensus_report, read_ratings_csv, rule_from_cli
 from storage.audit import cli_actor
 from storage.exports import format_from_path
-from storage.workshops import EXPORT_TABLES, WorkshopError, export_workshop_table, list_all_workshops
+from storage.workshops import WorkshopError, export_workshop_table, list_all_workshops
 from streamlit_app.commands.common import CommandError, Result, open_database, read_input_file, write_output_file
 
 SHOWN_PROBLEMS = 10
@@ -71,29 +71,3 @@ def workshop_list(args: argparse.Namespace) -> Result:
     frame = list_all_workshops(engine, actor=cli_actor())
     lines = [f"{row.workshop_id}\t{row.status}\t{row.title}" for row in frame.itertuples()] or ["no workshops"]
     return Result({"workshops": _records(frame.astype({"workshop_date": "str"}))}, lines)
-
-
-def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = groups.add_parser(
-        "consensus", help="classify a long-format ratings file (participant, group, item, round, rating) by a consensus rule"
-    )
-    parser.add_argument("path", help="CSV with columns participant, group, item, round, rating (1-9)")
-    parser.add_argument("--rule", required=True, choices=["comet", "ram", "custom"],
-                        help="comet (>=70%% in the top band, <15%% in the bottom), ram (RAND/UCLA) or custom thresholds")
-    parser.add_argument("--in", dest="in_pct", type=float, help="percentage for consensus (comet default 70)")
-    parser.add_argument("--out", dest="out_pct", type=float, help="percentage the opposite band must stay under (comet default 15)")
-    parser.add_argument("--every-group", action="store_true", help="require the result within every stakeholder group")
-    parser.add_argument("--by-group", action="store_true", help="add one row per stakeholder group under each item and round")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON for scripts")
-    parser.set_defaults(handler=consensus)
-
-    workshop = groups.add_parser("workshop", help="consensus workshop exports")
-    commands = workshop.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    lister = commands.add_parser("list", parents=[common], help="list workshops with their ids")
-    lister.set_defaults(handler=workshop_list)
-    exporter = commands.add_parser("export", parents=[common], help="export a workshop's ratings, summary or ACCORD table")
-    exporter.add_argument("workshop_id", type=int, help="workshop id (see `roadmap workshop list`)")
-    exporter.add_argument("path", help="output file ending .csv or .xlsx")
-    exporter.add_argument("--what", choices=EXPORT_TABLES, default="ratings",
-                          help="ratings (raw, one row per rating), summary (per item and round) or accord (per round)")
-    exporter.set_defaults(handler=workshop_export)

@@ -8,13 +8,13 @@ import pandas as pd
 import streamlit as st
 
 from storage.catalogue import create_technology, delete_technology, get_technology, technology_as_input, update_technology
-from storage.catalogue_io import CatalogueImportError, export_frame, import_catalogue, template_frame
+from storage.catalogue_io import CatalogueImportError, export_frame, import_catalogue, template_frame, template_notes
 from storage.db import read_session
 from storage.vocabularies import EDITABLE_VOCABULARIES, SUBTYPE_VOCABULARY, VocabularyError, crosswalk_rows, save_crosswalk, save_vocabulary, terms
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
 from streamlit_app.technology_form import technology_form
-from streamlit_app.widgets import DATABASE_READ_FAILED, catalogue_frames, database_errors, download_table, md_escape, show_problems
+from streamlit_app.widgets import DATABASE_READ_FAILED, catalogue_frames, database_errors, download_table, md_escape, shortened, show_problems
 
 identity = require_role("lead")
 actor = identity.actor
@@ -34,12 +34,12 @@ with add_tab:
             create_technology(engine, new, actor=actor)
             for key in [k for k in st.session_state if str(k).startswith("add_")]:
                 del st.session_state[key]
-            st.session_state["add_saved"] = new.name
+            st.session_state["add_saved"] = shortened(new.name)
             st.rerun()
 
 with edit_tab, database_errors(DATABASE_READ_FAILED):
     technologies = catalogue_frames()["technologies"].sort_values("name")
-    names = dict(zip(technologies["technology_id"], technologies["name"], strict=True))
+    names = {i: shortened(name) for i, name in zip(technologies["technology_id"], technologies["name"], strict=True)}
     chosen = st.selectbox("Technology to edit", list(names), index=None, format_func=lambda i: names[i], placeholder="Search by name", key="edit_choice")
     if message := st.session_state.pop("edit_saved", None):
         st.success(message)
@@ -54,7 +54,7 @@ with edit_tab, database_errors(DATABASE_READ_FAILED):
                 updated = technology_form(f"edit_{chosen}", technology_as_input(technology), "Save changes")
                 if updated is not None:
                     update_technology(engine, int(chosen), updated, actor=actor)
-                    st.session_state["edit_saved"] = f"Saved changes to “{md_escape(updated.name)}”."
+                    st.session_state["edit_saved"] = f"Saved changes to “{md_escape(shortened(updated.name))}”."
                     st.rerun()
             with st.expander("Delete this technology"):
                 st.write("Deleting removes the technology and its adoption records. This cannot be undone.")
@@ -62,7 +62,7 @@ with edit_tab, database_errors(DATABASE_READ_FAILED):
                 if st.button("Delete technology", key=f"delete_{chosen}", disabled=confirm != "DELETE"):
                     with database_errors("The database is not reachable just now — nothing was deleted. Try again in a moment."):
                         delete_technology(engine, int(chosen), actor=actor)
-                        st.session_state["edit_saved"] = f"Deleted “{md_escape(technology.name)}”."
+                        st.session_state["edit_saved"] = f"Deleted “{md_escape(shortened(technology.name))}”."
                         st.session_state.pop("edit_choice", None)
                         st.rerun()
 
@@ -73,6 +73,9 @@ with import_tab:
         "is refused as a whole."
     )
     download_table(template_frame(), "catalogue-template", key="template_download", label="Download the template")
+    with st.expander("What the template's cells accept"):
+        for note in template_notes():
+            st.text(note)
     upload = st.file_uploader("Catalogue file", type=["csv", "xlsx"], key="import_file")
     fmt = st.radio("Format", ["auto", "template", "fda"], horizontal=True, format_func={"auto": "Detect", "template": "Template", "fda": "FDA device list"}.get, key="import_format")
     if message := st.session_state.pop("import_done", None):

@@ -9,7 +9,7 @@ from analysis.catalogue_table import CatalogueFilters, catalogue_table, filter_c
 from storage.catalogue import get_technology
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
-from streamlit_app.widgets import catalogue_frames, demo_banner, download_table, md_escape, vocabulary_labels, vocabulary_options
+from streamlit_app.widgets import catalogue_frames, demo_banner, download_table, md_escape, shortened, vocabulary_labels, vocabulary_options
 
 require_role("facilitator", "lead", "admin")
 st.title("Technology catalogue")
@@ -73,7 +73,7 @@ download_table(shown.drop(columns=["is_demo"]), "catalogue-view", key="cat_downl
 
 selected_rows = selection.selection.rows if selection is not None else []
 options = shown["technology_id"].tolist()
-names = dict(zip(shown["technology_id"], shown["name"], strict=True))
+names = {i: shortened(name) for i, name in zip(shown["technology_id"], shown["name"], strict=True)}
 default_id = shown.iloc[selected_rows[0]]["technology_id"] if selected_rows else st.query_params.get("technology")
 try:
     default_index = options.index(int(default_id)) if default_id is not None else None
@@ -89,7 +89,7 @@ if chosen is not None:
         st.warning("That technology no longer exists.")
         st.stop()
     st.divider()
-    st.header(md_escape(technology.name))
+    st.header(md_escape(shortened(technology.name)))
     if technology.is_demo:
         st.caption("Demonstration record — synthetic data.")
     codes_by_kind: dict[str, list[str]] = {}
@@ -102,7 +102,8 @@ if chosen is not None:
     def _label(vocabulary: str, code: str | None) -> str:
         return labels.get(vocabulary, {}).get(code, code) if code else "—"
 
-    details = [
+    details = [("Name", technology.name)] if shortened(technology.name) != technology.name else []
+    details += [
         ("Developer / company", technology.company or "—"),
         ("Short description", technology.short_description or "—"),
         ("Type", _label("technology_type", technology.type_code) if technology.type_code else "To classify"),

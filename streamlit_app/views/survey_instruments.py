@@ -1,4 +1,5 @@
-"""Instruments (lead): published instruments and versions, preview, REDCap export, and import with warnings."""
+"""Instruments (lead): published instruments and versions, preview, REDCap export, import with warnings,
+and import of responses from a flat file (every problem, or every cell read tolerantly, listed)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from storage.survey_io import detect_instrument_format, read_instrument_file
+from storage.survey_io import ResponsesImportSummary, detect_instrument_format, import_responses, read_instrument_file
 from storage.surveys import SurveyError, instrument_by_id, instrument_fields_frame, list_instruments, next_instrument_version, save_instrument
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
 from streamlit_app.widgets import md_escape, record_download
+from survey.flat_responses import ResponsesImportError
 from survey.imports import InstrumentImportError
 from survey.redcap import export_data_dictionary
 
@@ -20,7 +22,7 @@ actor = identity.actor
 engine = get_engine()
 st.title("Instruments")
 
-list_tab, import_tab = st.tabs(["Published", "Import"])
+list_tab, import_tab, responses_tab = st.tabs(["Published", "Import", "Import responses"])
 
 with list_tab:
     instruments = list_instruments(engine, actor=actor)
@@ -83,3 +85,42 @@ with import_tab:
                 else:
                     st.session_state["sv_import_done"] = f"Saved {md_escape(instrument.name)} version {instrument.version}."
                     st.rerun()
+
+
+def _show_import_result(summary: ResponsesImportSummary) -> None:
+    st.success(f"Imported {summary.imported} of {summary.records} responses into {md_escape(summary.instrument)} version "
+               f"{summary.version} ({summary.already_imported} were already imported).")
+    if summary.coercions_total:
+        listed = len(summary.coercions)
+        st.warning(f"{summary.coercions_total} cell(s) were not written as this tool writes them and were read as shown "
+                   f"below{f' (the first {listed})' if listed < summary.coercions_total else ''}. Check that this is "
+                   "what the file meant.")
+        st.dataframe(pd.DataFrame([{"row": c.row, "column": c.column, "in the file": c.original, "read as": c.value,
+                                    "why": c.reason} for c in summary.coercions]), hide_index=True, width="stretch")
+
+
+with responses_tab:
+    st.write("Import responses from a flat file in the layout *Export responses* writes (REDCap's: one row per response, "
+             "then one row per technology). The import is all or nothing: a file with any problem imports nothing and "
+             "lists them. Cells a spreadsheet or pandas rewrote (`1.0` for 1, `TRUE`/`FALSE` for yes/no, date serial "
+             "numbers) are read as they were meant, and each is listed. Importing the same file again adds nothing.")
+    versions = {int(row.instrument_id): (row.name, int(row.version)) for row in instruments.itertuples()}
+    target = st.selectbox("Instrument the responses answer", list(versions), format_func=lambda i: labels[i],
+                          key="sv_responses_instrument")
+    responses_upload = st.file_uploader("Responses file (CSV or XLSX)", type=["csv", "xlsx"], key="sv_responses_file")
+    if responses_upload is not None and target is not None:
+        content = responses_upload.getvalue()
+        import_key = f"sv_import_responses_{hashlib.sha256(content).hexdigest()[:16]}"
+        if st.button("Import responses", type="primary", key=import_key):
+            name, version = versions[target]
+            try:
+                st.session_state[f"{import_key}_result"] = import_responses(engine, name, content, version=version, actor=actor)
+            except ResponsesImportError as error:
+                shown = len(error.errors)
+                st.error(f"Nothing was imported: the file has {error.total} problem(s)"
+                         f"{f'; the first {shown} are listed' if shown < error.total else ''}.")
+                st.dataframe(pd.DataFrame(error.errors, columns=["row", "column", "problem"]), hide_index=True, width="stretch")
+            except SurveyError as error:
+                st.error(md_escape(str(error)))
+        if (summary := st.session_state.get(f"{import_key}_result")) is not None:
+            _show_import_result(summary)

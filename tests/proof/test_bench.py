@@ -39,3 +39,10 @@ def test_figures_become_markdown_tables():
     assert figures_markdown({"latency": {"p50_ms": 120.25, "p95_ms": 800}, "ok": True}) == [
         "| figure | value |", "| --- | --- |", "| latency.p50_ms | 120.25 |", "| latency.p95_ms | 800 |", "| ok | True |",
     ]
+
+
+def test_the_import_and_start_up_benchmarks_are_found_with_their_options():
+    runs = {run.label: run for run in plan(quick=True, postgres_url="postgresql://server/db", only=["bench_import", "bench_cli"])}
+    assert set(runs) == {"bench_import.py", "bench_cli.py"}
+    assert runs["bench_import.py"].command[-3:] == ("--json", "--postgres", "postgresql://server/db")
+    assert runs["bench_cli.py"].wants_json and "--postgres" not in runs["bench_cli.py"].command

@@ -38,8 +38,11 @@ def test_valid_input_sets_the_first_group_as_primary(engine) -> None:
         ({"type_code": "automation", "subtype_code": "imaging"}, "subtype_code: 'imaging' is not a subtype of 'automation'"),
         ({"clinical_areas": ["radiology", "alchemy"]}, "clinical_areas: unknown clinical area 'alchemy'"),
         ({"primary_workforce_group": "nurse:district_nursing"}, "primary_workforce_group: must be one of the technology's workforce groups"),
-        ({"ukca_ce_class": "IV"}, "must be one of I, IIa, IIb, III"),
-        ({"fda_submission_number": "K123456"}, "fda_pathway: required when an FDA submission number is given"),
+        ({"ukca_ce_class": "IV"}, "'IV' is not a UKCA/CE class: use one of I, IIa, IIb, III"),
+        ({"fda_submission_number": "BK200123"}, "fda_pathway: required when the FDA submission number does not show it"),
+        ({"fda_pathway": "PMA approved", "fda_submission_number": "K123456"},
+         "fda_pathway: PMA does not match submission number K123456, which is a 510(k) number"),
+        ({"fda_pathway": "510(k) or PMA"}, "is not an FDA pathway"),
         ({"name": "  "}, "a name is required"),
     ],
 )

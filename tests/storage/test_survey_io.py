@@ -89,7 +89,8 @@ def test_import_is_all_or_nothing_with_row_numbers(engine):
     ).encode()
     with pytest.raises(ResponsesImportError) as error:
         import_responses(engine, "clinician_experience", unknown_technology)
-    assert [(row, column) for row, column, _ in error.value.errors] == [(2, "technology_id")] and "424242" in error.value.errors[0][2]
+    # The problem names the row holding the unknown technology.
+    assert [(row, column) for row, column, _ in error.value.errors] == [(4, "technology_id")] and "424242" in error.value.errors[0][2]
     assert count(engine, SurveyResponse) == 0
 
 

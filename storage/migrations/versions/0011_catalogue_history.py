@@ -1,7 +1,7 @@
 """catalogue history: an append-only revision of each technology's classification and desk assessment
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0009
 
 Every existing technology gets a "baseline" revision dated now: its state when the history began
 (what it was before is not known, and the analysis says so for earlier dates). Like the audit
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0005"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
