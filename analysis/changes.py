@@ -108,6 +108,22 @@ def evidence_between(frames: Mapping[str, pd.DataFrame], history: pd.DataFrame |
     return table.reset_index()
 
 
+# Survey variables behind each quantity (minutes: the minutes and the saved/added answer).
+_QUANTITY_VARIABLES = {**{q: (v,) for q, v in s.SURVEY_VARIABLE.items()},
+                       "minutes_per_case": (s.VAR_MINUTES, s.VAR_TIME_EFFECT)}
+
+
+def _responses_about(answers: pd.DataFrame, published: pd.DataFrame) -> np.ndarray:
+    """Ids of the responses that answered (not "don't know") a question behind a published estimate."""
+    answers = s.validate_frame(answers, "answers")
+    variable_quantity = {variable: quantity for quantity, variables in _QUANTITY_VARIABLES.items() for variable in variables}
+    quantity = answers["variable"].astype(object).map(variable_quantity)
+    chosen = pd.MultiIndex.from_frame(published[["technology_id", "quantity"]].astype({"technology_id": "int64"}))
+    keys = pd.MultiIndex.from_arrays([answers["technology_id"].fillna(-1).astype("int64"), quantity.fillna("")])
+    about = keys.isin(chosen) & (answers["value"].astype(object) != s.DONT_KNOW).to_numpy()
+    return answers.loc[about, "response_id"].unique()
+
+
 def _adoption_dates(adoption: pd.DataFrame) -> pd.Series:
     """When each adoption record came into force (as analysis.as_of.adoption_as_of dates it)."""
     discontinued = (adoption["status"].astype(object) == "discontinued").to_numpy()
@@ -116,10 +132,13 @@ def _adoption_dates(adoption: pd.DataFrame) -> pd.Series:
 
 
 def evidence_by_month(frames: Mapping[str, pd.DataFrame], history: pd.DataFrame | None, first_day: pd.Timestamp | str,
-                      last_day: pd.Timestamp | str, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+                      last_day: pd.Timestamp | str, threshold: int = DEFAULT_THRESHOLD,
+                      published: pd.DataFrame | None = None) -> pd.DataFrame:
     """Evidence arriving per month by source, for a timeline. Columns: month (YYYY-MM), survey
-    (responses submitted; counts from 1 to ``threshold`` - 1 suppressed, with what would reveal
-    them), workshop (rounds closed), sites (adoption records coming into force), catalogue edits
+    (responses submitted whose answers the estimates use: those about a technology and quantity in
+    ``published`` (technology_id, quantity: where survey evidence is shown), every response when
+    it is None; counts from 1 to ``threshold`` - 1 suppressed, with what would reveal them),
+    workshop (rounds closed), sites (adoption records coming into force), catalogue edits
     (revisions), plus survey_suppressed and suppression_note."""
     start, end = day_end(first_day), day_end(last_day)
     months = pd.period_range(start.to_period("M"), end.to_period("M"), freq="M")
@@ -130,6 +149,8 @@ def evidence_by_month(frames: Mapping[str, pd.DataFrame], history: pd.DataFrame 
         return inside.dt.to_period("M").value_counts().reindex(months, fill_value=0).to_numpy()
 
     responses = s.validate_frame(frames["responses"], "responses")
+    if published is not None:
+        responses = responses[responses["response_id"].isin(_responses_about(frames["answers"], published)).to_numpy()]
     workshops = s.validate_frame(frames["workshop_results"], "workshop_results")
     rounds = workshops.drop_duplicates(["workshop_id", "round"])["closed_at"]
     adoption = s.validate_frame(frames["adoption"], "adoption")

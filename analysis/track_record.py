@@ -64,10 +64,13 @@ def scale_dates(adoption: pd.DataFrame, rule: ScaleRule) -> pd.Series:
     result = pd.Series(pd.NaT, index=pd.Index(sorted(adoption["technology_id"].unique()), name="technology_id"),
                        dtype="datetime64[ns]")
     for nth, mask in ((rule.scaled_sites, status == "scaled"), (needed_live, status.isin(s.LIVE_STATUSES))):
-        dates = since[mask.to_numpy()].groupby(adoption.loc[mask.to_numpy(), "technology_id"]).apply(
-            lambda values, n=nth: np.sort(values.to_numpy())[n - 1] if len(values) >= n else np.datetime64("NaT"))
-        dates = pd.to_datetime(dates).reindex(result.index)
-        result = result.where(~(dates.notna() & (result.isna() | (dates < result))), dates)
+        chosen = pd.DataFrame({"technology_id": adoption.loc[mask.to_numpy(), "technology_id"].to_numpy(),
+                               "since": since[mask.to_numpy()].to_numpy()}).sort_values(["technology_id", "since"])
+        # The n-th site of each technology, in order of arrival.
+        nth_site = chosen[chosen.groupby("technology_id").cumcount() == nth - 1].set_index("technology_id")["since"]
+        dates = nth_site.reindex(result.index)
+        earlier = dates.notna() & (result.isna() | (dates < result))
+        result = result.mask(earlier, dates)
     return result
 
 
@@ -78,7 +81,8 @@ def classify_calls(calls: pd.DataFrame, reached: pd.Series, today: pd.Timestamp 
     within_year_known / within_year (scale within a year of the call, once it can be told)."""
     today = pd.Timestamp(today).normalize()
     table = calls.copy()
-    table["reached"] = table["technology_id"].map(reached).astype("datetime64[ns]")
+    table["reached"] = pd.to_datetime(pd.Series(reached, dtype="datetime64[ns]").reindex(
+        table["technology_id"].to_numpy()).to_numpy())
     day, when = pd.to_datetime(table["day"]), table["reached"]
     outcomes = []
     for call_day, band, scaled in zip(day, table["horizon"], when, strict=True):

@@ -654,7 +654,9 @@ def compare_days(inputs: AnalysisInputs, history: pd.DataFrame | None, settings:
     changes = changed_estimates(*sides, evidence_between(inputs.frames(), history, first, last), threshold)
     names = inputs.technologies.set_index("technology_id")["name"]
     changes.insert(1, "name", changes["technology_id"].map(names).astype(object))
-    return Comparison(first, last, changes, evidence_by_month(inputs.frames(), history, first, last, threshold))
+    # The survey timeline counts responses whose answers the later estimates use: withheld ones never show.
+    published = sides[1].loc[sides[1]["n_survey"] > 0, ["technology_id", "quantity"]]
+    return Comparison(first, last, changes, evidence_by_month(inputs.frames(), history, first, last, threshold, published))
 
 
 @dataclass(frozen=True)

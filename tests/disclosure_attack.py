@@ -29,7 +29,7 @@ from analysis.blending import BlendSettings
 from analysis.views import Filters
 from storage.analysis_inputs import AnalysisInputs
 from storage.exports import table_bytes
-from streamlit_app.report import build_report, compute_analysis, compute_estimates
+from streamlit_app.report import build_report, compare_days, roadmap_analysis, track_record
 
 FIXED_MOMENT = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 
@@ -75,17 +75,27 @@ def _split(weight: float, settings: BlendSettings) -> tuple[int | None, int | No
 
 def published_outputs(inputs: AnalysisInputs, threshold: int, filters: Filters | None = None,
                       settings: BlendSettings | None = None,
-                      labels: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, str]:
-    """Everything a lead can see or export for these inputs, as text keyed by where it appears.
+                      labels: Mapping[str, Mapping[str, str]] | None = None,
+                      history: pd.DataFrame | None = None, day: str | None = None) -> dict[str, str]:
+    """Everything a lead can see or export for these inputs, as text keyed by where it appears:
+    today's views, or (``day``, with the catalogue ``history``) the views as of that day, what
+    changed from that day to today, and the track record.
 
     The report's stamp of the data version (a count of writes) is blanked: it says nothing of
     any answer but differs between two databases built differently.
     """
     settings = settings or BlendSettings()
     filters = filters or Filters()
-    estimates = compute_estimates(inputs, settings, threshold, filters.respondent_filter())
-    analysis = compute_analysis(inputs, estimates, settings, filters, threshold, as_of="2030-01-01")
+    analysis = roadmap_analysis(inputs, history, settings, filters, threshold, day)
     outputs = {"estimates export": table_bytes(analysis.estimates_table, "csv").decode("utf-8")}
+    track = None
+    if day is not None:
+        comparison = compare_days(inputs, history, settings, threshold, day, pd.Timestamp.now().normalize())
+        outputs["what changed"] = table_bytes(comparison.changes, "csv").decode("utf-8")
+        outputs["evidence per month"] = table_bytes(comparison.by_month, "csv").decode("utf-8")
+        track = track_record(inputs, history, settings, threshold)
+        for name, table in (("calls", track.calls), ("by band", track.by_band), ("reliability", track.reliability)):
+            outputs[f"track record {name}"] = table_bytes(table, "csv").decode("utf-8")
     for name, table in analysis.tables.items():
         outputs[f"table {name}"] = table_bytes(table, "csv").decode("utf-8")
     for type_code in analysis.types_present:
@@ -95,7 +105,7 @@ def published_outputs(inputs: AnalysisInputs, threshold: int, filters: Filters |
         for quantity in s.QUANTITIES:
             rows, note = analysis.evidence(int(technology_id), quantity)
             outputs[f"evidence {technology_id} {quantity}"] = table_bytes(rows, "csv").decode("utf-8") + f"\n{note}"
-    report = build_report(analysis, [], labels, generated_at=FIXED_MOMENT, method_text="")
+    report = build_report(analysis, [], labels, generated_at=FIXED_MOMENT, method_text="", track=track)
     outputs["report"] = re.sub(r"<td>Data version</td><td>\d+</td>", "<td>Data version</td><td>#</td>", report)
     return outputs
 

@@ -248,3 +248,15 @@ def test_evidence_per_month_hides_few_survey_responses():
     assert table["survey_suppressed"].tolist() == [True, True, False]  # 4 and 1 hidden (each would reveal the other)
     between = evidence_between(few, history_of(few, edit_day="2025-02-02"), "2025-02-01", "2025-03-01")
     assert between.set_index(["technology_id", "quantity"]).loc[(1, "time_to_deployment"), "catalogue_edits"] == 1
+
+
+def test_a_past_day_is_stamped_on_the_report_and_the_export(tmp_path):
+    from streamlit_app.report import build_report
+
+    frames = world()
+    analysis = roadmap_analysis(assemble_inputs(frames, 1), history_of(frames), BlendSettings(), Filters(), N, "2025-02-01")
+    assert analysis.is_past and analysis.as_of_text == "as of 01 February 2025"
+    content = build_report(analysis, [], None, method_text="")
+    assert "<td>The roadmap</td><td>as of 01 February 2025</td>" in content
+    assert "released in steps of at least 5 respondents per technology" in content
+    assert "History not known" in content

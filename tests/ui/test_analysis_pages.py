@@ -3,6 +3,7 @@ refresh on new evidence, the estimates drill-down and sensitivity sliders, case 
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -13,13 +14,14 @@ from streamlit.testing.v1 import AppTest
 from analysis.blending import BlendSettings, estimate_all
 from analysis.views import Filters
 from storage.analysis_inputs import load_analysis_inputs
+from storage.catalogue_history import load_catalogue_history
 from storage.case_studies import load_demo_case_studies
 from storage.catalogue import TechnologyInput, create_technology
 from storage.db import make_engine
 from storage.demo import load_demo_catalogue
 from storage.demo_evidence import load_demo_evidence
 from storage.demo_workshop import load_demo_workshop
-from streamlit_app.report import compute_analysis, compute_estimates
+from streamlit_app.report import compare_days, compute_analysis, compute_estimates, roadmap_analysis
 from tests.ui.helpers import APP, open_app, prepare_environment, texts
 
 VIEWS = ["Distribution", "Use-case profiles", "Spread", "AI overview", "Roadmap timeline", "Workforce impact",
@@ -276,6 +278,59 @@ def test_respondent_filters_recompute_the_estimates_and_withhold_what_would_sing
     assert at.dataframe[0].value["Survey respondents"].astype(str).tolist() == [
         "withheld (<5)" if hidden else str(count) for hidden, count in zip(later["survey_withheld"], later["n_survey"], strict=True)]
     assert f"respondents who answered from {pd.Timestamp(f'{months[1]}-01'):%b %Y}" in plain(at)
+
+
+def test_the_roadmap_as_of_a_past_day(demo_url: str) -> None:
+    at = open_app("lead", ROADMAP)
+    at.date_input(key="af_as_of").set_value(dt.date(2026, 3, 1)).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "The roadmap as of 01 March 2026" in plain(at)
+    assert any("The roadmap as of 01 March 2026: survey answers submitted by then" in i.value for i in at.info)
+    assert at.multiselect(key="af_staff_groups").disabled  # respondent filters: today only
+    inputs = load_analysis_inputs(make_engine(demo_url))
+    past = roadmap_analysis(inputs, load_catalogue_history(make_engine(demo_url)), BlendSettings(), Filters(), 5, "2026-03-01")
+    assert metric(at, "Deployable within a year") == str(past.headline["deployable_within_year"])
+    # Fewer survey answers had arrived by then than today.
+    assert past.estimates["n_survey"].sum() < expected(demo_url).estimates["n_survey"].sum()
+    # The estimates page follows the same day, and its downloads are stamped with it.
+    at.switch_page(f"views/{ESTIMATES}")
+    at.run()
+    assert "The roadmap as of 01 March 2026" in plain(at)
+    shown = [d.value for d in at.dataframe if "Survey respondents" in d.value.columns][0]
+    assert shown["Survey respondents"].astype(str).tolist() == [
+        "withheld (<5)" if hidden else str(count) for hidden, count in zip(past.estimates_table["survey_withheld"],
+                                                                          past.estimates_table["n_survey"], strict=True)]
+    at.button(key="af_today").click().run()
+    assert "The roadmap today" in plain(at)
+
+
+def test_what_changed_between_two_days(demo_url: str) -> None:
+    at = show_view(open_app("lead", ROADMAP), "What changed")
+    at.date_input(key="changes_from").set_value(dt.date(2026, 1, 1)).run()
+    at.date_input(key="changes_to").set_value(dt.date(2026, 5, 1)).run()
+    assert not at.exception, [e.message for e in at.exception]
+    inputs = load_analysis_inputs(make_engine(demo_url))
+    comparison = compare_days(inputs, load_catalogue_history(make_engine(demo_url)), BlendSettings(), 5, "2026-01-01", "2026-05-01")
+    assert metric(at, "Estimates that moved") == str(len(comparison.changes)) != "0"
+    table = [d.value for d in at.dataframe if "Moved" in d.value.columns][0]
+    assert len(table) == len(comparison.changes)
+    assert set(table["Moved"]) <= {"sooner", "later", "higher", "lower", "further", "back", "interval changed",
+                                   "more time saved", "less time saved", "now estimated", "no longer estimated", "moved"}
+    months = [d.value for d in at.dataframe if "survey" in d.value.columns][0]
+    assert months["month"].tolist() == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
+
+
+def test_the_track_record_states_its_rule_and_judges_every_call(demo_url: str) -> None:
+    at = show_view(open_app("lead", ROADMAP), "Track record")
+    assert not at.exception, [e.message for e in at.exception]
+    assert "reaches scale on the first day at least 1 site(s) report it scaled" in plain(at)
+    bands = [d.value for d in at.dataframe if "calls" in d.value.columns][0]
+    assert bands["calls"].sum() > 0
+    assert (bands[["came true", "came early", "missed", "open"]].sum(axis=1) == bands["calls"]).all()
+    at.number_input(key="scale_scaled_sites").set_value(50).run()
+    assert "at least 50 site(s) report it scaled" in plain(at)
+    stricter = [d.value for d in at.dataframe if "calls" in d.value.columns][0]
+    assert stricter["came true"].sum() <= bands["came true"].sum()
 
 
 def test_a_bad_disclosure_setting_stops_the_page(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
