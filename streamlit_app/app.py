@@ -14,10 +14,10 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from streamlit_app.auth import current_identity, startup_problems  # noqa: E402
-from streamlit_app.navigation import pages_for, pages_needing_sign_in  # noqa: E402
+from streamlit_app.navigation import pages_for, pages_needing_sign_in, pages_refused_to  # noqa: E402
 from streamlit_app.views.sign_in import (  # noqa: E402
-    explain_a_refused_link,
     render_configuration_refusal,
+    render_refused_link,
     render_sign_in,
     render_user_box,
 )
@@ -41,6 +41,12 @@ if identity is None:
     navigation = st.navigation({"Account": [sign_in, *wanted], **pages_for(None, default_url_path="sign-in")})
 else:
     render_user_box(identity)
-    navigation = st.navigation(pages_for(identity.role), expanded=True)
-    explain_a_refused_link(identity)
+    sections = pages_for(identity.role)
+    # A link to a page this role may not use (followed before or after signing in) says so at
+    # that address instead of "Page not found".
+    refused = [st.Page(partial(render_refused_link, spec, identity), title=spec.title, url_path=spec.url_path,
+                       visibility="hidden") for spec in pages_refused_to(identity.role)]
+    first_section = next(iter(sections))
+    sections[first_section] = [*sections[first_section], *refused]
+    navigation = st.navigation(sections, expanded=True)
 navigation.run()
