@@ -203,10 +203,13 @@ def sign_out() -> None:
         st.logout()
 
 
-def still_signed_in() -> bool:
-    """For auto-refreshing fragments, which do not rerun the entry script: whether this browser
-    session's sign-in still holds (checked against the database like every full run)."""
-    return current_identity() is not None
+def recheck_role(*allowed: str) -> None:
+    """For auto-refreshing fragments, which do not rerun the entry script: when this browser
+    session's sign-in has ended (or its role changed) since the page was drawn, rerun the whole
+    app, which then asks for sign-in. Checked against the database like every full run."""
+    identity = current_identity()
+    if identity is None or identity.role not in allowed:
+        st.rerun(scope="app")
 
 
 def record_ui_event(action: str, target: str, details: Mapping[str, Any] | None = None, *, outcome: str = "success") -> None:
