@@ -90,6 +90,7 @@ start_worker() {
   .venv/bin/streamlit run streamlit_app/server.py --server.address 127.0.0.1 --server.port "$port" \
     --server.headless true >>"$RUN_DIR/worker-$index.log" 2>&1 &
   PIDS[index]=$!
+  echo "${PIDS[index]}" >"$RUN_DIR/worker-$index.pid"
   # A process just started gets its start-up time before failed checks count against it.
   FAILS[index]=$((-START_TIMEOUT / HEALTH_INTERVAL))
 }
