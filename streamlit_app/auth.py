@@ -89,13 +89,30 @@ def csrf_token() -> str | None:
     return browser_cookie(CSRF_COOKIE)
 
 
+class _NoSecretsFile:
+    """Which st.secrets object was last found to have no file. Without a file, Streamlit looks for
+    one again on every access, under a lock every session shares: three times per page run that
+    queued a room of participants behind each other. The check is repeated only when a secrets
+    file has appeared since (an accelerator: the answer itself comes from the files)."""
+
+    secrets: object = None
+
+
+def _secrets_files_exist() -> bool:
+    return any(Path(path).exists() for path in st.get_option("secrets.files"))
+
+
 def secrets_mapping() -> Mapping[str, Any] | None:
     """st.secrets, or None when there is no secrets file."""
-    try:
-        list(st.secrets.keys())
-    except FileNotFoundError:  # StreamlitSecretNotFoundError: no secrets.toml
+    secrets = st.secrets
+    if _NoSecretsFile.secrets is secrets and not _secrets_files_exist():
         return None
-    return st.secrets
+    try:
+        list(secrets.keys())
+    except FileNotFoundError:  # StreamlitSecretNotFoundError: no secrets.toml
+        _NoSecretsFile.secrets = secrets
+        return None
+    return secrets
 
 
 def auth_section() -> Mapping[str, Any] | None:

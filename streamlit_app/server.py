@@ -16,9 +16,35 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+import asyncio  # noqa: E402
+import importlib  # noqa: E402
+from collections.abc import AsyncIterator  # noqa: E402
+from contextlib import asynccontextmanager  # noqa: E402
+
 from starlette.middleware import Middleware  # noqa: E402
 from streamlit.starlette import App  # noqa: E402
 
 from streamlit_app.web_session import CsrfCookieMiddleware, session_routes  # noqa: E402
 
-app = App("app.py", routes=session_routes(), middleware=[Middleware(CsrfCookieMiddleware)])
+# What the pages import (plotly, pandas, the repositories...): about 3 s of imports, which the
+# first visitors of a fresh process would otherwise wait for, one behind the other under Python's
+# import lock (a room joining a workshop just after a start or a restart).
+PAGE_DEPENDENCIES = (
+    "streamlit_app.auth", "streamlit_app.widgets", "streamlit_app.workshop_widgets", "streamlit_app.survey_form",
+    "streamlit_app.technology_form", "streamlit_app.analysis_state", "storage.workshops", "storage.surveys",
+)
+
+
+def import_page_dependencies() -> None:
+    for name in PAGE_DEPENDENCIES:
+        importlib.import_module(name)
+
+
+@asynccontextmanager
+async def warm_up(_app: App) -> AsyncIterator[None]:
+    """Import the pages' dependencies before the server answers its first health check."""
+    await asyncio.to_thread(import_page_dependencies)
+    yield
+
+
+app = App("app.py", routes=session_routes(), middleware=[Middleware(CsrfCookieMiddleware)], lifespan=warm_up)

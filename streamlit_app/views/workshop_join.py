@@ -40,7 +40,8 @@ st.title("Join a workshop")
 
 def remember_token(token: str) -> None:
     st.session_state[TOKEN_KEY] = token
-    st.query_params["p"] = token
+    if st.query_params.get("p") != token:  # setting it again would send the browser a message each run
+        st.query_params["p"] = token
 
 
 def forget_seat() -> None:
@@ -150,16 +151,19 @@ def rating_form(seat: ParticipantView, token: str) -> None:
         choices: dict[int, tuple[int | None, str]] = {}
         for item in items:
             scale = workshop.scale_for(item)
-            st.markdown(f"**{item.position}. {md_escape(item.label)}**")
-            rate_column, feedback_column = st.columns([3, 2]) if previous_round or live is not None else (st.container(), None)
+            # One bordered box per item, the item itself as the rating's label: every element
+            # costs the server work on each save, and a whole room saves at once.
+            box = st.container(border=True)
+            rate_column, feedback_column = box.columns([3, 2]) if previous_round or live is not None else (box, None)
             with rate_column:
                 value, reason = saved.get(item.id, (None, ""))
                 chosen = st.radio(
-                    f"Your rating for item {item.position}", scale.values, format_func=scale.value_label, horizontal=True,
-                    index=scale.values.index(value) if value in scale.values else None, key=f"ws_rate_{current.number}_{item.id}",
+                    f"**{item.position}. {md_escape(item.label)}**", scale.values, format_func=scale.value_label,
+                    horizontal=True, index=scale.values.index(value) if value in scale.values else None,
+                    key=f"ws_rate_{current.number}_{item.id}",
                 )  # fmt: skip
-                typed = st.text_input(f"Reason (optional, up to {REASON_MAX_CHARS} characters)", value=reason,
-                                      max_chars=REASON_MAX_CHARS, key=f"ws_reason_{current.number}_{item.id}")
+                typed = st.text_input(f"Reason for item {item.position} (optional, up to {REASON_MAX_CHARS} characters)",
+                                      value=reason, max_chars=REASON_MAX_CHARS, key=f"ws_reason_{current.number}_{item.id}")
                 choices[item.id] = (chosen, typed)
             if feedback_column is not None:
                 with feedback_column:
@@ -169,7 +173,6 @@ def rating_form(seat: ParticipantView, token: str) -> None:
                         counts = live[live["item_id"] == item.id]
                         st.plotly_chart(distribution_figure(counts, scale, "This round so far"), width="stretch",
                                         key=f"ws_live_{item.id}", config={"displayModeBar": False})
-            st.divider()
         submitted = st.form_submit_button("Save ratings", type="primary")
     if submitted:
         missing = [str(item.position) for item in items if choices[item.id][0] is None]
