@@ -58,17 +58,8 @@ from analysis.consensus_rules import COMET_RULE
 from storage.db import make_engine, write_session
 from storage.migrate import upgrade_to_head
 from storage.models.catalogue import Technology
-from storage.workshops import (
-    NINE_POINT_SCALE,
-    Actor,
-    RatingScale,
-    create_workshop,
-    get_workshop,
-    open_round,
-    parse_workshop_input,
-    participant_ratings,
-    ratings_export,
-)
+from storage.workshops import Actor, create_workshop, get_workshop, open_round, participant_ratings, ratings_export
+from survey.workshop_rules import NINE_POINT_SCALE, RatingScale, parse_workshop_input
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Server, start_server
 
 TARGET_PARTICIPANTS = 40

@@ -12,20 +12,22 @@ import pandas as pd
 import streamlit as st
 
 from storage.workshops import (
-    JoinError,
-    ParticipantView,
-    RatingError,
-    RatingInput,
     find_workshop_by_code,
-    format_join_code,
     join_workshop,
-    normalise_join_code,
     participant_ratings,
     participant_session,
     round_distribution,
     round_reasons,
     participant_round_state,
     save_ratings,
+)
+from survey.workshop_rules import (
+    JoinError,
+    ParticipantView,
+    RatingError,
+    RatingInput,
+    format_join_code,
+    normalise_join_code,
 )
 from streamlit_app.runtime import get_engine
 from streamlit_app.widgets import database_errors, md_escape

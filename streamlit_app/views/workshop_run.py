@@ -6,7 +6,6 @@ from __future__ import annotations
 import streamlit as st
 
 from storage.workshops import (
-    WorkshopError,
     analyse_workshop,
     attrition,
     close_round,
@@ -17,6 +16,7 @@ from storage.workshops import (
     open_round,
     set_invited,
 )
+from survey.workshop_rules import WorkshopError
 from streamlit_app.auth import recheck_role, require_role
 from streamlit_app.runtime import get_engine
 from streamlit_app.widgets import database_errors, md_escape
