@@ -30,9 +30,8 @@ fail() { say "$*"; exit 1; }
 [[ "$WORKERS" =~ ^[1-9][0-9]?$ ]] || fail "ROADMAP_WORKERS must be a whole number from 1 to 99 (got '$WORKERS')"
 [[ "$PORT" =~ ^[0-9]+$ && "$FIRST_WORKER_PORT" =~ ^[0-9]+$ ]] || fail "ROADMAP_PORT and ROADMAP_WORKER_PORT must be port numbers"
 [ -x .venv/bin/python ] || fail "the project is not set up here: run scripts/setup.sh first"
-NGINX="$(command -v nginx || true)"
-[ -n "$NGINX" ] || { [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx; } || true
-[ -n "$NGINX" ] || fail "nginx is not installed. Install the Debian package: sudo apt-get install nginx (this script installs nothing)."
+NGINX="${ROADMAP_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
+[ -x "$NGINX" ] || fail "nginx is not installed (looked for $NGINX). Install the Debian package: sudo apt-get install nginx (this script installs nothing)."
 case "${ROADMAP_DEV_LOGIN:-0}" in
   1|true|yes|on) fail "ROADMAP_DEV_LOGIN is on: the development sign-in is for one local process (scripts/run.sh), never a served deployment" ;;
 esac
@@ -154,6 +153,8 @@ $UPSTREAMS    }
 
     server {
         listen $LISTEN:$PORT;
+        # Streamlit's counters (sessions, caches) are for this host's monitoring, not the public.
+        location = /_stcore/metrics { return 404; }
         location / {
             proxy_pass http://roadmap_app;
             proxy_http_version 1.1;
