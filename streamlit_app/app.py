@@ -1,4 +1,7 @@
-"""Entry script: `streamlit run streamlit_app/app.py`."""
+"""The app's script: sign-in, the page list for the signed-in role, and the page. Served by
+``streamlit_app/server.py`` (``streamlit run streamlit_app/server.py``, as scripts/run.sh and
+scripts/serve.sh do); ``streamlit run streamlit_app/app.py`` still runs it without the sign-in
+routes."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from streamlit_app.views.sign_in import (  # noqa: E402
     render_sign_in,
     render_user_box,
 )
+from streamlit_app.widgets import DATABASE_READ_FAILED, database_errors  # noqa: E402
 
 st.set_page_config(page_title="AI Workforce Roadmap", page_icon=":material/map:", layout="wide")
 
@@ -31,7 +35,9 @@ if problems:
     render_configuration_refusal(problems)
     st.stop()
 
-identity = current_identity()
+
+with database_errors(DATABASE_READ_FAILED, stop=True):
+    identity = current_identity()
 if identity is None:
     sign_in = st.Page(render_sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)
     # A bookmarked or shared link to a page that needs a role offers sign-in at that address;
@@ -49,4 +55,5 @@ else:
     first_section = next(iter(sections))
     sections[first_section] = [*sections[first_section], *refused]
     navigation = st.navigation(sections, expanded=True)
-navigation.run()
+with database_errors(DATABASE_READ_FAILED, stop=True):
+    navigation.run()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from storage.workshops import (
     find_workshop_by_code,
@@ -29,13 +30,14 @@ from survey.workshop_rules import (
     format_join_code,
     normalise_join_code,
 )
-from streamlit_app.runtime import get_engine
+from streamlit_app.runtime import database_unreachable, get_engine
 from streamlit_app.widgets import database_errors, md_escape
 from streamlit_app.workshop_widgets import distribution_figure
 
 TOKEN_KEY = "workshop_token"
 CODE_KEY = "workshop_join_code"
 REASON_MAX_CHARS = 500
+SAVE_FAILED_MESSAGE = "Your ratings could not be saved just now — they are still on this page. Try again in a moment."
 engine = get_engine()
 st.title("Join a workshop")
 
@@ -102,7 +104,12 @@ def state_signature(seat: ParticipantView) -> tuple:
 @st.fragment(run_every=4)
 def wait_for_change(token: str, signature: tuple) -> None:
     """Reload the page by itself when the facilitator opens or closes a round."""
-    state = participant_round_state(engine, token)
+    try:
+        state = participant_round_state(engine, token)
+    except DBAPIError as error:
+        if not database_unreachable(error):
+            raise
+        return  # the database is down: ask again at the next tick, without a message every few seconds
     if state is not None and state != signature:
         st.rerun(scope="app")
 
@@ -134,13 +141,20 @@ def rating_form(seat: ParticipantView, token: str) -> None:
     current = workshop.open_round
     assert current is not None
     items = workshop.items_in(current.number)
-    saved = participant_ratings(engine, token, current.number)
     previous_round = current.number - 1 if current.number > 1 else None
-    if previous_round:
-        distribution = round_distribution(engine, workshop, previous_round)
-        reasons = round_reasons(engine, workshop, previous_round)
-        own_previous = participant_ratings(engine, token, previous_round)
-    live = None if workshop.hide_results_until_close else round_distribution(engine, workshop, current.number)
+    try:
+        saved = participant_ratings(engine, token, current.number)
+        if previous_round:
+            distribution = round_distribution(engine, workshop, previous_round)
+            reasons = round_reasons(engine, workshop, previous_round)
+            own_previous = participant_ratings(engine, token, previous_round)
+        live = None if workshop.hide_results_until_close else round_distribution(engine, workshop, current.number)
+        reachable = True
+    except DBAPIError as error:
+        if not database_unreachable(error):
+            raise
+        # The form stays (its widgets keep what was chosen); last round's feedback waits.
+        reachable, saved, previous_round, live = False, {}, None, None
 
     st.markdown(f"### Round {current.number} of {workshop.n_rounds}")
     st.caption(f"You are {seat.alias} ({md_escape(seat.group_name)}). Rate every item; you can change your ratings "
@@ -181,9 +195,12 @@ def rating_form(seat: ParticipantView, token: str) -> None:
         if missing:
             st.error(f"Rate every item before saving; still to rate: item{'s' if len(missing) > 1 else ''} {', '.join(missing)}.")
             return
-        count = None
         # An unreachable database shows a message and keeps the ratings on screen to try again.
-        with database_errors("Your ratings could not be saved just now — they are still on this page. Try again in a moment."):
+        if not reachable:
+            st.error(SAVE_FAILED_MESSAGE, icon=":material/cloud_off:")
+            return
+        count = None
+        with database_errors(SAVE_FAILED_MESSAGE):
             try:
                 count = save_ratings(engine, token, current.number,
                                      [RatingInput(item_id=item_id, value=int(value), reason=reason)
