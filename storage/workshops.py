@@ -506,26 +506,29 @@ def save_ratings(engine: Engine, token: str, round_number: int, ratings: Sequenc
     """
     parsed = parse_ratings(ratings)
     moment = now_utc(now)
+    # Plain column reads, not ORM objects: a whole room saves at once, so this path is kept lean.
     with write_session(engine) as session:
-        participant = session.scalars(select(Participant).where(Participant.token_hash == _hash(token))).first()
-        if participant is None:
+        seat = session.execute(
+            select(Participant.id, Participant.workshop_id, Workshop.scales)
+            .join(Workshop, Workshop.id == Participant.workshop_id).where(Participant.token_hash == _hash(token))
+        ).first()
+        if seat is None:
             raise RatingError("Your seat in this workshop was not found; join again with the code.")
-        round_ = session.scalars(
-            select(WorkshopRound)
-            .where(WorkshopRound.workshop_id == participant.workshop_id, WorkshopRound.number == round_number)
+        round_ = session.execute(
+            select(WorkshopRound.id, WorkshopRound.closed_at)
+            .where(WorkshopRound.workshop_id == seat.workshop_id, WorkshopRound.number == round_number)
             .with_for_update(read=True)
         ).first()
         if round_ is None or round_.closed_at is not None:
             raise RatingError(f"Round {round_number} is closed; ratings can no longer be changed.")
         items = {
-            item.id: RatedItem(item.id, item.position, item.question, item.dropped_after_round)
-            for item in session.scalars(select(WorkshopItem).where(WorkshopItem.workshop_id == participant.workshop_id))
+            row.id: RatedItem(row.id, row.position, row.question, row.dropped_after_round)
+            for row in session.execute(select(WorkshopItem.id, WorkshopItem.position, WorkshopItem.question,
+                                              WorkshopItem.dropped_after_round)
+                                       .where(WorkshopItem.workshop_id == seat.workshop_id))
         }
-        scales = WorkshopScales.model_validate(
-            session.scalar(select(Workshop.scales).where(Workshop.id == participant.workshop_id))
-        )
-        check_ratings(parsed, items, scales, round_number)
-        rows = [{"round_id": round_.id, "item_id": rating.item_id, "participant_id": participant.id,
+        check_ratings(parsed, items, WorkshopScales.model_validate(seat.scales), round_number)
+        rows = [{"round_id": round_.id, "item_id": rating.item_id, "participant_id": seat.id,
                  "value": rating.value, "reason": rating.reason, "updated_at": moment} for rating in parsed]
         _upsert(session, rows)
         return len(rows)

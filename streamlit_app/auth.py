@@ -69,14 +69,15 @@ def dev_login_enabled() -> bool:
 
 def _proxied() -> bool:
     headers = st.context.headers
-    return headers is not None and headers.get(_PROXY_HEADER) is not None
+    return headers is not None and isinstance(headers.get(_PROXY_HEADER), str)
 
 
 def browser_cookie(name: str) -> str | None:
-    """A cookie the browser sent when it opened this session (None outside a browser session)."""
+    """A cookie the browser sent when it opened this session (None outside a browser session,
+    e.g. under AppTest, whose context has no real cookies)."""
     cookies = st.context.cookies
     value = cookies.get(name) if cookies is not None else None
-    return value or None
+    return value if isinstance(value, str) and value else None
 
 
 def session_token() -> str | None:

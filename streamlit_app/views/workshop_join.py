@@ -53,8 +53,19 @@ def forget_seat() -> None:
     st.query_params.pop("p", None)
 
 
-def join_flow() -> None:
-    """Code, then group; on success the page reruns with a seat."""
+def join_flow() -> str | None:
+    """Code, then group. Returns the new seat's token when the participant joined in this run
+    (the join form is then cleared and the page carries on in the same run: a room joining at
+    once would otherwise cost the server a second run of the page each); else None."""
+    holder = st.empty()
+    with holder.container():
+        token = _join_form()
+    if token is not None:
+        holder.empty()
+    return token
+
+
+def _join_form() -> str | None:
     prefilled = st.query_params.get("join", "")
     if prefilled and CODE_KEY not in st.session_state:
         st.session_state[CODE_KEY] = normalise_join_code(prefilled)
@@ -65,7 +76,7 @@ def join_flow() -> None:
             if st.form_submit_button("Continue", type="primary"):
                 st.session_state[CODE_KEY] = normalise_join_code(typed)
                 st.rerun()
-        return
+        return None
     try:
         workshop = find_workshop_by_code(engine, code)
     except JoinError as error:
@@ -74,7 +85,7 @@ def join_flow() -> None:
             st.session_state.pop(CODE_KEY, None)
             st.query_params.pop("join", None)
             st.rerun()
-        return
+        return None
     st.subheader(md_escape(workshop.title))
     if workshop.purpose:
         st.text(workshop.purpose)
@@ -86,14 +97,14 @@ def join_flow() -> None:
         if st.form_submit_button("Join", type="primary"):
             if group_id is None:
                 st.error("Choose your stakeholder group.")
-                return
+                return None
             try:
                 token, _alias = join_workshop(engine, code, int(group_id))
             except JoinError as error:
                 st.error(str(error))
-                return
-            remember_token(token)
-            st.rerun()
+                return None
+            return token
+    return None
 
 
 def state_signature(seat: ParticipantView) -> tuple:
@@ -101,9 +112,7 @@ def state_signature(seat: ParticipantView) -> tuple:
     return workshop.status, tuple((r.number, r.closed_at is None) for r in workshop.rounds)
 
 
-@st.fragment(run_every=4)
-def wait_for_change(token: str, signature: tuple) -> None:
-    """Reload the page by itself when the facilitator opens or closes a round."""
+def _rerun_on_round_change(token: str, signature: tuple) -> None:
     try:
         state = participant_round_state(engine, token)
     except DBAPIError as error:
@@ -112,6 +121,19 @@ def wait_for_change(token: str, signature: tuple) -> None:
         return  # the database is down: ask again at the next tick, without a message every few seconds
     if state is not None and state != signature:
         st.rerun(scope="app")
+
+
+@st.fragment(run_every=4)
+def wait_for_round(token: str, signature: tuple) -> None:
+    """Between rounds: show the next round within seconds of the facilitator opening it."""
+    _rerun_on_round_change(token, signature)
+
+
+@st.fragment(run_every=12)
+def watch_for_round_close(token: str, signature: tuple) -> None:
+    """While rating: notice the facilitator closing the round. Less often than between rounds: a
+    whole room polls at once, and a save after the close is refused with its own message anyway."""
+    _rerun_on_round_change(token, signature)
 
 
 def feedback(seat: ParticipantView, item_id: int, previous_round: int, distribution: pd.DataFrame,
@@ -222,8 +244,10 @@ if seat is None:
     if token:
         forget_seat()
         st.warning("That participant link is no longer valid; join again with the code.")
-    join_flow()
-    st.stop()
+    token = join_flow()
+    seat = participant_session(engine, token) if token else None
+    if seat is None:
+        st.stop()
 
 remember_token(token)
 workshop = seat.workshop
@@ -239,7 +263,7 @@ if workshop.open_round is None:
     st.info(f"Round {done} has closed. Please wait for the facilitator to open round {done + 1}."
             if done else "You have joined. Please wait for the facilitator to open round 1.")
     st.caption("This page updates by itself.")
-    wait_for_change(token, state_signature(seat))
+    wait_for_round(token, state_signature(seat))
     st.stop()
 rating_form(seat, token)
-wait_for_change(token, state_signature(seat))
+watch_for_round_close(token, state_signature(seat))
