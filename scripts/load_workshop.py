@@ -1,4 +1,4 @@
-"""Load test of a workshop round (issue 7, "Load"): N participants rate through the real server.
+"""Load test of a workshop round (issues 7 and 12): N participants rate through the real server.
 
 Sets up a workshop with K items and an open round (through storage.workshops, on a fresh
 temporary SQLite database unless --database-url names another, e.g. a scratch PostgreSQL
@@ -20,8 +20,15 @@ Two drivers:
   confirmation counts when it is visible. Rendering N Streamlit pages costs far more CPU than
   the server's work, so on a small machine it measures the client as much as the server.
 
+A deployment that is already running (e.g. scripts/serve.sh: nginx and several app processes) is
+driven with ``--url`` instead: the workshop is made in its database (``--database-url``, required),
+no server is started, and the app processes named with ``--server-pid`` are measured. Each
+participant loads the page first, as a browser does, keeping the cookies it sets (the proxy's
+affinity cookie sends its websocket to one process).
+
 Usage: .venv/bin/python scripts/load_workshop.py [--participants 40] [--items 10]
        [--driver websocket|browser] [--saves 1] [--save-spread 0] [--database-url URL] [--json]
+       [--url URL --database-url URL [--server-pid PID ...]]
 Exit status: 0 when every save was confirmed and stored exactly once (whether or not the
 latency target was met), 1 otherwise.
 """
