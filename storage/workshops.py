@@ -23,7 +23,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import Engine, func, select, update
@@ -88,7 +88,13 @@ def _hash(secret: str) -> str:
 
 
 def _view(session: Session, workshop: Workshop) -> WorkshopView:
-    technology_ids = {item.technology_id for item in workshop.items if item.technology_id is not None}
+    return _view_of(session, workshop, workshop.items, workshop.groups, workshop.rounds)
+
+
+def _view_of(session: Session, workshop: Any, items: Iterable[Any], groups: Iterable[Any], rounds: Iterable[Any]) -> WorkshopView:
+    """A snapshot from ORM objects or plain rows with the same attribute names."""
+    items = list(items)
+    technology_ids = {item.technology_id for item in items if item.technology_id is not None}
     names = dict(session.execute(select(Technology.id, Technology.name).where(Technology.id.in_(technology_ids))).all())
     return WorkshopView(
         id=workshop.id, title=workshop.title, purpose=workshop.purpose, workshop_date=workshop.workshop_date,
@@ -101,12 +107,27 @@ def _view(session: Session, workshop: Workshop) -> WorkshopView:
                      technology_name=names.get(i.technology_id), question=i.question,
                      custom_question=i.custom_question, dropped_after_round=i.dropped_after_round,
                      drop_reason=i.drop_reason)
-            for i in workshop.items
+            for i in items
         ),
-        groups=tuple(GroupView(id=g.id, name=g.name, invited=g.invited) for g in workshop.groups),
+        groups=tuple(GroupView(id=g.id, name=g.name, invited=g.invited) for g in groups),
         rounds=tuple(RoundView(number=r.number, opened_at=utc(r.opened_at),
-                               closed_at=utc(r.closed_at) if r.closed_at else None) for r in workshop.rounds),
+                               closed_at=utc(r.closed_at) if r.closed_at else None) for r in rounds),
     )  # fmt: skip
+
+
+def _read_view(session: Session, workshop_id: int) -> WorkshopView | None:
+    """The same snapshot read as plain columns, without ORM objects: the participants' pages ask
+    for it on every run, and a whole room joins at once."""
+    workshop = session.execute(select(Workshop.__table__).where(Workshop.id == workshop_id)).first()
+    if workshop is None:
+        return None
+    items = session.execute(select(WorkshopItem.__table__).where(WorkshopItem.workshop_id == workshop_id)
+                            .order_by(WorkshopItem.position)).all()
+    groups = session.execute(select(StakeholderGroup.__table__).where(StakeholderGroup.workshop_id == workshop_id)
+                             .order_by(StakeholderGroup.position)).all()
+    rounds = session.execute(select(WorkshopRound.__table__).where(WorkshopRound.workshop_id == workshop_id)
+                             .order_by(WorkshopRound.number)).all()
+    return _view_of(session, workshop, items, groups, rounds)
 
 
 def _load(session: Session, workshop_id: int, *, lock: bool = False) -> Workshop | None:
@@ -413,7 +434,11 @@ def set_invited(engine: Engine, workshop_id: int, invited: Mapping[int, int], *,
 # ---------------------------------------------------------------------------------------------
 
 
-def _joinable(workshop: Workshop | None, moment: datetime) -> Workshop:
+_Joinable = TypeVar("_Joinable", Workshop, WorkshopView)
+
+
+def _joinable(workshop: _Joinable | None, moment: datetime) -> _Joinable:
+    """The workshop (an ORM row or a snapshot), if a participant may join it; else JoinError."""
     refusal = join_refusal(workshop.status if workshop else None, workshop.expires_at if workshop else None, moment)
     if refusal is not None:
         raise JoinError(refusal)
@@ -427,8 +452,8 @@ def find_workshop_by_code(engine: Engine, code: str, *, now: datetime | None = N
         raise JoinError(problem)
     with read_session(engine) as session:
         workshop_id = session.scalar(select(Workshop.id).where(Workshop.join_code_hash == _hash(normalised)))
-        workshop = _joinable(_load(session, workshop_id) if workshop_id else None, now_utc(now))
-        return _view(session, workshop)
+        view = _read_view(session, workshop_id) if workshop_id else None
+    return _joinable(view, now_utc(now))
 
 
 def join_workshop(engine: Engine, code: str, group_id: int, *, now: datetime | None = None) -> tuple[str, str]:
@@ -458,13 +483,15 @@ def participant_session(engine: Engine, token: str) -> ParticipantView | None:
     if not token:
         return None
     with read_session(engine) as session:
-        participant = session.scalars(select(Participant).where(Participant.token_hash == _hash(token))).first()
-        if participant is None:
+        seat = session.execute(
+            select(Participant.id, Participant.alias, Participant.group_id, StakeholderGroup.name, Participant.workshop_id)
+            .join(StakeholderGroup, StakeholderGroup.id == Participant.group_id).where(Participant.token_hash == _hash(token))
+        ).first()
+        if seat is None:
             return None
-        workshop = _load(session, participant.workshop_id)
-        assert workshop is not None  # participants are deleted with their workshop
-        return ParticipantView(participant.id, participant.alias, participant.group_id, participant.group.name,
-                               _view(session, workshop))
+        view = _read_view(session, seat.workshop_id)
+    assert view is not None  # participants are deleted with their workshop
+    return ParticipantView(seat.id, seat.alias, seat.group_id, seat.name, view)
 
 
 def participant_round_state(engine: Engine, token: str) -> tuple | None:
