@@ -18,6 +18,7 @@ from streamlit_app.auth import (
     dev_login_enabled,
     dev_sign_in,
     local_accounts_available,
+    record_ui_event,
     session_ended_notice,
     sign_out,
     sso_account_without_access,
@@ -159,6 +160,8 @@ def render_refused_link(spec: PageSpec, identity: Identity) -> None:
     st.warning(f"The link you followed opens *{spec.title}*, which your role ({ROLE_LABELS[identity.role]}) cannot use. "
                "Ask an administrator if you need it.", icon=":material/block:")
     st.page_link("views/home.py", label="Go to the home page", icon=":material/home:")
+    record_ui_event("access_refused", f"page:{spec.file.removesuffix('.py')}", {"allowed": list(spec.roles)},
+                    outcome="refused")
 
 
 def render_user_box(identity: Identity) -> None:

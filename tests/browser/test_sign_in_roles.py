@@ -8,9 +8,11 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from storage.accounts import create_user
-from storage.db import make_engine
+from storage.db import make_engine, read_session
+from storage.models.accounts import AuditEvent
 from storage.demo import load_demo_catalogue
 from streamlit_app.navigation import PAGES
 from tests.browser.conftest import screenshot, wait_for_app
@@ -68,6 +70,9 @@ def test_each_role_sees_its_menu_and_is_refused_other_urls(browser, server, role
     page.get_by_text(f"The link you followed opens {refused.title}, which your role").wait_for()
     assert page.get_by_role("heading", name=refused.title).count() == 0
     assert page.get_by_text("Page not found").count() == 0
+    with read_session(make_engine(server.database_url)) as session:
+        refusals = session.scalars(select(AuditEvent.target).where(AuditEvent.action == "access_refused")).all()
+    assert f"page:{refused.file.removesuffix('.py')}" in refusals, "the refusal is audited"
     # Another browser, signed out: the address asks for sign-in first, then says the same.
     elsewhere = browser.new_context().new_page()
     elsewhere.goto(f"{server.url}/{refused.url_path}")
