@@ -1,6 +1,7 @@
 """Journey: each role signs in with a local account in the system Chromium, sees exactly its
 menu from navigation.PAGES, and cannot open a page outside it by URL; a link to a page asks for
-sign-in at that address, then opens the page."""
+sign-in at that address, then opens the page; the sign-in survives a reload and a new tab (an
+HttpOnly cookie page scripts cannot read) until sign-out."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from sqlalchemy import select
 
 from storage.accounts import create_user
 from storage.db import make_engine, read_session
-from storage.models.accounts import AuditEvent
 from storage.demo import load_demo_catalogue
+from storage.models.accounts import AuditEvent
 from streamlit_app.navigation import PAGES
 from tests.browser.conftest import screenshot, wait_for_app
 
