@@ -23,6 +23,8 @@ import streamlit as st
 
 from analysis import schemas as s
 from analysis.blending import BlendSettings
+from analysis.disclosure import RespondentFilter
+from analysis.disclosure import submission_months as respondent_months
 from analysis.views import Filters
 from storage.analysis_inputs import (
     AnalysisInputs,
@@ -70,15 +72,17 @@ def _inputs(url: str, version: int) -> AnalysisInputs:
 
 
 @st.cache_data(show_spinner="Blending the estimates…", max_entries=6)
-def _estimates(url: str, version: int, settings_json: str) -> pd.DataFrame:
-    return compute_estimates(_inputs(url, version), BlendSettings.model_validate_json(settings_json))
+def _estimates(url: str, version: int, settings_json: str, respondents_json: str, threshold: int) -> pd.DataFrame:
+    return compute_estimates(_inputs(url, version), BlendSettings.model_validate_json(settings_json), threshold,
+                             RespondentFilter.model_validate_json(respondents_json))
 
 
 @st.cache_resource(show_spinner="Computing the views…", max_entries=16)
 def _analysis(url: str, version: int, settings_json: str, filters_json: str, threshold: int, today: str) -> RoadmapAnalysis:
     settings = BlendSettings.model_validate_json(settings_json)
-    return compute_analysis(_inputs(url, version), _estimates(url, version, settings_json), settings,
-                            Filters.model_validate_json(filters_json), threshold, as_of=today)
+    filters = Filters.model_validate_json(filters_json)
+    estimates = _estimates(url, version, settings_json, filters.respondent_filter().model_dump_json(), threshold)
+    return compute_analysis(_inputs(url, version), estimates, settings, filters, threshold, as_of=today)
 
 
 def analysis_for(settings: BlendSettings, filters: Filters) -> RoadmapAnalysis:
@@ -160,7 +164,13 @@ _MULTI_FILTERS: dict[str, tuple[str, str]] = {
     "regions": ("NHS region (with a current adoption record there)", "region"),
     "horizons": ("Time to deployment (blended)", "deployment_horizon"),
 }
-_FIXED_OPTIONS = {"region": s.REGIONS, "deployment_horizon": s.HORIZONS}
+# Respondent filters: who counts in the estimates and training needs (their own profile answers).
+_RESPONDENT_FILTERS: dict[str, tuple[str, str]] = {
+    "respondent_regions": ("Region they work in", "region"),
+    "respondent_site_types": ("Organisation type they work for", "site_type"),
+    "staff_groups": ("Staff group", "staff_group"),
+}
+_FIXED_OPTIONS = {"region": s.REGIONS, "deployment_horizon": s.HORIZONS, "site_type": s.SITE_TYPES}
 
 
 def _filter_options(vocabulary: str, labels: dict[str, dict[str, str]]) -> list[str]:
@@ -175,18 +185,53 @@ def filter_sidebar() -> Filters:
     sidebar = st.sidebar
     sidebar.header("Filters")
     sidebar.caption("Within a filter any choice matches; across filters all must match. Empty means all.")
-    for field, (text, vocabulary) in _MULTI_FILTERS.items():
+    def multiselect(field: str, text: str, vocabulary: str) -> None:
         key = f"af_{field}"
         options = _filter_options(vocabulary, labels)
         _seed(FILTERS_KEY, field, key, [])
         st.session_state[key] = [code for code in st.session_state[key] if code in options]  # a retired code drops out
         sidebar.multiselect(text, options, key=key, format_func=lambda code, v=vocabulary: label(v, code),
                             on_change=_remember, args=(FILTERS_KEY, field, key))
+
+    for field, (text, vocabulary) in _MULTI_FILTERS.items():
+        multiselect(field, text, vocabulary)
     _seed(FILTERS_KEY, "min_strength", "af_min_strength", None)
     sidebar.selectbox("Evidence strength (time to deployment)", list(STRENGTH_CHOICES), key="af_min_strength",
                       format_func=STRENGTH_CHOICES.get, on_change=_remember, args=(FILTERS_KEY, "min_strength", "af_min_strength"))
+    sidebar.subheader("Survey respondents")
+    sidebar.caption("Whose answers count in the estimates and training needs. A group too small to publish, or one "
+                    "that would single out a few respondents against a wider choice, has its survey evidence withheld.")
+    for field, (text, vocabulary) in _RESPONDENT_FILTERS.items():
+        multiselect(field, text, vocabulary)
+    _month_range(sidebar)
     sidebar.button("Clear filters", on_click=clear_filters, key="af_clear")
     return current_filters()
+
+
+def _month_range(sidebar) -> None:
+    """Submitted from / up to a month (both included); "any" leaves that end open."""
+    months = submission_months()
+    stored = st.session_state.get(FILTERS_KEY, {})
+    start = stored.get("submitted_from")
+    for field, text, options in (("submitted_from", "Answered from", months),
+                                 ("submitted_to", "Answered up to", [m for m in months if start is None or m >= start])):
+        key = f"af_{field}"
+        _seed(FILTERS_KEY, field, key, None)
+        if st.session_state[key] not in options:  # a month outside the data (or before the start) drops out
+            st.session_state[key] = None
+            st.session_state[FILTERS_KEY] = {**st.session_state.get(FILTERS_KEY, {}), field: None}
+        sidebar.selectbox(text, [None, *options], key=key, format_func=lambda month: "any month" if month is None else _month_label(month),
+                          on_change=_remember, args=(FILTERS_KEY, field, key))
+
+
+def _month_label(month: str) -> str:
+    return pd.Timestamp(f"{month}-01").strftime("%b %Y")
+
+
+def submission_months() -> list[str]:
+    """Months from the first to the last survey submission (YYYY-MM), for the date filter."""
+    url, version = _database_key()
+    return respondent_months(_inputs(url, version).responses)
 
 
 def current_filters() -> Filters:
@@ -206,9 +251,14 @@ def filters_caption(filters: Filters) -> str:
     for field, value in chosen.items():
         if field == "min_strength":
             parts.append(f"evidence strength {STRENGTH_CHOICES[value]}")
+        elif field == "submitted_from":
+            parts.append(f"respondents who answered from {_month_label(value)}")
+        elif field == "submitted_to":
+            parts.append(f"respondents who answered up to {_month_label(value)}")
         else:
-            text, vocabulary = _MULTI_FILTERS[field]
-            parts.append(f"{text.split(' (')[0].lower()}: " + ", ".join(label(vocabulary, code) for code in value))
+            text, vocabulary = {**_MULTI_FILTERS, **_RESPONDENT_FILTERS}[field]
+            prefix = "respondents by " if field in _RESPONDENT_FILTERS else ""
+            parts.append(f"{prefix}{text.split(' (')[0].lower()}: " + ", ".join(label(vocabulary, code) for code in value))
     return "Filters: " + "; ".join(parts) + "."
 
 
