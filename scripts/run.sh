@@ -9,5 +9,6 @@ scripts/setup.sh
 .venv/bin/roadmap demo --if-empty
 # The development sign-in (pick a role) only works on a loopback address; see README "Sign-in".
 export ROADMAP_DEV_LOGIN="${ROADMAP_DEV_LOGIN:-1}"
-exec .venv/bin/streamlit run streamlit_app/app.py \
+# streamlit_app/server.py serves app.py as an st.App with the sign-in routes, as scripts/serve.sh does.
+exec .venv/bin/streamlit run streamlit_app/server.py \
   --server.address 127.0.0.1 --server.port "${ROADMAP_PORT:-8501}"

@@ -20,14 +20,7 @@ from storage.db import read_session
 from storage.models.catalogue import Technology
 from storage.models.workshop import Workshop
 from storage.workshops import (
-    HORIZON_SCALE,
-    IMPACT_SCALE,
     Actor,
-    GroupInput,
-    ItemInput,
-    RatingInput,
-    WorkshopInput,
-    WorkshopScales,
     analyse_workshop,
     close_round,
     close_workshop,
@@ -38,6 +31,15 @@ from storage.workshops import (
     join_workshop,
     open_round,
     save_ratings,
+)
+from survey.workshop_rules import (
+    HORIZON_SCALE,
+    IMPACT_SCALE,
+    GroupInput,
+    ItemInput,
+    RatingInput,
+    WorkshopInput,
+    WorkshopScales,
 )
 
 DEMO_WORKSHOP_SEED = 4040

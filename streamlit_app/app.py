@@ -1,4 +1,7 @@
-"""Entry script: `streamlit run streamlit_app/app.py`."""
+"""The app's script: sign-in, the page list for the signed-in role, and the page. Served by
+``streamlit_app/server.py`` (``streamlit run streamlit_app/server.py``, as scripts/run.sh and
+scripts/serve.sh do); ``streamlit run streamlit_app/app.py`` still runs it without the sign-in
+routes."""
 
 from __future__ import annotations
 
@@ -14,13 +17,14 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from streamlit_app.auth import current_identity, startup_problems  # noqa: E402
-from streamlit_app.navigation import pages_for, pages_needing_sign_in  # noqa: E402
+from streamlit_app.navigation import pages_for, pages_needing_sign_in, pages_refused_to  # noqa: E402
 from streamlit_app.views.sign_in import (  # noqa: E402
-    explain_a_refused_link,
     render_configuration_refusal,
+    render_refused_link,
     render_sign_in,
     render_user_box,
 )
+from streamlit_app.widgets import DATABASE_READ_FAILED, database_errors  # noqa: E402
 
 st.set_page_config(page_title="AI Workforce Roadmap", page_icon=":material/map:", layout="wide")
 
@@ -31,7 +35,9 @@ if problems:
     render_configuration_refusal(problems)
     st.stop()
 
-identity = current_identity()
+
+with database_errors(DATABASE_READ_FAILED, stop=True):
+    identity = current_identity()
 if identity is None:
     sign_in = st.Page(render_sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)
     # A bookmarked or shared link to a page that needs a role offers sign-in at that address;
@@ -41,6 +47,13 @@ if identity is None:
     navigation = st.navigation({"Account": [sign_in, *wanted], **pages_for(None, default_url_path="sign-in")})
 else:
     render_user_box(identity)
-    navigation = st.navigation(pages_for(identity.role), expanded=True)
-    explain_a_refused_link(identity)
-navigation.run()
+    sections = pages_for(identity.role)
+    # A link to a page this role may not use (followed before or after signing in) says so at
+    # that address instead of "Page not found".
+    refused = [st.Page(partial(render_refused_link, spec, identity), title=spec.title, url_path=spec.url_path,
+                       visibility="hidden") for spec in pages_refused_to(identity.role)]
+    first_section = next(iter(sections))
+    sections[first_section] = [*sections[first_section], *refused]
+    navigation = st.navigation(sections, expanded=True)
+with database_errors(DATABASE_READ_FAILED, stop=True):
+    navigation.run()

@@ -7,8 +7,10 @@ Pages ask :func:`current_identity` (or :func:`require_role`); how the answer is 
 2. Single sign-on (Streamlit's native OIDC: ``st.login()``, ``st.user``) when secrets.toml
    has an ``[auth]`` section. The identity's e-mail address maps to a local account, whose
    role an administrator grants; unknown addresses get an account without a role.
-3. Otherwise local accounts: user name and password, then a random session token kept in
-   ``st.session_state`` (only its digest is stored) and validated on every run.
+3. Otherwise local accounts: the sign-in form posts to a server route (``web_session.py``),
+   which sets an HttpOnly session cookie; every run reads it from the browser's cookies and
+   checks it against the database (only its digest is stored), so a reload, a new tab or another
+   app process behind the proxy finds the same sign-in, and an ended session ends everywhere.
 
 Refused pages and data functions are recorded in the audit trail.
 """
@@ -30,6 +32,7 @@ from storage.db import write_session
 from storage.security import configuration_problems
 from storage.settings import env_flag
 from streamlit_app.runtime import get_engine
+from streamlit_app.web_session import CSRF_COOKIE, SESSION_COOKIE
 
 ROLES = ("respondent", "facilitator", "lead", "admin")
 ROLE_LABELS = {
@@ -40,8 +43,9 @@ ROLE_LABELS = {
 }
 LOOPBACK_ADDRESSES = {"127.0.0.1", "localhost", "::1"}
 _DEV_ROLE_KEY = "dev_role"
-_SESSION_TOKEN_KEY = "auth_session_token"
-_SESSION_ENDED_KEY = "auth_session_ended"
+# A reverse proxy (scripts/serve.sh's nginx) adds this header: the server is then reachable from
+# elsewhere even though the app process itself listens on a loopback address.
+_PROXY_HEADER = "X-Forwarded-For"
 _SSO_RECORDED_KEY = "auth_sso_recorded"  # (email, signed in with a role?) once per browser session
 
 
@@ -60,16 +64,56 @@ class Identity:
 
 def dev_login_enabled() -> bool:
     address = st.get_option("server.address")
-    return env_flag("ROADMAP_DEV_LOGIN") and address in LOOPBACK_ADDRESSES
+    return env_flag("ROADMAP_DEV_LOGIN") and address in LOOPBACK_ADDRESSES and not _proxied()
+
+
+def _proxied() -> bool:
+    headers = st.context.headers
+    return headers is not None and isinstance(headers.get(_PROXY_HEADER), str)
+
+
+def browser_cookie(name: str) -> str | None:
+    """A cookie the browser sent when it opened this session (None outside a browser session,
+    e.g. under AppTest, whose context has no real cookies)."""
+    cookies = st.context.cookies
+    value = cookies.get(name) if cookies is not None else None
+    return value if isinstance(value, str) and value else None
+
+
+def session_token() -> str | None:
+    """The local sign-in token from the HttpOnly session cookie (never shown to page scripts)."""
+    return browser_cookie(SESSION_COOKIE)
+
+
+def csrf_token() -> str | None:
+    """The anti-forgery value the sign-in and sign-out forms must post back (see web_session)."""
+    return browser_cookie(CSRF_COOKIE)
+
+
+class _NoSecretsFile:
+    """Which st.secrets object was last found to have no file. Without a file, Streamlit looks for
+    one again on every access, under a lock every session shares: three times per page run that
+    queued a room of participants behind each other. The check is repeated only when a secrets
+    file has appeared since (an accelerator: the answer itself comes from the files)."""
+
+    secrets: object = None
+
+
+def _secrets_files_exist() -> bool:
+    return any(Path(path).exists() for path in st.get_option("secrets.files"))
 
 
 def secrets_mapping() -> Mapping[str, Any] | None:
     """st.secrets, or None when there is no secrets file."""
-    try:
-        list(st.secrets.keys())
-    except FileNotFoundError:  # StreamlitSecretNotFoundError: no secrets.toml
+    secrets = st.secrets
+    if _NoSecretsFile.secrets is secrets and not _secrets_files_exist():
         return None
-    return st.secrets
+    try:
+        list(secrets.keys())
+    except FileNotFoundError:  # StreamlitSecretNotFoundError: no secrets.toml
+        _NoSecretsFile.secrets = secrets
+        return None
+    return secrets
 
 
 def auth_section() -> Mapping[str, Any] | None:
@@ -134,13 +178,11 @@ def sso_account_without_access() -> accounts.Account | None:
 
 
 def _local_identity() -> Identity | None:
-    token = st.session_state.get(_SESSION_TOKEN_KEY)
+    token = session_token()
     if not token:
         return None
     account = accounts.validate_session(get_engine(), token)
     if account is None:
-        st.session_state.pop(_SESSION_TOKEN_KEY, None)
-        st.session_state[_SESSION_ENDED_KEY] = True
         return None
     return Identity(account.user_key, account.label, account.role or "", "password")
 
@@ -149,24 +191,17 @@ def local_accounts_available() -> bool:
     return accounts.local_accounts_exist(get_engine())
 
 
-def local_sign_in(username: str, password: str) -> Identity:
-    """Check the password and keep the new session token; raises accounts.SignInRefused."""
-    signed_in = accounts.sign_in(get_engine(), username, password)
-    st.session_state[_SESSION_TOKEN_KEY] = signed_in.token
-    st.session_state.pop(_SESSION_ENDED_KEY, None)
-    account = signed_in.account
-    return Identity(account.user_key, account.label, account.role or "", "password")
-
-
 def change_own_password(current: str, new: str) -> None:
     """Change the signed-in local account's password (this session stays signed in); raises
     accounts.AccountError with every problem."""
-    accounts.change_own_password(get_engine(), st.session_state.get(_SESSION_TOKEN_KEY), current, new)
+    accounts.change_own_password(get_engine(), session_token(), current, new)
 
 
 def session_ended_notice() -> bool:
-    """True once after a local session expired or was ended elsewhere."""
-    return bool(st.session_state.pop(_SESSION_ENDED_KEY, False))
+    """On the sign-in page (nobody is signed in): whether the browser still holds a session cookie,
+    which therefore no longer signs in (it expired, or was ended by sign-out elsewhere, a password
+    or role change, or disabling)."""
+    return session_token() is not None
 
 
 def dev_sign_in(role: str) -> None:
@@ -178,14 +213,21 @@ def dev_sign_in(role: str) -> None:
 
 
 def sign_out() -> None:
-    """End whichever sign-in this browser session has (the local session is revoked in the database)."""
+    """End the development or single sign-on sign-in of this browser session. (A local sign-in
+    ends through the sign-out form, whose route revokes the session and clears its cookie.)"""
     st.session_state.pop(_DEV_ROLE_KEY, None)
-    token = st.session_state.pop(_SESSION_TOKEN_KEY, None)
-    if token:
-        accounts.sign_out(get_engine(), token)
     st.session_state.pop(_SSO_RECORDED_KEY, None)
     if sso_signed_in():
         st.logout()
+
+
+def recheck_role(*allowed: str) -> None:
+    """For auto-refreshing fragments, which do not rerun the entry script: when this browser
+    session's sign-in has ended (or its role changed) since the page was drawn, rerun the whole
+    app, which then asks for sign-in. Checked against the database like every full run."""
+    identity = current_identity()
+    if identity is None or identity.role not in allowed:
+        st.rerun(scope="app")
 
 
 def record_ui_event(action: str, target: str, details: Mapping[str, Any] | None = None, *, outcome: str = "success") -> None:

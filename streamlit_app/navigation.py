@@ -66,5 +66,6 @@ def pages_needing_sign_in() -> list[PageSpec]:
     return [spec for spec in PAGES if ANONYMOUS not in spec.roles]
 
 
-def page_spec(url_path: str) -> PageSpec | None:
-    return next((spec for spec in PAGES if spec.url_path == url_path), None)
+def pages_refused_to(role: str) -> list[PageSpec]:
+    """Pages a signed-in ``role`` may not use."""
+    return [spec for spec in PAGES if role not in spec.roles]

@@ -80,9 +80,10 @@ DATABASE_READ_FAILED = ("The database is not reachable just now, so this part of
 
 
 @contextmanager
-def database_errors(message: str = DATABASE_SAVE_FAILED) -> Iterator[None]:
+def database_errors(message: str = DATABASE_SAVE_FAILED, *, stop: bool = False) -> Iterator[None]:
     """Show ``message`` as an error, instead of a traceback, when the database cannot be reached
-    inside the block; the rest of the page still renders, so form answers stay on screen.
+    inside the block; the rest of the page still renders, so form answers stay on screen (with
+    ``stop``, the page ends there: for reads nothing after the block can do without).
 
     Wrap every save (and any read a page cannot do without). Other database errors propagate.
     """
@@ -93,6 +94,8 @@ def database_errors(message: str = DATABASE_SAVE_FAILED) -> Iterator[None]:
             raise
         _log.warning("database unreachable: %s", error.__class__.__name__, exc_info=True)
         st.error(message, icon=":material/cloud_off:")
+        if stop:
+            st.stop()
 
 
 def demo_banner(frame: pd.DataFrame) -> None:

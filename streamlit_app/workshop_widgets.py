@@ -13,7 +13,8 @@ import plotly.io as plotly_io
 import segno
 import streamlit as st
 
-from storage.workshops import Actor, RatingScale, WorkshopView, format_join_code, list_workshops
+from storage.workshops import Actor, list_workshops
+from survey.workshop_rules import RatingScale, WorkshopView, format_join_code
 from streamlit_app.auth import Identity
 from streamlit_app.runtime import get_engine
 

@@ -2,7 +2,7 @@
 
 A workshop owns its items (technology x question), stakeholder groups, participants, rounds
 and ratings; deleting a workshop deletes all of them. The rating scale(s) and the consensus
-rule are stored as JSON (the pydantic models in ``storage.workshops``), and the rule is frozen
+rule are stored as JSON (the pydantic models in ``survey.workshop_rules``), and the rule is frozen
 once round 1 opens, so the pre-registered rule is the one the results are classified by.
 """
 
@@ -14,10 +14,10 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, TimestampMixin, utcnow
+from survey.workshop_rules import REASON_MAX_LENGTH
 
 WORKSHOP_STATUSES = ("draft", "running", "closed")
 QUESTION_CODES = ("time_to_deployment", "impact_workforce", "impact_pathway", "impact_system", "custom")
-REASON_MAX_LENGTH = 500
 
 
 class Workshop(TimestampMixin, Base):

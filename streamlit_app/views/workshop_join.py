@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from storage.workshops import (
-    JoinError,
-    ParticipantView,
-    RatingError,
-    RatingInput,
     find_workshop_by_code,
-    format_join_code,
     join_workshop,
-    normalise_join_code,
     participant_ratings,
     participant_session,
     round_distribution,
@@ -27,20 +22,30 @@ from storage.workshops import (
     participant_round_state,
     save_ratings,
 )
-from streamlit_app.runtime import get_engine
+from survey.workshop_rules import (
+    JoinError,
+    ParticipantView,
+    RatingError,
+    RatingInput,
+    format_join_code,
+    normalise_join_code,
+)
+from streamlit_app.runtime import database_unreachable, get_engine
 from streamlit_app.widgets import database_errors, md_escape
 from streamlit_app.workshop_widgets import distribution_figure
 
 TOKEN_KEY = "workshop_token"
 CODE_KEY = "workshop_join_code"
 REASON_MAX_CHARS = 500
+SAVE_FAILED_MESSAGE = "Your ratings could not be saved just now — they are still on this page. Try again in a moment."
 engine = get_engine()
 st.title("Join a workshop")
 
 
 def remember_token(token: str) -> None:
     st.session_state[TOKEN_KEY] = token
-    st.query_params["p"] = token
+    if st.query_params.get("p") != token:  # setting it again would send the browser a message each run
+        st.query_params["p"] = token
 
 
 def forget_seat() -> None:
@@ -48,8 +53,19 @@ def forget_seat() -> None:
     st.query_params.pop("p", None)
 
 
-def join_flow() -> None:
-    """Code, then group; on success the page reruns with a seat."""
+def join_flow() -> str | None:
+    """Code, then group. Returns the new seat's token when the participant joined in this run
+    (the join form is then cleared and the page carries on in the same run: a room joining at
+    once would otherwise cost the server a second run of the page each); else None."""
+    holder = st.empty()
+    with holder.container():
+        token = _join_form()
+    if token is not None:
+        holder.empty()
+    return token
+
+
+def _join_form() -> str | None:
     prefilled = st.query_params.get("join", "")
     if prefilled and CODE_KEY not in st.session_state:
         st.session_state[CODE_KEY] = normalise_join_code(prefilled)
@@ -60,7 +76,7 @@ def join_flow() -> None:
             if st.form_submit_button("Continue", type="primary"):
                 st.session_state[CODE_KEY] = normalise_join_code(typed)
                 st.rerun()
-        return
+        return None
     try:
         workshop = find_workshop_by_code(engine, code)
     except JoinError as error:
@@ -69,7 +85,7 @@ def join_flow() -> None:
             st.session_state.pop(CODE_KEY, None)
             st.query_params.pop("join", None)
             st.rerun()
-        return
+        return None
     st.subheader(md_escape(workshop.title))
     if workshop.purpose:
         st.text(workshop.purpose)
@@ -81,14 +97,14 @@ def join_flow() -> None:
         if st.form_submit_button("Join", type="primary"):
             if group_id is None:
                 st.error("Choose your stakeholder group.")
-                return
+                return None
             try:
                 token, _alias = join_workshop(engine, code, int(group_id))
             except JoinError as error:
                 st.error(str(error))
-                return
-            remember_token(token)
-            st.rerun()
+                return None
+            return token
+    return None
 
 
 def state_signature(seat: ParticipantView) -> tuple:
@@ -96,12 +112,28 @@ def state_signature(seat: ParticipantView) -> tuple:
     return workshop.status, tuple((r.number, r.closed_at is None) for r in workshop.rounds)
 
 
-@st.fragment(run_every=4)
-def wait_for_change(token: str, signature: tuple) -> None:
-    """Reload the page by itself when the facilitator opens or closes a round."""
-    state = participant_round_state(engine, token)
+def _rerun_on_round_change(token: str, signature: tuple) -> None:
+    try:
+        state = participant_round_state(engine, token)
+    except DBAPIError as error:
+        if not database_unreachable(error):
+            raise
+        return  # the database is down: ask again at the next tick, without a message every few seconds
     if state is not None and state != signature:
         st.rerun(scope="app")
+
+
+@st.fragment(run_every=4)
+def wait_for_round(token: str, signature: tuple) -> None:
+    """Between rounds: show the next round within seconds of the facilitator opening it."""
+    _rerun_on_round_change(token, signature)
+
+
+@st.fragment(run_every=12)
+def watch_for_round_close(token: str, signature: tuple) -> None:
+    """While rating: notice the facilitator closing the round. Less often than between rounds: a
+    whole room polls at once, and a save after the close is refused with its own message anyway."""
+    _rerun_on_round_change(token, signature)
 
 
 def feedback(seat: ParticipantView, item_id: int, previous_round: int, distribution: pd.DataFrame,
@@ -131,13 +163,20 @@ def rating_form(seat: ParticipantView, token: str) -> None:
     current = workshop.open_round
     assert current is not None
     items = workshop.items_in(current.number)
-    saved = participant_ratings(engine, token, current.number)
     previous_round = current.number - 1 if current.number > 1 else None
-    if previous_round:
-        distribution = round_distribution(engine, workshop, previous_round)
-        reasons = round_reasons(engine, workshop, previous_round)
-        own_previous = participant_ratings(engine, token, previous_round)
-    live = None if workshop.hide_results_until_close else round_distribution(engine, workshop, current.number)
+    try:
+        saved = participant_ratings(engine, token, current.number)
+        if previous_round:
+            distribution = round_distribution(engine, workshop, previous_round)
+            reasons = round_reasons(engine, workshop, previous_round)
+            own_previous = participant_ratings(engine, token, previous_round)
+        live = None if workshop.hide_results_until_close else round_distribution(engine, workshop, current.number)
+        reachable = True
+    except DBAPIError as error:
+        if not database_unreachable(error):
+            raise
+        # The form stays (its widgets keep what was chosen); last round's feedback waits.
+        reachable, saved, previous_round, live = False, {}, None, None
 
     st.markdown(f"### Round {current.number} of {workshop.n_rounds}")
     st.caption(f"You are {seat.alias} ({md_escape(seat.group_name)}). Rate every item; you can change your ratings "
@@ -150,16 +189,19 @@ def rating_form(seat: ParticipantView, token: str) -> None:
         choices: dict[int, tuple[int | None, str]] = {}
         for item in items:
             scale = workshop.scale_for(item)
-            st.markdown(f"**{item.position}. {md_escape(item.label)}**")
-            rate_column, feedback_column = st.columns([3, 2]) if previous_round or live is not None else (st.container(), None)
+            # One bordered box per item, the item itself as the rating's label: every element
+            # costs the server work on each save, and a whole room saves at once.
+            box = st.container(border=True)
+            rate_column, feedback_column = box.columns([3, 2]) if previous_round or live is not None else (box, None)
             with rate_column:
                 value, reason = saved.get(item.id, (None, ""))
                 chosen = st.radio(
-                    f"Your rating for item {item.position}", scale.values, format_func=scale.value_label, horizontal=True,
-                    index=scale.values.index(value) if value in scale.values else None, key=f"ws_rate_{current.number}_{item.id}",
+                    f"**{item.position}. {md_escape(item.label)}**", scale.values, format_func=scale.value_label,
+                    horizontal=True, index=scale.values.index(value) if value in scale.values else None,
+                    key=f"ws_rate_{current.number}_{item.id}",
                 )  # fmt: skip
-                typed = st.text_input(f"Reason (optional, up to {REASON_MAX_CHARS} characters)", value=reason,
-                                      max_chars=REASON_MAX_CHARS, key=f"ws_reason_{current.number}_{item.id}")
+                typed = st.text_input(f"Reason for item {item.position} (optional, up to {REASON_MAX_CHARS} characters)",
+                                      value=reason, max_chars=REASON_MAX_CHARS, key=f"ws_reason_{current.number}_{item.id}")
                 choices[item.id] = (chosen, typed)
             if feedback_column is not None:
                 with feedback_column:
@@ -169,16 +211,18 @@ def rating_form(seat: ParticipantView, token: str) -> None:
                         counts = live[live["item_id"] == item.id]
                         st.plotly_chart(distribution_figure(counts, scale, "This round so far"), width="stretch",
                                         key=f"ws_live_{item.id}", config={"displayModeBar": False})
-            st.divider()
         submitted = st.form_submit_button("Save ratings", type="primary")
     if submitted:
         missing = [str(item.position) for item in items if choices[item.id][0] is None]
         if missing:
             st.error(f"Rate every item before saving; still to rate: item{'s' if len(missing) > 1 else ''} {', '.join(missing)}.")
             return
-        count = None
         # An unreachable database shows a message and keeps the ratings on screen to try again.
-        with database_errors("Your ratings could not be saved just now — they are still on this page. Try again in a moment."):
+        if not reachable:
+            st.error(SAVE_FAILED_MESSAGE, icon=":material/cloud_off:")
+            return
+        count = None
+        with database_errors(SAVE_FAILED_MESSAGE):
             try:
                 count = save_ratings(engine, token, current.number,
                                      [RatingInput(item_id=item_id, value=int(value), reason=reason)
@@ -200,8 +244,10 @@ if seat is None:
     if token:
         forget_seat()
         st.warning("That participant link is no longer valid; join again with the code.")
-    join_flow()
-    st.stop()
+    token = join_flow()
+    seat = participant_session(engine, token) if token else None
+    if seat is None:
+        st.stop()
 
 remember_token(token)
 workshop = seat.workshop
@@ -217,7 +263,7 @@ if workshop.open_round is None:
     st.info(f"Round {done} has closed. Please wait for the facilitator to open round {done + 1}."
             if done else "You have joined. Please wait for the facilitator to open round 1.")
     st.caption("This page updates by itself.")
-    wait_for_change(token, state_signature(seat))
+    wait_for_round(token, state_signature(seat))
     st.stop()
 rating_form(seat, token)
-wait_for_change(token, state_signature(seat))
+watch_for_round_close(token, state_signature(seat))

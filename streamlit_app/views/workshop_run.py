@@ -6,7 +6,6 @@ from __future__ import annotations
 import streamlit as st
 
 from storage.workshops import (
-    WorkshopError,
     analyse_workshop,
     attrition,
     close_round,
@@ -17,12 +16,14 @@ from storage.workshops import (
     open_round,
     set_invited,
 )
-from streamlit_app.auth import require_role
+from survey.workshop_rules import WorkshopError
+from streamlit_app.auth import recheck_role, require_role
 from streamlit_app.runtime import get_engine
 from streamlit_app.widgets import database_errors, md_escape
 from streamlit_app.workshop_widgets import CONSENSUS_TEXT, actor_for, choose_workshop, show_join_details
 
-identity = require_role("facilitator", "lead")
+RUN_ROLES = ("facilitator", "lead")
+identity = require_role(*RUN_ROLES)
 actor = actor_for(identity)
 engine = get_engine()
 st.title("Run workshop")
@@ -83,6 +84,7 @@ if message := st.session_state.pop("ws_run_message", None):
 @st.fragment(run_every=3)
 def live_panel(workshop_id: int) -> None:
     """Counts refresh by themselves every 3 seconds: who has responded, never what."""
+    recheck_role(*RUN_ROLES)
     progress = live_progress(engine, workshop_id, actor=actor)
     if progress.round_number is None:
         st.caption("No round has been opened yet. Participants who join now wait for round 1.")

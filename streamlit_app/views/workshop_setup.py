@@ -8,21 +8,17 @@ import pandas as pd
 import streamlit as st
 
 from analysis.consensus_rules import COMET_EVERY_GROUP_RULE, COMET_RULE, RAM_RULE, ConsensusRule
-from storage.workshops import (
+from storage.workshops import create_workshop, delete_workshop, get_workshop, list_workshops, update_workshop
+from survey.workshop_rules import (
     HORIZON_SCALE,
     QUESTION_LABELS,
     SCALE_PRESETS,
     WorkshopError,
     WorkshopScales,
     WorkshopView,
-    create_workshop,
     custom_scale,
     default_expiry,
-    delete_workshop,
-    get_workshop,
-    list_workshops,
     parse_workshop_input,
-    update_workshop,
 )
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine

@@ -62,12 +62,13 @@ class Server:
 
 
 def start_server(database_url: str, log_path: Path, extra_env: dict[str, str] | None = None) -> Server:
-    """Start `streamlit run` on a free loopback port and wait until /_stcore/health answers."""
+    """Start the app's server entry (streamlit_app/server.py, as scripts/run.sh does) on a free
+    loopback port and wait until /_stcore/health answers."""
     port = free_port()
     env = {**os.environ, "ROADMAP_DATABASE_URL": database_url, "ROADMAP_DEV_LOGIN": "1", **(extra_env or {})}
     log = open(log_path, "w")  # noqa: SIM115 - closed when the process ends
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app" / "app.py"),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app" / "server.py"),
          "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )

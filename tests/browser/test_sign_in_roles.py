@@ -1,16 +1,20 @@
 """Journey: each role signs in with a local account in the system Chromium, sees exactly its
 menu from navigation.PAGES, and cannot open a page outside it by URL; a link to a page asks for
-sign-in at that address, then opens the page."""
+sign-in at that address, then opens the page; the sign-in survives a reload and a new tab (an
+HttpOnly cookie page scripts cannot read) until sign-out."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
 
 from storage.accounts import create_user
-from storage.db import make_engine
+from storage.db import make_engine, read_session
 from storage.demo import load_demo_catalogue
+from storage.models.accounts import AuditEvent
 from streamlit_app.navigation import PAGES
 from tests.browser.conftest import screenshot, wait_for_app
 
@@ -62,14 +66,22 @@ def test_each_role_sees_its_menu_and_is_refused_other_urls(browser, server, role
 
     refused = next(spec for spec in PAGES if spec.url_path == REFUSED_URL[role])
     assert role not in refused.roles
+    # Typed into the same browser, still signed in: the address says the role cannot open it.
     page.goto(f"{server.url}/{refused.url_path}")
-    # A new browser tab is a new session: the local sign-in does not follow the URL, so the
-    # address asks for sign-in first, and then says the role cannot open the page.
-    page.get_by_text(f"Sign in to open {refused.title}.").wait_for()
-    sign_in_with_password(page, f"{role}1", PASSWORD)
     page.get_by_text(f"The link you followed opens {refused.title}, which your role").wait_for()
     assert page.get_by_role("heading", name=refused.title).count() == 0
     assert page.get_by_text("Page not found").count() == 0
+    with read_session(make_engine(server.database_url)) as session:
+        refusals = session.scalars(select(AuditEvent.target).where(AuditEvent.action == "access_refused")).all()
+    assert f"page:{refused.file.removesuffix('.py')}" in refusals, "the refusal is audited"
+    # Another browser, signed out: the address asks for sign-in first, then says the same.
+    elsewhere = browser.new_context().new_page()
+    elsewhere.goto(f"{server.url}/{refused.url_path}")
+    elsewhere.get_by_text(f"Sign in to open {refused.title}.").wait_for()
+    sign_in_with_password(elsewhere, f"{role}1", PASSWORD)
+    expect(elsewhere.get_by_text(f"The link you followed opens {refused.title}, which your role")).to_be_visible()
+    assert elsewhere.url.endswith(f"/{refused.url_path}")
+    elsewhere.context.close()
     page.close()
 
 
@@ -95,5 +107,41 @@ def test_sign_out_returns_to_the_sign_in_form(browser, server) -> None:
     page.get_by_role("heading", name="Audit trail").wait_for()
     page.get_by_role("button", name="Sign out").click()
     wait_for_app(page)
-    assert page.get_by_label("User name").count() == 1
+    expect(page.get_by_label("User name")).to_have_count(1)
     page.close()
+
+
+def test_local_sign_in_survives_a_reload_and_a_new_tab_until_sign_out(browser, server) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{server.url}/estimates")
+    sign_in_with_password(page, "lead1", PASSWORD)
+    expect(page.get_by_role("heading", name="Estimates").first).to_be_visible(timeout=60_000)
+
+    cookie = next(c for c in context.cookies() if c["name"] == "roadmap_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+    assert not cookie["secure"], "plain HTTP on loopback: Secure would stop the browser sending it back"
+    assert cookie["value"] not in page.evaluate("document.cookie"), "page scripts must not see the token"
+    assert "roadmap_session" not in page.evaluate("document.cookie")
+
+    page.reload()
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="Estimates").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Signed in as")).to_be_visible()
+
+    tab = context.new_page()
+    tab.goto(f"{server.url}/admin-audit")
+    wait_for_app(tab)
+    expect(tab.get_by_text("The link you followed opens Audit trail, which your role")).to_be_visible()
+    expect(tab.get_by_text("Signed in as")).to_be_visible()
+    tab.close()
+
+    page.get_by_role("button", name="Sign out").click()
+    wait_for_app(page)
+    expect(page.get_by_label("User name")).to_have_count(1)
+    assert all(c["name"] != "roadmap_session" for c in context.cookies()), "sign-out clears the cookie"
+    page.reload()
+    wait_for_app(page)
+    expect(page.get_by_label("User name")).to_have_count(1)
+    expect(page.get_by_text("Signed in as")).to_have_count(0)
+    context.close()

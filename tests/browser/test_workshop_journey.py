@@ -19,15 +19,8 @@ from storage.db import make_engine, read_session, write_session
 from storage.migrate import upgrade_to_head
 from storage.models.catalogue import Technology
 from storage.models.workshop import Rating
-from storage.workshops import (
-    IMPACT_SCALE,
-    Actor,
-    WorkshopScales,
-    create_workshop,
-    get_workshop,
-    load_workshop_results,
-    parse_workshop_input,
-)
+from storage.workshops import Actor, create_workshop, get_workshop, load_workshop_results
+from survey.workshop_rules import IMPACT_SCALE, WorkshopScales, parse_workshop_input
 from tests.browser.accessibility import AXE_SCRIPT, blocking, run_axe
 from tests.browser.conftest import screenshot, sign_in, wait_for_app
 

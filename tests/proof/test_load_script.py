@@ -72,6 +72,18 @@ def test_bottleneck_names_the_side_that_limited_the_run():
     assert load_workshop.bottleneck(0.3, 0.05, 0.5, 2).startswith("neither")
 
 
+def test_a_room_is_held_to_the_target_of_its_size():
+    assert load_workshop.target_for(40) == {"participants": 40, "p95_seconds": 1.0}
+    assert load_workshop.target_for(3) == {"participants": 40, "p95_seconds": 1.0}
+    large = load_workshop.target_for(150)
+    assert large == {"participants": 150, "p95_seconds": 2.0, "join_p95_seconds": 2.0}
+    assert load_workshop.target_met(large, 150, 1.9, 1.9, [])
+    assert not load_workshop.target_met(large, 150, 1.9, 2.5, []), "joins count for a room of 150"
+    assert not load_workshop.target_met(large, 150, 1.9, 1.9, ["participant 3: lost"])
+    assert not load_workshop.target_met(load_workshop.target_for(3), 3, 0.1, 0.1, []), "3 cannot meet a 40 target"
+    assert load_workshop.bottleneck(1.7, 0.2, 1.95, 2, processes=2).startswith("server (near 2 busy cores")
+
+
 def test_plans_rotate_groups_and_spread_values_over_the_scale():
     target = load_workshop.WorkshopTarget(workshop_id=1, join_code="ABCDEF", round_number=1, item_ids=(11, 12))
     plans = load_workshop.plan_participants(target, participants=5, saves=2, save_spread=0)
@@ -89,10 +101,16 @@ def test_arguments_are_bounded_and_checked(capsys):
     args = load_workshop.parse_args([])
     assert (args.participants, args.items, args.driver, args.saves, args.timeout) == (40, 10, "websocket", 1, 300.0)
     for bad in (["--participants", "0"], ["--participants", "500"], ["--save-spread", "-1"],
-                ["--server-option", "gc"], ["--driver", "curl"]):
+                ["--server-option", "gc"], ["--driver", "curl"], ["--url", "http://127.0.0.1:8501"],
+                ["--url", "ftp://x", "--database-url", "sqlite:///x.db"], ["--server-pid", "12"],
+                ["--url", "http://127.0.0.1:8501", "--database-url", "sqlite:///x.db", "--server-option", "a.b=c"]):
         with pytest.raises(SystemExit):
             load_workshop.parse_args(bad)
-    assert "section.name=value" in capsys.readouterr().err
+    errors = capsys.readouterr().err
+    assert "section.name=value" in errors and "--url needs --database-url" in errors
+    running = load_workshop.parse_args(["--url", "http://127.0.0.1:8501/", "--database-url", "postgresql://db/x",
+                                        "--server-pid", "12", "--server-pid", "13"])
+    assert (running.url, running.server_pid) == ("http://127.0.0.1:8501/", [12, 13])
 
 
 # ---------------------------------------------------------------------------------------------

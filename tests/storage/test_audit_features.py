@@ -42,7 +42,6 @@ from storage.surveys import (
 )
 from storage.vocabularies import save_crosswalk, save_vocabulary, terms
 from storage.workshops import (
-    WorkshopError,
     close_round,
     close_workshop,
     create_workshop,
@@ -53,10 +52,10 @@ from storage.workshops import (
     list_all_workshops,
     list_workshops,
     open_round,
-    parse_workshop_input,
     set_invited,
     update_workshop,
 )
+from survey.workshop_rules import WorkshopError, parse_workshop_input
 from survey.instrument import builtin_instruments
 from tests.storage.test_survey_repository import NOW, PROFILE, add_technologies, campaign, count, tech_block
 from tests.storage.test_workshops import ALICE, BOB, START, join, rate_all, setup_values

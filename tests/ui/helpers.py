@@ -12,8 +12,17 @@ from streamlit.testing.v1 import AppTest
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py")
 
 
+COOKIE_PREFIX = "test_cookie:"  # session-state entries that stand in for the browser's cookies
+
+
 def prepare_environment(monkeypatch: pytest.MonkeyPatch, database_url: str, *, dev_login: bool = True) -> None:
-    """Point the app at ``database_url`` and (optionally) enable the loopback-only development sign-in."""
+    """Point the app at ``database_url`` and (optionally) enable the loopback-only development sign-in.
+
+    AppTest cannot send cookies, so the app's cookie reader is pointed at session-state entries
+    that :func:`open_app` fills from its ``cookies`` argument.
+    """
+    monkeypatch.setattr("streamlit_app.auth.browser_cookie",
+                        lambda name: streamlit.session_state.get(f"{COOKIE_PREFIX}{name}") or None)
     monkeypatch.setenv("ROADMAP_DATABASE_URL", database_url)
     if dev_login:
         monkeypatch.setenv("ROADMAP_DEV_LOGIN", "1")
@@ -26,11 +35,15 @@ def prepare_environment(monkeypatch: pytest.MonkeyPatch, database_url: str, *, d
     streamlit.cache_data.clear()
 
 
-def open_app(role: str | None, page: str | None = None, *, query: dict[str, str] | None = None, timeout: float = 60) -> AppTest:
-    """Run the app signed in as ``role`` (None = anonymous) and switch to ``page`` (a views/ file name)."""
+def open_app(role: str | None, page: str | None = None, *, query: dict[str, str] | None = None,
+             cookies: dict[str, str] | None = None, timeout: float = 60) -> AppTest:
+    """Run the app signed in as ``role`` (None = anonymous) and switch to ``page`` (a views/ file
+    name); ``cookies`` are those the browser would send."""
     at = AppTest.from_file(APP, default_timeout=timeout)
     if role is not None:
         at.session_state["dev_role"] = role
+    for name, value in (cookies or {}).items():
+        at.session_state[f"{COOKIE_PREFIX}{name}"] = value
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.run()
@@ -39,6 +52,11 @@ def open_app(role: str | None, page: str | None = None, *, query: dict[str, str]
         at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
+
+
+def html_bodies(at: AppTest) -> list[str]:
+    """The markup of the page's st.html elements (the sign-in and sign-out forms)."""
+    return [element.proto.body for element in at.get("html")]
 
 
 def texts(at: AppTest) -> str:

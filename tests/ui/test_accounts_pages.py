@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
-from storage.accounts import create_user, set_role
+from storage.accounts import create_user, disable_user, reset_password, set_role, sign_in, sign_out
 from storage.db import make_engine, read_session, write_session
 from storage.models.accounts import AuditEvent, LoginSession, UserAccount
 from storage.models.base import utcnow
-from tests.ui.helpers import APP, open_app, prepare_environment, texts
+from streamlit_app.web_session import CSRF_COOKIE, SESSION_COOKIE
+from tests.ui.helpers import APP, COOKIE_PREFIX, html_bodies, open_app, prepare_environment, texts
 
 PASSWORD = "plum orchard lantern 42"
 GOOD_KEY = "an-adequately-long-random-pseudonym-key-0123456789"
@@ -39,12 +40,11 @@ def production_url(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return sqlite_url
 
 
-def sign_in_with_form(at: AppTest, username: str, password: str) -> AppTest:
-    at.text_input(key="signin_username").set_value(username)
-    at.text_input(key="signin_password").set_value(password)
-    at.button(key="FormSubmitter:local_sign_in-Sign in").click().run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
+def signed_in_app(url: str, username: str, password: str = PASSWORD) -> AppTest:
+    """The app in a browser that signed in through the sign-in route: it sends the session cookie
+    (the route itself is tested in tests/test_web_session.py and the browser tests)."""
+    token = sign_in(make_engine(url), username, password).token
+    return open_app(None, cookies={SESSION_COOKIE: token, CSRF_COOKIE: "csrf-value"})
 
 
 # --- configuration -----------------------------------------------------------------------------
@@ -68,60 +68,65 @@ def test_development_mode_needs_no_secrets(sqlite_url: str, monkeypatch) -> None
 
 # --- local accounts ------------------------------------------------------------------------------
 
-def test_local_sign_in_then_sign_out(production_url: str) -> None:
-    at = open_app(None)
+def test_the_sign_in_page_offers_the_form_that_posts_to_the_sign_in_route(production_url: str) -> None:
+    at = open_app(None, cookies={CSRF_COOKIE: "csrf-value"})
     assert not at.radio, "no development picker outside development"
-    sign_in_with_form(at, "lead1", PASSWORD)
+    form = html_bodies(at)[0]
+    assert 'action="/session/sign-in"' in form and 'method="post"' in form
+    assert 'name="csrf_token" value="csrf-value"' in form and 'name="next" value=""' in form
+    assert 'autocomplete="current-password"' in form
+
+
+def test_without_cookies_the_page_says_sign_in_needs_them(production_url: str) -> None:
+    at = open_app(None)
+    assert at.warning[0].value.startswith("Signing in needs cookies")
+    assert not html_bodies(at)
+
+
+def test_a_refused_sign_in_comes_back_with_its_reason(production_url: str) -> None:
+    at = open_app(None, query={"sign_in": "locked"}, cookies={CSRF_COOKIE: "csrf-value"})
+    assert at.error[0].value == "Too many failed attempts: this account is locked for 15 minutes."
+    assert "sign_in" not in at.query_params, "the reason is shown once"
+    unknown = open_app(None, query={"sign_in": "<script>"}, cookies={CSRF_COOKIE: "csrf-value"})
+    assert unknown.error[0].value == "Wrong user name or password."
+
+
+def test_the_session_cookie_signs_in_and_the_sign_out_form_posts_to_its_route(production_url: str) -> None:
+    at = signed_in_app(production_url, "lead1")
     assert at.title[0].value == "AI Workforce Roadmap" and at.metric, "the lead's home page"
     caption = at.sidebar.caption[0].value
     assert caption == "Signed in as **Lead \\<b\\>One\\</b\\>** · Lead / analyst", "the display name is escaped"
-    token = at.session_state["auth_session_token"]
-    at.sidebar.button(key="sign_out").click().run()
-    assert at.text_input(key="signin_username") is not None
-    with read_session(make_engine(production_url)) as session:
-        assert session.scalar(select(LoginSession.revoked_at)) is not None
-    assert [e.action for e in audit(production_url, "sign_in_success") + audit(production_url, "sign_out")] == ["sign_in_success", "sign_out"]
-    assert token and "auth_session_token" not in at.session_state
+    sign_out_form = html_bodies(at)[0]
+    assert 'action="/session/sign-out"' in sign_out_form and 'value="csrf-value"' in sign_out_form
 
 
-def test_wrong_password_then_lockout(production_url: str) -> None:
-    at = open_app(None)
-    for _ in range(4):
-        sign_in_with_form(at, "lead1", "not the password at all")
-        assert at.error[0].value == "Wrong user name or password."
-    sign_in_with_form(at, "lead1", "not the password at all")
-    assert at.error[0].value == "Too many failed attempts: this account is locked for 15 minutes."
-    sign_in_with_form(at, "lead1", PASSWORD)
-    assert at.error[0].value.startswith("Too many failed attempts"), "locked even with the right password"
-    assert len(audit(production_url, "sign_in_failure")) == 6
-
-
-def test_an_idle_session_ends_and_says_so(production_url: str) -> None:
-    at = open_app(None)
-    sign_in_with_form(at, "facilitator1", PASSWORD)
+@pytest.mark.parametrize("ending", ["idle", "absolute", "sign_out", "disabled", "role_change", "password_reset"])
+def test_an_ended_session_signs_out_at_the_next_run_and_says_so(production_url: str, ending: str) -> None:
+    at = signed_in_app(production_url, "facilitator1")
     assert at.metric
-    with write_session(make_engine(production_url)) as session:
-        session.execute(update(LoginSession).values(last_seen_at=utcnow() - timedelta(hours=8, minutes=1)))
+    engine = make_engine(production_url)
+    token = at.session_state[f"{COOKIE_PREFIX}{SESSION_COOKIE}"]
+    with write_session(engine) as session:
+        if ending == "idle":
+            session.execute(update(LoginSession).values(last_seen_at=utcnow() - timedelta(hours=8, minutes=1)))
+        elif ending == "absolute":
+            session.execute(update(LoginSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    if ending == "sign_out":
+        sign_out(engine, token)
+    elif ending == "disabled":
+        disable_user(engine, "facilitator1")
+    elif ending == "role_change":
+        set_role(engine, "facilitator1", "lead")
+    elif ending == "password_reset":
+        reset_password(engine, "facilitator1", "a completely new passphrase")
     at.run()
     assert "Your session has ended. Please sign in again." in texts(at)
-    assert at.text_input(key="signin_username") is not None
-
-
-def test_a_disabled_account_is_signed_out_on_the_next_run(production_url: str) -> None:
-    at = open_app(None)
-    sign_in_with_form(at, "respondent1", PASSWORD)
-    with write_session(make_engine(production_url)) as session:
-        session.execute(update(UserAccount).where(UserAccount.username == "respondent1").values(active=False))
-    at.run()
-    assert at.text_input(key="signin_username") is not None and not at.metric
-
+    assert not at.metric and 'action="/session/sign-in"' in html_bodies(at)[0]
 
 
 def test_a_local_user_changes_their_password_on_my_account(production_url: str) -> None:
-    at = open_app(None)
-    sign_in_with_form(at, "facilitator1", PASSWORD)
-    elsewhere = open_app(None)
-    sign_in_with_form(elsewhere, "facilitator1", PASSWORD)
+    at = signed_in_app(production_url, "facilitator1")
+    elsewhere = signed_in_app(production_url, "facilitator1")
     at.switch_page("views/my_account.py")
     at.run()
     assert "Signed in as **Facilitator \\<b\\>One\\</b\\>**" in texts(at)
@@ -143,8 +148,7 @@ def test_a_local_user_changes_their_password_on_my_account(production_url: str) 
     assert at.title[0].value == "My account", "still signed in here"
     elsewhere.run()
     assert "Your session has ended. Please sign in again." in texts(elsewhere)
-    sign_in_with_form(elsewhere, "facilitator1", "a brand new passphrase")
-    assert elsewhere.metric, "the new password works"
+    assert signed_in_app(production_url, "facilitator1", "a brand new passphrase").metric, "the new password works"
     assert [e.outcome for e in audit(production_url, "password_change")] == ["refused", "success"]
 
 

@@ -14,10 +14,7 @@ from storage.demo_workshop import load_demo_workshop
 from storage.models.catalogue import Technology
 from storage.models.workshop import Rating
 from storage.workshops import (
-    IMPACT_SCALE,
     Actor,
-    RatingInput,
-    WorkshopScales,
     close_round,
     close_workshop,
     create_workshop,
@@ -25,9 +22,9 @@ from storage.workshops import (
     join_workshop,
     list_workshops,
     open_round,
-    parse_workshop_input,
     save_ratings,
 )
+from survey.workshop_rules import IMPACT_SCALE, RatingInput, WorkshopScales, parse_workshop_input
 from tests.ui.helpers import open_app, prepare_environment, texts
 
 FACILITATOR = Actor("dev-facilitator", "facilitator")
