@@ -19,7 +19,7 @@ import html
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -676,8 +676,12 @@ def track_record(inputs: AnalysisInputs, history: pd.DataFrame | None, settings:
     rule = rule or ScaleRule()
     today = pd.Timestamp(today).normalize() if today is not None else pd.Timestamp.now().normalize()
     calls = []
+    # Only time to deployment is judged: its answers (and how often each respondent uses the
+    # technology, which weighs them) are all the survey evidence a call needs.
+    needed = inputs.answers["variable"].astype(object).isin([s.SURVEY_VARIABLE["time_to_deployment"], s.VAR_USE_FREQUENCY])
+    judged = replace(inputs, answers=inputs.answers[needed.to_numpy()])
     for day in month_ends(_first_evidence_day(inputs, history), today):
-        on_day, _unknown = inputs_on(inputs, history, day)
+        on_day, _unknown = inputs_on(judged, history, day)
         estimates = compute_estimates(on_day, settings, threshold, None, as_of=day)
         horizon = estimates[estimates["quantity"] == "time_to_deployment"]
         calls.append(pd.DataFrame({"day": day, "technology_id": horizon["technology_id"].to_numpy(),
