@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from storage.audit import record_audit
+from storage.change_log import CATALOGUE, note_change
 from storage.catalogue import SCALAR_FIELDS, TechnologyInput, bulk_write, bump_data_version, field_errors, stored_inputs
 from storage.db import read_session, write_session
 from storage.exports import ExportFormat, table_bytes
@@ -431,6 +432,7 @@ def _apply(engine: Engine, plan: list[PlannedRow], progress: ProgressCallback | 
             bulk_write(session, creates[start:start + chunk], updates[start:start + chunk])
             if progress:
                 progress(total + min(start + chunk, total), total * 2)
+        note_change(session, CATALOGUE)
         bump_data_version(session)
     if progress:
         progress(total * 2, total * 2)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from storage.audit import record_audit
 from storage.catalogue import bump_data_version, upsert_adoptions
+from storage.change_log import RESPONSES, note_change
 from storage.db import read_session, write_session
 from storage.models.catalogue import Site, Technology
 from storage.models.survey import SurveyAnswer, SurveyCampaign, SurveyDraft, SurveyInvitation, SurveyResponse
@@ -111,6 +112,7 @@ def insert_response(session: Session, *, instrument_id: int, campaign_id: int | 
              "variable": variable, "value": value} for technology, variable, value in answer_rows(document)]
     if rows:
         session.execute(insert(SurveyAnswer), rows)
+    note_change(session, RESPONSES, [response.id])
     return response.id
 
 

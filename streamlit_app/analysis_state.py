@@ -1,11 +1,12 @@
 """Shared state of the analysis pages: cached computations, the global filters and the settings.
 
-Caching: every computation is keyed on the database URL and the data version (read on every run,
-bumped by every write of evidence), plus the settings and filters as JSON, so a new survey response
-or workshop result shows on the next render without a refresh. The estimates are ``st.cache_data``
-entries. The input frames and the computed views are read-only and large (about 30 MB with 100,000
-responses), so they are ``st.cache_resource`` entries: ``st.cache_data`` would copy them on every
-render and keep one copy of the input frames per cached filter combination.
+Caching (:class:`AnalysisCache`, one per database and process): the input frames are kept in a
+storage EvidenceCache, which checks the data stamp on every render and reads only what changed
+since (a new survey response costs a read of that response, not of all of them); the estimates
+(per settings) and views (per settings, filters, threshold and day) are kept for the newest data
+stamp only and recomputed on demand, so a new response or workshop result shows on the next
+render without a refresh. They are shared, read-only objects (about 30 MB of input frames with
+100,000 responses): never copied per render or per filter combination.
 
 The global filters (sidebar) and the blending settings (the Estimates page's sliders) are kept in
 plain session-state entries that outlive page switches, so both analysis pages agree on them and
@@ -15,11 +16,15 @@ the report is stamped with the settings actually shown.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from analysis import schemas as s
 from analysis.blending import BlendSettings
@@ -28,14 +33,15 @@ from storage.analysis_inputs import (
     AnalysisInputs,
     DisclosureSettingError,
     disclosure_threshold,
-    load_analysis_inputs,
 )
 from storage.audit import Actor
+from storage.change_log import DataStamp
+from storage.evidence_cache import EvidenceCache
 from storage.case_studies import CaseStudyRecord
 from streamlit_app.auth import Identity
 from streamlit_app.charts import ChartExportError, Labeller, figure_html, figure_png
 from streamlit_app.report import RoadmapAnalysis, compute_analysis, compute_estimates
-from streamlit_app.runtime import current_data_version, get_engine
+from streamlit_app.runtime import current_data_version, database_unreachable, get_engine
 from streamlit_app.widgets import (
     download_table,
     md_escape,
@@ -64,28 +70,102 @@ def _database_key() -> tuple[str, int]:
 # --- cached computations -----------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner="Reading the evidence…", max_entries=2)
-def _inputs(url: str, version: int) -> AnalysisInputs:
-    return load_analysis_inputs(get_engine())
+class AnalysisCache:
+    """One database's analysis inputs (an incrementally refreshed storage EvidenceCache) and the
+    estimates and views computed from them, per settings and filters.
+
+    Computed entries are kept only for the newest data stamp: when the data changes they are all
+    dropped (so nothing erased lives on in them) and recomputed on demand. Every call checks the
+    stamp in the database first, so nothing shown depends on this process's memory.
+    """
+
+    ESTIMATES = 6  # settings combinations kept
+    ANALYSES = 16  # (settings, filters, threshold, day) combinations kept
+
+    def __init__(self) -> None:
+        self.evidence = EvidenceCache()
+        self._lock = threading.Lock()
+        self._stamp: DataStamp | None = None
+        self._estimates: OrderedDict[str, pd.DataFrame] = OrderedDict()
+        self._analyses: OrderedDict[tuple, RoadmapAnalysis] = OrderedDict()
+
+    def inputs(self) -> tuple[DataStamp, AnalysisInputs]:
+        """The inputs as the database holds them now (the last ones read while it is unreachable)."""
+        first_read = self.evidence.evidence is None
+        try:
+            with st.spinner("Reading the evidence…") if first_read else nullcontext():
+                evidence = self.evidence.current_evidence(get_engine())
+        except DBAPIError as error:
+            evidence = self.evidence.evidence
+            if evidence is None or not database_unreachable(error):
+                raise
+        with self._lock:
+            if evidence.stamp != self._stamp:
+                self._stamp = evidence.stamp
+                self._estimates.clear()
+                self._analyses.clear()
+        return evidence.stamp, evidence.inputs
+
+    def _remember(self, store: OrderedDict, stamp: DataStamp, key: object, value: object, limit: int) -> None:
+        with self._lock:
+            if stamp != self._stamp:
+                return  # the data changed meanwhile: this result is already out of date
+            store[key] = value
+            store.move_to_end(key)
+            while len(store) > limit:
+                store.popitem(last=False)
+
+    def _cached(self, store: OrderedDict, stamp: DataStamp, key: object) -> object | None:
+        with self._lock:
+            if stamp != self._stamp or key not in store:
+                return None
+            store.move_to_end(key)
+            return store[key]
+
+    def estimates(self, stamp: DataStamp, inputs: AnalysisInputs, settings: BlendSettings) -> pd.DataFrame:
+        key = settings.model_dump_json()
+        found = self._cached(self._estimates, stamp, key)
+        if found is None:
+            with st.spinner("Blending the estimates…"):
+                found = compute_estimates(inputs, settings)
+            self._remember(self._estimates, stamp, key, found, self.ESTIMATES)
+        return found
+
+    def analysis(self, settings: BlendSettings, filters: Filters, threshold: int, today: str) -> RoadmapAnalysis:
+        stamp, inputs = self.inputs()
+        key = (settings.model_dump_json(), filters.model_dump_json(), threshold, today)
+        found = self._cached(self._analyses, stamp, key)
+        if found is None:
+            estimates = self.estimates(stamp, inputs, settings)
+            with st.spinner("Computing the views…"):
+                found = compute_analysis(inputs, estimates, settings, filters, threshold, as_of=today)
+            self._remember(self._analyses, stamp, key, found, self.ANALYSES)
+        return found
+
+    def held_frames(self) -> list[pd.DataFrame]:
+        """Every frame this cache holds (for tests that check erased data is gone)."""
+        frames = []
+        evidence = self.evidence.evidence
+        if evidence is not None:
+            frames += [evidence.responses, evidence.answers, *evidence.inputs.frames().values()]
+        with self._lock:
+            frames += list(self._estimates.values())
+            for analysis in self._analyses.values():
+                frames += [analysis.estimates, *analysis.inputs.frames().values()]
+        return frames
 
 
-@st.cache_data(show_spinner="Blending the estimates…", max_entries=6)
-def _estimates(url: str, version: int, settings_json: str) -> pd.DataFrame:
-    return compute_estimates(_inputs(url, version), BlendSettings.model_validate_json(settings_json))
-
-
-@st.cache_resource(show_spinner="Computing the views…", max_entries=16)
-def _analysis(url: str, version: int, settings_json: str, filters_json: str, threshold: int, today: str) -> RoadmapAnalysis:
-    settings = BlendSettings.model_validate_json(settings_json)
-    return compute_analysis(_inputs(url, version), _estimates(url, version, settings_json), settings,
-                            Filters.model_validate_json(filters_json), threshold, as_of=today)
+@st.cache_resource(show_spinner=False)
+def analysis_cache(url: str) -> AnalysisCache:
+    """The analysis cache of one database in this process."""
+    return AnalysisCache()
 
 
 def analysis_for(settings: BlendSettings, filters: Filters) -> RoadmapAnalysis:
-    """The views for these settings and filters at the current data version (cached)."""
-    url, version = _database_key()
-    return _analysis(url, version, settings.model_dump_json(), filters.model_dump_json(), threshold(),
-                     pd.Timestamp.now().strftime("%Y-%m-%d"))
+    """The views for these settings and filters as the data stands now (cached)."""
+    engine = get_engine()
+    cache = analysis_cache(engine.url.render_as_string(hide_password=False))
+    return cache.analysis(settings, filters, threshold(), pd.Timestamp.now().strftime("%Y-%m-%d"))
 
 
 def threshold() -> int:

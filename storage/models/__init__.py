@@ -11,6 +11,7 @@ from storage.models import workshop  # noqa: F401
 from storage.models.base import Base
 from storage.models.catalogue import (
     AdoptionRecord,
+    DataChange,
     DataVersion,
     ExternalId,
     FdaPanelCrosswalk,
@@ -23,6 +24,7 @@ from storage.models.catalogue import (
 __all__ = [
     "AdoptionRecord",
     "Base",
+    "DataChange",
     "DataVersion",
     "ExternalId",
     "FdaPanelCrosswalk",
