@@ -170,8 +170,13 @@ class EvidenceCache:
                 changes = changes_between(connection, stamp, now)
                 if changes is not None:
                     return _apply(connection, base, changes, now, everything_small=True)
-        with snapshot_connection(engine) as connection:
-            return _read_everything(connection)
+        return read_everything(engine)
+
+
+def read_everything(engine: Engine) -> Evidence:
+    """Every frame read on one snapshot connection of the engine's own driver (no ADBC)."""
+    with snapshot_connection(engine) as connection:
+        return _read_everything(connection)
 
 
 def _read_everything(connection: Connection) -> Evidence:
