@@ -26,6 +26,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,7 +87,7 @@ def arrow_snapshot(engine: Engine) -> Iterator[Callable[[str], Columns]]:
 
         def run(sql: str) -> Columns:
             cursor.execute(sql)
-            return _columns(cursor.fetch_arrow_table())
+            return collect_batches(cursor.fetch_record_batch())
 
         yield run
     finally:
@@ -96,8 +97,45 @@ def arrow_snapshot(engine: Engine) -> Iterator[Callable[[str], Columns]]:
             connection.close()
 
 
-def _columns(table: Any) -> Columns:
-    return {name: table.column(name) for name in table.column_names}
+@dataclass(frozen=True)
+class EncodedText:
+    """A text column as codes into its distinct values (-1: missing), so millions of repeated
+    strings are never held at once: each batch is dictionary-encoded as it arrives."""
+
+    codes: np.ndarray
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+def collect_batches(reader: Any) -> Columns:
+    """The columns of an Arrow record batch stream: text columns as :class:`EncodedText`, the
+    others as Arrow chunked arrays."""
+    import pyarrow as pa
+
+    schema = reader.schema
+    text = {field.name for field in schema if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)}
+    parts: dict[str, list] = {name: [] for name in schema.names}
+    seen: dict[str, dict[str, int]] = {name: {} for name in text}
+    for batch in reader:
+        for name, column in zip(schema.names, batch.columns, strict=True):
+            if name not in text:
+                parts[name].append(column)
+                continue
+            encoded = pc.dictionary_encode(column)
+            known = seen[name]
+            local = np.array([known.setdefault(value, len(known)) for value in encoded.dictionary.to_pylist()] + [-1], dtype=np.int64)
+            indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            parts[name].append(local[indices].astype(np.int32))  # index -1 (missing) picks the appended -1
+    columns: Columns = {}
+    for field in schema:
+        if field.name in text:
+            codes = np.concatenate(parts[field.name]) if parts[field.name] else np.empty(0, dtype=np.int32)
+            columns[field.name] = EncodedText(codes, np.array(list(seen[field.name]), dtype=object))
+        else:
+            columns[field.name] = pa.chunked_array(parts[field.name], type=field.type)
+    return columns
 
 
 @contextmanager
@@ -112,7 +150,7 @@ def _sqlite_reader(path: str) -> Iterator[Callable[[str], Columns]]:
             process.stdin.write(sql.replace("\n", " ").encode("utf-8") + b"\n")
             process.stdin.flush()
             try:
-                return _columns(pa.ipc.open_stream(process.stdout).read_all())
+                return collect_batches(pa.ipc.open_stream(process.stdout))
             except (pa.ArrowInvalid, OSError) as error:
                 process.kill()
                 reason = process.stderr.read().decode("utf-8", "replace").strip().splitlines()
@@ -161,6 +199,8 @@ def _as_numpy(values: Any, dtype: str) -> np.ndarray:
 
 def _as_strings(values: Any) -> pd.Series:
     """Text as pandas' ``str`` dtype (Arrow-backed); from Arrow without a Python object per value."""
+    if isinstance(values, EncodedText):
+        return pd.Series(pd.Categorical.from_codes(values.codes, categories=pd.Index(values.values, dtype=object))).astype("str")
     if hasattr(values, "to_pandas"):
         return values.to_pandas(types_mapper=lambda _type: pd.StringDtype("pyarrow", na_value=np.nan)).astype("str")
     return pd.Series(values, dtype="str")
@@ -168,6 +208,8 @@ def _as_strings(values: Any) -> pd.Series:
 
 def _factorized(values: Any) -> tuple[np.ndarray, np.ndarray]:
     """(codes with -1 for missing, unique values) of a text column."""
+    if isinstance(values, EncodedText):
+        return values.codes.astype(np.int64), values.values
     if hasattr(values, "type"):  # Arrow: dictionary-encode in C
         chunks = values.combine_chunks() if hasattr(values, "combine_chunks") else values
         encoded = pc.dictionary_encode(chunks)
@@ -206,6 +248,9 @@ def typed_column(values: Any, kind: ColumnKind, **options: Any) -> Any:
     if kind == "text":
         return _as_strings(values).array
     if kind == "datetime":
+        if isinstance(values, EncodedText):  # ISO text (SQLite): parse each distinct value once
+            distinct = typed_column(values.values, "datetime")
+            return distinct[values.codes] if len(distinct) else distinct
         if hasattr(values, "to_pandas"):
             values = values.to_pandas()
         moments = pd.to_datetime(pd.Series(values), utc=True, format="ISO8601")
