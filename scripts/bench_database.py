@@ -7,6 +7,12 @@ on SQLite and (with --postgres) PostgreSQL, it measures:
 * export: `roadmap estimates export` as a whole process (wall time and peak memory);
 * baseline: a whole Python process that runs a plain ``pandas.read_sql`` of the same answer rows
   and ``groupby(["technology_id", "variable", "value"]).size()`` — the ratio export / baseline;
+* read: the answer rows read into a typed frame in this process by each way tried (ADBC, the
+  driver's rows column-wise, ``pandas.read_sql``, ``DataFrame.from_records`` over ``Row`` objects);
+  the ADBC drivers earned their place on both databases. Not tried: DuckDB scanning the database
+  (its SQLite and PostgreSQL scanners are extensions downloaded at run time, which an offline
+  server cannot do) and aggregation in SQL (the analysis needs every response's answers: filters
+  by region, staff group, site type and date, and each respondent's weight);
 * page (N <= 100,000, unless --no-page): on a freshly started server (cold cache), the Roadmap
   analysis page in Chromium from the click until the script is done and the views are drawn;
   then one new response is imported by another process (the CLI) and the page's next render (a
@@ -163,6 +169,54 @@ def _respondents(page, expect, technology_name: str, wanted: int | None = None) 
     return int(value.inner_text())
 
 
+def read_methods(url: str, responses: int, repeats: int) -> dict:
+    """Seconds to read every answer row into a typed frame, best of ``repeats``, by each way tried:
+    ADBC (Arrow columns, the read path), the driver's rows transposed column-wise (SQLAlchemy Core
+    ``exec_driver_sql``, the incremental path), ``pandas.read_sql`` over SQLAlchemy, and (up to
+    100,000 responses) ``DataFrame.from_records`` over SQLAlchemy ``Row`` objects (the read path
+    before this benchmark existed)."""
+    import pandas as pd
+    from sqlalchemy import select
+
+    from storage.column_reads import arrow_snapshot, driver_columns, snapshot_connection
+    from storage.db import make_engine
+    from storage.models.survey import SurveyAnswer
+    from storage.survey_frames import ANSWERS_SQL, RAW_ANSWER_COLUMNS, raw_answers_frame
+
+    engine = make_engine(url)
+
+    def adbc() -> None:
+        with arrow_snapshot(engine) as run:
+            raw_answers_frame(run(ANSWERS_SQL))
+
+    def driver_rows() -> None:
+        with snapshot_connection(engine) as connection:
+            raw_answers_frame(driver_columns(connection, ANSWERS_SQL, RAW_ANSWER_COLUMNS))
+
+    def read_sql() -> None:
+        with engine.connect() as connection:
+            pd.read_sql(ANSWERS_SQL, connection)
+
+    def from_rows() -> None:
+        query = select(SurveyAnswer.response_id, SurveyAnswer.technology_id, SurveyAnswer.variable, SurveyAnswer.value)
+        with engine.connect() as connection:
+            pd.DataFrame.from_records(connection.execute(query).all(), columns=["response_id", "technology_id", "variable", "value"])
+
+    methods = {"read_adbc_s": adbc, "read_driver_rows_s": driver_rows, "read_pandas_read_sql_s": read_sql}
+    if responses <= PAGE_LIMIT:
+        methods["read_orm_rows_from_records_s"] = from_rows
+    figures = {}
+    for name, method in methods.items():
+        runs = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            method()
+            runs.append(time.perf_counter() - started)
+        figures[name] = round(min(runs), 2)
+    engine.dispose()
+    return figures
+
+
 def measure(label: str, url: str, responses: int, *, repeats: int, page: bool, in_process: bool) -> dict:
     built = build(url, responses, in_process=in_process)
     output = Path(tempfile.mkdtemp(prefix="bench-export-")) / "estimates.csv"
@@ -180,6 +234,7 @@ def measure(label: str, url: str, responses: int, *, repeats: int, page: bool, i
     }
     if page and responses <= PAGE_LIMIT:
         figures.update(page_figures(url, 1000))
+    figures.update(read_methods(url, responses, repeats))
     return figures
 
 

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -77,11 +78,16 @@ def assemble_inputs(frames: Mapping[str, pd.DataFrame], version: int) -> Analysi
     known = pd.Index(validated["technologies"]["technology_id"])
     for name in ("technology_links", "adoption", "workshop_results"):
         frame = validated[name]
-        validated[name] = frame[frame["technology_id"].isin(known).to_numpy()]
+        validated[name] = _rows(frame, frame["technology_id"].isin(known).to_numpy())
     answers = validated["answers"]
     about_known = answers["technology_id"].isna().to_numpy() | answers["technology_id"].isin(known).to_numpy()
-    validated["answers"] = answers[about_known]
+    validated["answers"] = _rows(answers, about_known)
     return AnalysisInputs(**validated, data_version=int(version))
+
+
+def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """``frame[keep]``, without copying millions of rows when every row is kept."""
+    return frame if keep.all() else frame[keep]
 
 
 def load_analysis_inputs(engine: Engine) -> AnalysisInputs:

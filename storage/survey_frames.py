@@ -108,8 +108,10 @@ def read_survey_changes(connection: Connection, response_ranges: list[tuple[int,
     technologies in ``technology_ranges``, read on the caller's connection (its snapshot)."""
     run = connection_runner(connection)
     responses = responses_frame(run(f"{RESPONSES_SQL} WHERE {ranges_condition('r.id', response_ranges)}"))
-    answers = raw_answers_frame(run(f"{ANSWERS_SQL} WHERE {ranges_condition('a.response_id', response_ranges)} "
-                                    f"OR {ranges_condition('a.technology_id', technology_ranges)}"))
+    # Only non-empty conditions: a constant term in the OR would keep SQLite from using the indexes.
+    conditions = [ranges_condition(column, ranges) for column, ranges in
+                  (("a.response_id", response_ranges), ("a.technology_id", technology_ranges)) if ranges]
+    answers = raw_answers_frame(run(f"{ANSWERS_SQL} WHERE {' OR '.join(conditions) or '1 = 0'}"))
     return responses, answers
 
 
