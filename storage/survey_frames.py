@@ -45,19 +45,23 @@ def ranges_condition(column: str, ranges: Iterable[tuple[int, int]]) -> str:
     return "(" + " OR ".join(terms) + ")" if terms else "(1 = 0)"
 
 
+# Column -> (kind, options) for storage.column_reads.typed_column.
+RESPONSE_KINDS = {"response_id": ("int", {}), "instrument": ("text", {}), "submitted_at": ("datetime", {}),
+                  "region": ("text", {}), "site_type": ("text", {}), "staff_group": ("code", {"blank_is_missing": True}),
+                  "is_demo": ("bool", {})}
+ANSWER_KINDS = {"answer_id": ("int", {}), "response_id": ("int", {}), "technology_id": ("id", {}),
+                "variable": ("code", {}), "value": ("code", {})}
+
+
+def _typed_frame(columns: Columns, kinds: dict) -> pd.DataFrame:
+    return pd.DataFrame({name: typed_column(columns[name], kind, **options) for name, (kind, options) in kinds.items()})
+
+
 def responses_frame(columns: Columns) -> pd.DataFrame:
     """responses: response_id int64, instrument str, submitted_at datetime64[ns] (UTC), region /
     site_type str or NA (checked against their vocabularies by analysis/schemas.py), staff_group
     categorical or NA, is_demo bool; in response id order."""
-    frame = pd.DataFrame({
-        "response_id": typed_column(columns["response_id"], "int"),
-        "instrument": typed_column(columns["instrument"], "text"),
-        "submitted_at": typed_column(columns["submitted_at"], "datetime"),
-        "region": typed_column(columns["region"], "text"),
-        "site_type": typed_column(columns["site_type"], "text"),
-        "staff_group": typed_column(columns["staff_group"], "code", blank_is_missing=True),
-        "is_demo": typed_column(columns["is_demo"], "bool"),
-    })  # fmt: skip
+    frame = _typed_frame(columns, RESPONSE_KINDS)
     for column in ("region", "site_type"):
         frame[column] = frame[column].where(frame[column] != "")
     return _in_order(frame, "response_id")
@@ -66,14 +70,7 @@ def responses_frame(columns: Columns) -> pd.DataFrame:
 def raw_answers_frame(columns: Columns) -> pd.DataFrame:
     """answers with their ids: answer_id int64, response_id int64, technology_id Int64 (NA for
     questions not asked per technology), variable / value categorical; in answer id order."""
-    frame = pd.DataFrame({
-        "answer_id": typed_column(columns["answer_id"], "int"),
-        "response_id": typed_column(columns["response_id"], "int"),
-        "technology_id": typed_column(columns["technology_id"], "id"),
-        "variable": typed_column(columns["variable"], "code"),
-        "value": typed_column(columns["value"], "code"),
-    })  # fmt: skip
-    return _in_order(frame, "answer_id")
+    return _in_order(_typed_frame(columns, ANSWER_KINDS), "answer_id")
 
 
 def _in_order(frame: pd.DataFrame, key: str) -> pd.DataFrame:
