@@ -95,7 +95,7 @@ def load_analysis_inputs(engine: Engine) -> AnalysisInputs:
     them): the survey evidence column-wise in bulk, the rest in one snapshot
     (storage/evidence_cache.py; the app keeps such a cache per database and refreshes it
     incrementally)."""
-    from storage.evidence_cache import EvidenceCache
+    from storage.evidence_cache import EvidenceCache  # here: that module builds on this one
 
     return EvidenceCache().current(engine)
 

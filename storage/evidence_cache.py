@@ -30,9 +30,18 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
+from storage.analysis_inputs import AnalysisInputs, assemble_inputs
+from storage.catalogue import catalogue_frames
 from storage.change_log import RESPONSES, TECHNOLOGIES, WORKSHOPS, ChangeSet, DataStamp, changes_between, read_stamp
 from storage.column_reads import snapshot_connection
-from storage.survey_frames import analysis_answers, read_all_survey, read_survey_changes
+from storage.survey_frames import (
+    analysis_answers,
+    connection_runner,
+    read_all_survey,
+    read_survey_changes,
+    read_survey_columns,
+)
+from storage.workshops import load_workshop_results
 
 # Attempts at a full read whose stamp the log can bring up to date before giving up and
 # reading everything in one snapshot on a plain connection.
@@ -48,7 +57,7 @@ class Evidence:
     responses: pd.DataFrame
     answers: pd.DataFrame  # raw: with answer_id
     workshops: dict[int, pd.DataFrame]  # results per closed workshop
-    inputs: object  # storage.analysis_inputs.AnalysisInputs
+    inputs: AnalysisInputs | None  # None only while being assembled
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -144,7 +153,7 @@ class EvidenceCache:
             self._evidence = self._refreshed(engine, self._evidence)
             return self._evidence
 
-    def current(self, engine: Engine):  # noqa: ANN201 - AnalysisInputs (imported lazily: no cycle)
+    def current(self, engine: Engine) -> AnalysisInputs:
         """The analysis inputs as the database holds them now."""
         return self.current_evidence(engine).inputs
 
@@ -181,8 +190,6 @@ def read_everything(engine: Engine) -> Evidence:
 
 def _read_everything(connection: Connection) -> Evidence:
     """Every frame on one snapshot connection (the fallback when writes keep outrunning the bulk read)."""
-    from storage.survey_frames import connection_runner, read_survey_columns
-
     now = read_stamp(connection)
     responses, answers = read_survey_columns(connection_runner(connection))
     return _apply(connection, Evidence(now, {}, responses, answers, {}, None), ChangeSet(), now, everything_small=True)
@@ -192,10 +199,6 @@ def _apply(connection: Connection, evidence: Evidence, changes: ChangeSet, now: 
            everything_small: bool = False) -> Evidence:
     """``evidence`` brought to ``now`` by re-reading what ``changes`` names, on ``connection``
     (a snapshot at ``now``). ``everything_small``: read the catalogue and all workshop results."""
-    from storage.analysis_inputs import assemble_inputs
-    from storage.catalogue import catalogue_frames
-    from storage.workshops import load_workshop_results
-
     response_ranges = merge_ranges(changes.ranges[RESPONSES])
     technology_ranges = merge_ranges(changes.ranges[TECHNOLOGIES])
     responses, answers = evidence.responses, evidence.answers
