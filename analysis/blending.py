@@ -30,6 +30,14 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from analysis import schemas as s
+from analysis.disclosure import (
+    DEFAULT_THRESHOLD,
+    SINGLES_OUT,
+    TOO_FEW,
+    RespondentFilter,
+    differencing_guard,
+    in_respondent_view,
+)
 
 # Survey variables read by the engine, in a fixed order (their position is their code).
 _ORDINAL_VARIABLES: tuple[str, ...] = tuple(s.SURVEY_VARIABLE[q] for q in s.ORDINAL_QUANTITIES)
@@ -68,6 +76,8 @@ ESTIMATE_COLUMNS: tuple[str, ...] = (
     "discontinued_share",
     "n_catalogue",
     "n_survey",
+    "survey_withheld",
+    "survey_note",
     "n_workshop",
     "effective_n",
     "agreement",
@@ -343,6 +353,112 @@ def signed_minutes(prepared: _EngineAnswers, n_tech: int) -> pd.DataFrame:
     return values.sort_values(["tech_pos", "response_id"], kind="stable", ignore_index=True)
 
 
+# ---------------------------------------------------------------------------------------------
+# Disclosure control: which survey answers may enter a published estimate
+# ---------------------------------------------------------------------------------------------
+
+# Respondent classes of an ordinal answer (they carry different weights), and all of them.
+_USER, _AWARE, _EVERYONE = 0, 1, 2
+_N_CLASSES = 3
+_N_QUANTITIES = len(s.QUANTITIES)
+_MINUTES_Q = s.QUANTITIES.index("minutes_per_case")
+
+# What happened to a (technology, quantity)'s survey answers.
+USED = 0  # used with their own weights (or there were none)
+WITHHELD_TOO_FEW = 1  # fewer than the threshold of respondents: left out
+WITHHELD_SINGLES_OUT = 2  # the respondent filters would single out a few respondents: left out
+POOLED = 3  # used, users and non-users at one weight: telling them apart would single a few out
+
+
+def survey_note(status: int, threshold: int, pooled_weight: float) -> str:
+    """The sentence an estimate carries about its survey evidence ("" when used as is)."""
+    if status == WITHHELD_TOO_FEW:
+        return f"survey evidence withheld: fewer than {threshold} respondents"
+    if status == WITHHELD_SINGLES_OUT:
+        return (f"survey evidence withheld: with the respondent filters it would single out fewer than {threshold} "
+                "respondents")
+    if status == POOLED:
+        return (f"users and non-users weighted alike ({pooled_weight:g}): telling them apart would single out fewer "
+                f"than {threshold} respondents")
+    return ""
+
+
+@dataclass(frozen=True)
+class PublishedSurvey:
+    """The survey evidence an estimate may use, after disclosure control.
+
+    ``ordinal``: survey_evidence rows (don't-knows excluded) inside the respondent view whose
+    (technology, quantity) may be published, with their final ``weight`` (pooled where needed).
+    ``minutes``: signed_minutes rows likewise. ``n_used`` and ``status`` are (technologies x
+    QUANTITIES) arrays: respondents whose answers are used, and USED / WITHHELD_* / POOLED.
+    """
+
+    ordinal: pd.DataFrame
+    minutes: pd.DataFrame
+    n_used: np.ndarray
+    status: np.ndarray
+    threshold: int
+    pooled_weight: float
+
+    def note(self, tech_pos: int, quantity: str) -> str:
+        return survey_note(int(self.status[tech_pos, s.QUANTITIES.index(quantity)]), self.threshold, self.pooled_weight)
+
+    def notes(self, q: int) -> np.ndarray:
+        return np.array([survey_note(int(code), self.threshold, self.pooled_weight) for code in self.status[:, q]],
+                        dtype=object)
+
+
+def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSettings, responses: pd.DataFrame | None,
+                     respondent_filter: RespondentFilter | None, threshold: int) -> PublishedSurvey:
+    """Apply the one disclosure rule to the survey answers (docs/method.md, "Disclosure control").
+
+    Answers about a technology and quantity enter an estimate only when at least ``threshold``
+    respondents (don't-knows excluded) gave them inside the respondent view, and the view does
+    not differ from a neighbouring one by fewer than ``threshold`` of them
+    (:func:`analysis.disclosure.differencing_guard`); otherwise they are left out and the estimate
+    rests on the desk assessment, sites and workshops. Users and respondents who only know of the
+    technology carry different weights, which would let each group's answers be read off the
+    probabilities: so each group must pass the same test, or all are counted at the average of the two weights.
+    """
+    survey = survey_evidence(prepared, n_tech, settings)
+    survey = survey[survey["category"].to_numpy() != IGNORED_DONT_KNOW]
+    minutes = signed_minutes(prepared, n_tech)
+
+    # Every answer is a member of its (technology, quantity) key for everyone and for its
+    # respondent class; the guard counts them inside the view and in the neighbouring views.
+    ordinal_key = survey["tech_pos"].to_numpy() * _N_QUANTITIES + survey["quantity"].to_numpy()
+    own_class = np.where(survey["is_user"].to_numpy(bool), _USER, _AWARE)
+    minutes_key = minutes["tech_pos"].to_numpy() * _N_QUANTITIES + _MINUTES_Q
+    guard = differencing_guard(
+        np.concatenate([survey["response_id"].to_numpy()] * 2 + [minutes["response_id"].to_numpy()]),
+        np.concatenate([ordinal_key * _N_CLASSES + own_class, ordinal_key * _N_CLASSES + _EVERYONE,
+                        minutes_key * _N_CLASSES + _EVERYONE]),
+        n_tech * _N_QUANTITIES * _N_CLASSES, responses, respondent_filter, threshold)
+    reason = guard.reason.reshape(n_tech, _N_QUANTITIES, _N_CLASSES)
+    counted = guard.n.reshape(n_tech, _N_QUANTITIES, _N_CLASSES)[:, :, _EVERYONE]
+    status = np.select([reason[:, :, _EVERYONE] == TOO_FEW, reason[:, :, _EVERYONE] == SINGLES_OUT,
+                        (reason[:, :, _USER] != 0) | (reason[:, :, _AWARE] != 0)],
+                       [WITHHELD_TOO_FEW, WITHHELD_SINGLES_OUT, POOLED], default=USED)
+    status[:, _MINUTES_Q] = np.where(status[:, _MINUTES_Q] == POOLED, USED, status[:, _MINUTES_Q])  # no classes
+    used = (status == USED) | (status == POOLED)
+
+    pooled_weight = (settings.user_weight + settings.aware_weight) / 2
+    tech, quantity = survey["tech_pos"].to_numpy(), survey["quantity"].to_numpy()
+    pooled = status[tech, quantity] == POOLED
+    survey = survey.assign(weight=np.where(pooled, pooled_weight, survey["weight"].to_numpy()), pooled=pooled)
+    keep = used[tech, quantity] & in_respondent_view(survey["response_id"].to_numpy(), responses, respondent_filter)
+    keep_minutes = used[minutes["tech_pos"].to_numpy(), _MINUTES_Q] & in_respondent_view(
+        minutes["response_id"].to_numpy(), responses, respondent_filter)
+    return PublishedSurvey(
+        ordinal=survey[keep].reset_index(drop=True),
+        minutes=minutes[keep_minutes].reset_index(drop=True),
+        n_used=np.where(used, counted, 0),
+        status=status,
+        threshold=threshold,
+        pooled_weight=pooled_weight,
+    )
+
+
 def current_site_status(adoption: pd.DataFrame) -> pd.DataFrame:
     """The current status record of each (technology, site).
 
@@ -547,12 +663,19 @@ def _median_ranks(size: int, samples: int, seed: int) -> np.ndarray:
 def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, adoption: pd.DataFrame,
                  answers: pd.DataFrame, workshop_results: pd.DataFrame,
                  settings: BlendSettings | None = None, *,
-                 responses: pd.DataFrame | None = None) -> pd.DataFrame:
+                 responses: pd.DataFrame | None = None,
+                 respondent_filter: RespondentFilter | None = None,
+                 disclosure_threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
     """Blended estimates for every technology and quantity.
 
-    Inputs are the frames documented in :mod:`analysis.schemas`; ``responses`` (optional) supplies
-    submission dates for ``newest_evidence``. Every row given is used: filter demo data out first
-    if it should not count.
+    Inputs are the frames documented in :mod:`analysis.schemas`; ``responses`` supplies submission
+    dates for ``newest_evidence`` and the respondents' attributes for ``respondent_filter`` (the
+    respondents a view counts; default everyone). Every other row given is used: filter demo data
+    out first if it should not count.
+
+    Disclosure control is applied here, before anything leaves: survey answers enter only under
+    the rule of :func:`published_survey` with ``disclosure_threshold`` (1 turns it off). Estimates
+    whose survey evidence is left out rest on the other sources and say so in ``survey_note``.
 
     Returns one row per (technology_id, quantity), ordered by technology_id then
     ``schemas.QUANTITIES``, with columns ``ESTIMATE_COLUMNS``:
@@ -560,8 +683,9 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
     for minutes), lower/upper and lower_index/upper_index (90% interval), p_<code> (posterior
     predictive probabilities of the quantity's categories, NaN for other codes), discontinued_share
     (adoption stage: weighted share of evidence saying discontinued), n_catalogue (desk value
-    present: 0/1; adoption stage: sites), n_survey (answers used), n_workshop (standing consensus
-    results), effective_n (weighted evidence), agreement, newest_evidence, strength
+    present: 0/1; adoption stage: sites), n_survey (respondents whose answers are used: 0 or at least
+    the threshold), survey_withheld (answers left out by disclosure control), survey_note,
+    n_workshop (standing consensus results), effective_n (weighted evidence), agreement, newest_evidence, strength
     (thin/moderate/strong) and primary_workforce_group.
     """
     settings = settings or BlendSettings()
@@ -578,10 +702,10 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
     submitted = _submission_dates(responses)
 
     prepared = _engine_answers(answers, technology_ids)
-    survey = survey_evidence(prepared, n_tech, settings)
-    used = survey["category"].to_numpy() != IGNORED_DONT_KNOW
-    survey_columns = {c: survey[c].to_numpy()[used] for c in ("quantity", "tech_pos", "category", "weight")}
-    survey_dates = _dates_of(survey["response_id"].to_numpy()[used], submitted)
+    published = published_survey(prepared, n_tech, settings, responses, respondent_filter, disclosure_threshold)
+    survey = published.ordinal
+    survey_columns = {c: survey[c].to_numpy() for c in ("quantity", "tech_pos", "category", "weight")}
+    survey_dates = _dates_of(survey["response_id"].to_numpy(), submitted)
 
     sites = current_site_status(adoption)
     site_pos = _technology_positions(sites["technology_id"].to_numpy(np.int64), technology_ids, "adoption", sites.index)
@@ -609,7 +733,6 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
         on_scale = category >= 0
         evidence += _weighted_counts(tech[on_scale], category[on_scale], weight[on_scale], n_tech, n_cat)
         discontinued_weight += np.bincount(tech[~on_scale], weights=weight[~on_scale], minlength=n_tech)
-        n_survey = np.bincount(tech, minlength=n_tech)
         newest = _latest(newest, tech, survey_dates[rows])
 
         if quantity == "adoption_stage":
@@ -657,7 +780,9 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
             if quantity == "adoption_stage" else np.nan
         )
         frame["n_catalogue"] = n_catalogue
-        frame["n_survey"] = n_survey
+        frame["n_survey"] = published.n_used[:, q]
+        frame["survey_withheld"] = np.isin(published.status[:, q], (WITHHELD_TOO_FEW, WITHHELD_SINGLES_OUT))
+        frame["survey_note"] = published.notes(q)
         frame["n_workshop"] = n_workshop
         frame["effective_n"] = summary["effective_n"]
         frame["agreement"] = summary["agreement"]
@@ -665,7 +790,7 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
         frame["strength"] = strength_labels(summary["effective_n"], settings)
         frames.append(frame)
 
-    frames.append(_minutes_estimates(prepared, technology_ids, submitted, settings))
+    frames.append(_minutes_estimates(published, technology_ids, submitted, settings))
     estimates = _interleave(frames, n_tech)
     estimates["primary_workforce_group"] = estimates["technology_id"].map(_primary_groups(links))
     return estimates[list(ESTIMATE_COLUMNS)]
@@ -737,11 +862,10 @@ def _primary_groups(links: pd.DataFrame) -> pd.Series:
     return primary.drop_duplicates("technology_id").set_index("technology_id")["code"].astype(object)
 
 
-def _minutes_estimates(prepared: _EngineAnswers, technology_ids: np.ndarray, submitted: pd.Series | None,
+def _minutes_estimates(published: PublishedSurvey, technology_ids: np.ndarray, submitted: pd.Series | None,
                        settings: BlendSettings) -> dict[str, object]:
     n_tech = len(technology_ids)
-    values = signed_minutes(prepared, n_tech)
-    values = values.sort_values(["tech_pos", "minutes"], kind="stable", ignore_index=True)
+    values = published.minutes.sort_values(["tech_pos", "minutes"], kind="stable", ignore_index=True)
     tech = values["tech_pos"].to_numpy()
     minutes = values["minutes"].to_numpy(dtype=float)
     counts = np.bincount(tech, minlength=n_tech)
@@ -771,6 +895,8 @@ def _minutes_estimates(prepared: _EngineAnswers, technology_ids: np.ndarray, sub
         "discontinued_share": np.nan,
         "n_catalogue": 0,
         "n_survey": counts,
+        "survey_withheld": np.isin(published.status[:, _MINUTES_Q], (WITHHELD_TOO_FEW, WITHHELD_SINGLES_OUT)),
+        "survey_note": published.notes(_MINUTES_Q),
         "n_workshop": 0,
         "effective_n": counts.astype(float),
         "agreement": np.divide(agreeing, counts, out=np.full(n_tech, np.nan), where=counts > 0),
@@ -788,7 +914,9 @@ EVIDENCE_COLUMNS: tuple[str, ...] = ("source", "reference", "value", "weight", "
 
 def evidence_for(technology_id: int, quantity: str, technologies: pd.DataFrame, adoption: pd.DataFrame,
                  answers: pd.DataFrame, workshop_results: pd.DataFrame,
-                 responses: pd.DataFrame | None = None, settings: BlendSettings | None = None) -> pd.DataFrame:
+                 responses: pd.DataFrame | None = None, settings: BlendSettings | None = None, *,
+                 respondent_filter: RespondentFilter | None = None,
+                 disclosure_threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
     """Every evidence row behind one estimate, for the provenance drill-down.
 
     Columns: source (catalogue | adoption | survey | workshop), reference (catalogue entry id,
@@ -797,6 +925,10 @@ def evidence_for(technology_id: int, quantity: str, technologies: pd.DataFrame, 
     (why a row is ignored, or user/aware for survey rows), date. No respondent identity or profile
     answer is included: survey rows carry only the internal response record number.
     Rows are ordered by source, then date (newest first).
+
+    Survey rows follow the estimate's disclosure rule (:func:`published_survey`): when its survey
+    evidence is withheld, one row says so instead (no count, value or date), and "don't know"
+    answers, which carry no weight, are never listed.
     """
     settings = settings or BlendSettings()
     if quantity not in s.QUANTITIES:
@@ -810,10 +942,15 @@ def evidence_for(technology_id: int, quantity: str, technologies: pd.DataFrame, 
     answers = answers[answers["technology_id"].eq(technology_id).fillna(False).to_numpy(bool)]
     prepared = _engine_answers(answers, technology_ids)
     submitted = _submission_dates(responses)
+    published = published_survey(prepared, 1, settings, responses, respondent_filter, disclosure_threshold)
+    status = int(published.status[0, s.QUANTITIES.index(quantity)])
 
     parts = []
-    if quantity == "minutes_per_case":
-        values = signed_minutes(prepared, 1)
+    if status in (WITHHELD_TOO_FEW, WITHHELD_SINGLES_OUT):
+        parts.append(pd.DataFrame({"source": ["survey"], "reference": ["withheld"], "value": [None], "weight": [0.0],
+                                   "used": [False], "note": [published.note(0, quantity)], "date": [pd.NaT]}))
+    elif quantity == "minutes_per_case":
+        values = published.minutes
         parts.append(pd.DataFrame({
             "source": "survey",
             "reference": "survey response " + values["response_id"].astype(str),
@@ -824,28 +961,25 @@ def evidence_for(technology_id: int, quantity: str, technologies: pd.DataFrame, 
             "date": _dates_of(values["response_id"].to_numpy(), submitted),
         }))
     else:
-        q = s.ORDINAL_QUANTITIES.index(quantity)
-        categories = s.QUANTITY_CATEGORIES[quantity]
-        survey = survey_evidence(prepared, 1, settings)
-        survey = survey[survey["quantity"] == q]
+        survey = published.ordinal
+        survey = survey[survey["quantity"] == s.ORDINAL_QUANTITIES.index(quantity)]
         parts.append(pd.DataFrame({
             "source": "survey",
             "reference": "survey response " + survey["response_id"].astype(str),
             "value": prepared.values_at(survey["row"].to_numpy()),
             "weight": survey["weight"].to_numpy(),
-            "used": (survey["category"] != IGNORED_DONT_KNOW).to_numpy(),
-            "note": np.select(
-                [survey["category"].to_numpy() == IGNORED_DONT_KNOW, survey["is_user"].to_numpy()],
-                ["ignored: dont_know", "uses the technology"],
-                default="knows of it (not a user)",
-            ),
+            "used": True,
+            "note": np.where(survey["pooled"].to_numpy(bool), published.note(0, quantity),
+                             np.where(survey["is_user"].to_numpy(bool), "uses the technology",
+                                      "knows of it (not a user)")),
             "date": _dates_of(survey["response_id"].to_numpy(), submitted),
         }))
-        if quantity == "adoption_stage":
-            parts.append(_adoption_evidence(adoption, technology_id, settings))
-        else:
-            parts.append(_catalogue_evidence(entry.iloc[0], quantity, settings))
-            parts.append(_workshop_evidence(workshop_results, technology_id, quantity, categories, settings))
+    if quantity == "adoption_stage":
+        parts.append(_adoption_evidence(adoption, technology_id, settings))
+    elif quantity != "minutes_per_case":
+        parts.append(_catalogue_evidence(entry.iloc[0], quantity, settings))
+        parts.append(_workshop_evidence(workshop_results, technology_id, quantity, s.QUANTITY_CATEGORIES[quantity],
+                                        settings))
     evidence = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(
         not p.empty for p in parts) else pd.DataFrame({c: [] for c in EVIDENCE_COLUMNS})
     source_order = pd.Categorical(evidence["source"], ["catalogue", "adoption", "workshop", "survey"], ordered=True)

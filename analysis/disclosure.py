@@ -10,22 +10,28 @@ suppressed cell, since a secondary suppression can leave a new line with a singl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_THRESHOLD = 5
 
 
 def suppress_small_counts(table: pd.DataFrame, count_columns: Sequence[str], threshold: int = DEFAULT_THRESHOLD,
-                          by: str | Sequence[str] | None = None) -> pd.DataFrame:
+                          by: str | Sequence[str] | None = None,
+                          also_hide: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Return a copy of ``table`` with small respondent counts and their complements suppressed.
 
     * ``count_columns``: the columns holding respondent counts.
     * ``threshold``: counts c with 0 < c < threshold are suppressed (zeros are shown).
     * ``by``: column(s) whose groups form the column lines for secondary suppression (e.g. the
       archetype in an archetype x training type table); without it each whole column is a line.
+    * ``also_hide``: per count column, cells to hide whatever their value because comparing them
+      with a neighbouring view would single out a few respondents (``differencing_guard``).
 
     Suppressed cells become NA (count columns become nullable ``Int64``). For each count column a
     boolean ``<col>_suppressed`` column is added, and a ``suppression_note`` column explains each
@@ -41,7 +47,11 @@ def suppress_small_counts(table: pd.DataFrame, count_columns: Sequence[str], thr
     values = np.column_stack([pd.to_numeric(table[c], errors="raise").to_numpy(dtype=float, na_value=np.nan)
                               for c in columns]) if columns else np.zeros((len(table), 0))
     primary = (values > 0) & (values < threshold)
-    suppressed = primary.copy()
+    singles_out = np.zeros_like(primary)
+    for j, column in enumerate(columns):
+        if also_hide is not None and column in also_hide:
+            singles_out[:, j] = np.asarray(also_hide[column], dtype=bool) & ~primary[:, j] & (values[:, j] > 0)
+    suppressed = primary | singles_out
     groups = _group_positions(table, by)
     changed = True
     while changed:
@@ -57,7 +67,9 @@ def suppress_small_counts(table: pd.DataFrame, count_columns: Sequence[str], thr
         result[column] = counts
         result[f"{column}_suppressed"] = suppressed[:, j]
         for i in np.flatnonzero(suppressed[:, j]):
-            reason = f"fewer than {threshold}" if primary[i, j] else "hidden so a small count cannot be derived"
+            reason = (f"fewer than {threshold}" if primary[i, j] else
+                      f"would single out fewer than {threshold} against a wider respondent filter" if singles_out[i, j]
+                      else "hidden so a small count cannot be derived")
             notes[i].append(f"{column}: {reason}")
     result["suppression_note"] = ["; ".join(n) for n in notes]
     result.attrs["suppression_note"] = (
@@ -102,3 +114,196 @@ def _protect_lines(values: np.ndarray, suppressed: np.ndarray, lines: list[np.nd
                 suppressed[line[target], row] = True
             changed = True
     return changed
+
+
+# --- differencing: views over a filtered set of respondents ---------------------------------------
+
+# Respondent attributes a view can be filtered by (columns of the ``responses`` frame).
+RESPONDENT_DIMENSIONS: tuple[str, ...] = ("region", "site_type", "staff_group")
+_MONTH = "%Y-%m"
+
+# Why a key's evidence cannot be published (``GuardResult.reason``).
+PUBLISHABLE = 0
+TOO_FEW = 1  # fewer than the threshold of respondents in the view
+SINGLES_OUT = 2  # comparing the view with a neighbouring one would single out fewer than the threshold
+
+
+class RespondentFilter(BaseModel):
+    """Which survey respondents a view counts: a box over their profile answers and submission month.
+
+    Empty choices mean "everyone". Months are ``YYYY-MM`` and the range includes both ends.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    regions: tuple[str, ...] = ()
+    site_types: tuple[str, ...] = ()
+    staff_groups: tuple[str, ...] = ()
+    submitted_from: str | None = Field(None, pattern=r"^\d{4}-\d{2}$")
+    submitted_to: str | None = Field(None, pattern=r"^\d{4}-\d{2}$")
+
+    @model_validator(mode="after")
+    def _months_ordered(self) -> RespondentFilter:
+        if self.submitted_from and self.submitted_to and self.submitted_from > self.submitted_to:
+            raise ValueError(f"submitted_from ({self.submitted_from}) is after submitted_to ({self.submitted_to})")
+        return self
+
+    @property
+    def choices(self) -> dict[str, tuple[str, ...]]:
+        """The restricted categorical dimensions and the codes allowed in each."""
+        chosen = {"region": self.regions, "site_type": self.site_types, "staff_group": self.staff_groups}
+        return {dimension: codes for dimension, codes in chosen.items() if codes}
+
+    @property
+    def restricts_months(self) -> bool:
+        return bool(self.submitted_from or self.submitted_to)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.choices) or self.restricts_months
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """Per key: respondents in the view (``n``), and whether their evidence may be published.
+
+    ``reason`` is PUBLISHABLE, TOO_FEW or SINGLES_OUT. A key with no respondent in the view is
+    publishable (there is nothing to hide in it).
+    """
+
+    n: np.ndarray
+    reason: np.ndarray
+
+    @property
+    def publishable(self) -> np.ndarray:
+        return self.reason == PUBLISHABLE
+
+
+def in_respondent_view(response_ids: np.ndarray, responses: pd.DataFrame | None,
+                       selection: RespondentFilter | None) -> np.ndarray:
+    """Whether each response id is inside the filter's box (all True without an active filter)."""
+    if selection is None or not selection.active:
+        return np.ones(len(response_ids), dtype=bool)
+    box, _restricted = _box_membership(response_ids, _require_responses(responses), selection)
+    return box
+
+
+def differencing_guard(member_response: np.ndarray, member_key: np.ndarray, n_keys: int,
+                       responses: pd.DataFrame | None, selection: RespondentFilter | None,
+                       threshold: int = DEFAULT_THRESHOLD) -> GuardResult:
+    """Which keys' respondent evidence a view over ``selection`` may publish.
+
+    ``member_response`` / ``member_key`` pair each respondent with each key (a key is whatever is
+    published from a group of respondents: a technology's answers to one question, a cell of a
+    count table); duplicate pairs count once. ``responses`` supplies the attributes filtered on
+    (``RESPONDENT_DIMENSIONS`` and ``submitted_at``).
+
+    A key is publishable when its respondent count in the view is 0 or at least ``threshold`` and,
+    for an active filter, no neighbouring view differs from this one by between 1 and
+    ``threshold`` - 1 of its respondents. Neighbours (docs/method.md, "Disclosure control"):
+
+    * every view that drops some of the restricted dimensions (down to no filter at all);
+    * for each restricted dimension, the view without one of its chosen codes: so each chosen
+      code's slab of the view holds 0 or at least ``threshold`` respondents;
+    * for the month range, the view one month shorter at either end: the first and the last month
+      holding respondents of the key hold at least ``threshold``.
+
+    Together these make any two views whose boxes are nested differ by 0 or at least
+    ``threshold`` respondents of every key both publish.
+    """
+    if threshold < 1:
+        raise ValueError(f"differencing_guard: threshold must be at least 1, got {threshold}")
+    member_response = np.asarray(member_response, dtype=np.int64)
+    member_key = np.asarray(member_key, dtype=np.int64)
+    if len(member_key):
+        pairs = np.unique(np.stack([member_key, member_response]), axis=1)
+        member_key, member_response = pairs[0], pairs[1]
+
+    def counts(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(member_key[mask], minlength=n_keys)
+
+    def small(values: np.ndarray) -> np.ndarray:
+        return (values > 0) & (values < threshold)
+
+    if selection is None or not selection.active:
+        n = counts(np.ones(len(member_key), dtype=bool))
+        return GuardResult(n=n, reason=np.where(small(n), TOO_FEW, PUBLISHABLE))
+
+    responses = _require_responses(responses)
+    in_view, restricted = _box_membership(member_response, responses, selection)
+    n = counts(in_view)
+    singles_out = np.zeros(n_keys, dtype=bool)
+    names = list(restricted)
+    for size in range(1, len(names) + 1):
+        for dropped in combinations(names, size):
+            wider = np.logical_and.reduce([restricted[d] for d in names if d not in dropped] +
+                                          [np.ones(len(member_key), dtype=bool)])
+            singles_out |= small(counts(wider) - n)
+    attributes = _attribute_codes(member_response, responses)
+    for dimension in selection.choices:
+        codes, n_codes = attributes[dimension]
+        slabs = np.bincount(member_key[in_view] * n_codes + codes[in_view], minlength=n_keys * n_codes)
+        singles_out |= small(slabs.reshape(n_keys, n_codes)).any(axis=1)
+    if selection.restricts_months:
+        months, n_months = attributes["month"]
+        per_month = np.bincount(member_key[in_view] * n_months + months[in_view],
+                                minlength=n_keys * n_months).reshape(n_keys, n_months)
+        held = per_month > 0
+        first = held.argmax(axis=1)
+        last = n_months - 1 - held[:, ::-1].argmax(axis=1)
+        rows = np.arange(n_keys)
+        singles_out |= held.any(axis=1) & (small(per_month[rows, first]) | small(per_month[rows, last]))
+    reason = np.where(small(n), TOO_FEW, np.where(singles_out & (n > 0), SINGLES_OUT, PUBLISHABLE))
+    return GuardResult(n=n, reason=reason)
+
+
+def submission_months(responses: pd.DataFrame) -> list[str]:
+    """Every month (YYYY-MM) from the first to the last submission: the choices of a month filter."""
+    submitted = pd.to_datetime(responses["submitted_at"], utc=True).dropna()
+    if submitted.empty:
+        return []
+    first, last = (moment.tz_convert(None).to_period("M") for moment in (submitted.min(), submitted.max()))
+    return [str(period) for period in pd.period_range(first, last, freq="M")]
+
+
+def _require_responses(responses: pd.DataFrame | None) -> pd.DataFrame:
+    if responses is None:
+        raise ValueError("a respondent filter needs the responses frame (the respondents' attributes)")
+    return responses
+
+
+def _attribute_codes(response_ids: np.ndarray, responses: pd.DataFrame) -> dict[str, tuple[np.ndarray, int]]:
+    """Integer code of each respondent attribute (and submission month) per id; the last code is
+    "unknown" (no answer, or a response not in the frame)."""
+    position = pd.Index(responses["response_id"].to_numpy(dtype=np.int64)).get_indexer(response_ids)
+    known = position >= 0
+    columns = {dimension: responses[dimension] for dimension in RESPONDENT_DIMENSIONS}
+    columns["month"] = pd.to_datetime(responses["submitted_at"], utc=True).dt.strftime(_MONTH)
+    result = {}
+    for name, column in columns.items():
+        codes, uniques = pd.factorize(column.astype(object), sort=True)
+        codes = np.where(codes < 0, len(uniques), codes)
+        result[name] = (np.where(known, codes[np.maximum(position, 0)], len(uniques)), len(uniques) + 1)
+    return result
+
+
+def _box_membership(response_ids: np.ndarray, responses: pd.DataFrame,
+                    selection: RespondentFilter) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Whether each id is inside the box, and inside each restricted dimension on its own."""
+    position = pd.Index(responses["response_id"].to_numpy(dtype=np.int64)).get_indexer(response_ids)
+    known = position >= 0
+    at = np.maximum(position, 0)
+    restricted: dict[str, np.ndarray] = {}
+    for dimension, codes in selection.choices.items():
+        allowed = responses[dimension].astype(object).isin(codes).to_numpy(bool)
+        restricted[dimension] = known & allowed[at]
+    if selection.restricts_months:
+        month = pd.to_datetime(responses["submitted_at"], utc=True).dt.strftime(_MONTH)
+        inside = month.notna()
+        if selection.submitted_from:
+            inside &= month.fillna("") >= selection.submitted_from
+        if selection.submitted_to:
+            inside &= month.fillna("") <= selection.submitted_to
+        restricted["month"] = known & inside.to_numpy(bool)[at]
+    box = np.logical_and.reduce([*restricted.values(), np.ones(len(response_ids), dtype=bool)])
+    return box, restricted

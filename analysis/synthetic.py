@@ -334,3 +334,26 @@ def build_frames(technologies: list[dict], technology_links: list[dict] | None =
         frame = pd.DataFrame(filled, columns=columns) if filled else pd.DataFrame({c: [] for c in columns})
         frames[name] = s.validate_frame(frame, name)
     return frames
+
+
+# --- a large workshop (tests and benchmarks of the consensus summaries) --------------------------
+
+WORKSHOP_GROUPS: tuple[str, ...] = ("clinicians", "managers", "patients")
+
+
+def workshop_ratings(participants: int = 60, items: int = 200, rounds: int = 3, seed: int = 20240601) -> pd.DataFrame:
+    """Long-format 1-9 ratings (participant, group, item, round, rating) of a full workshop, every
+    participant rating every item in every round, about 5% of ratings left blank."""
+    generator = np.random.default_rng(seed)
+    person, item, round_number = (
+        axis.ravel() for axis in np.meshgrid(np.arange(participants), np.arange(items), np.arange(1, rounds + 1), indexing="ij")
+    )
+    ratings = generator.integers(1, 10, person.size).astype(float)
+    ratings[generator.random(person.size) < 0.05] = np.nan
+    return pd.DataFrame({
+        "participant": [f"p{number}" for number in person],
+        "group": [WORKSHOP_GROUPS[number % len(WORKSHOP_GROUPS)] for number in person],
+        "item": [f"item-{number:03d}" for number in item],
+        "round": round_number,
+        "rating": ratings,
+    })

@@ -23,7 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from analysis import schemas as s
 from analysis.blending import category_positions, current_site_status
-from analysis.disclosure import DEFAULT_THRESHOLD, suppress_small_counts
+from analysis.disclosure import (
+    DEFAULT_THRESHOLD,
+    SINGLES_OUT,
+    RespondentFilter,
+    differencing_guard,
+    suppress_small_counts,
+)
 
 # Years from now used to place a horizon on the roadmap time axis (the middle of each bucket;
 # "over 3 years" is drawn at 4 years). Leads can pass their own mapping.
@@ -63,6 +69,19 @@ class Filters(BaseModel):
     horizons: list[str] = Field(default_factory=list, description="Blended time to deployment (point estimate).")
     min_strength: Literal["thin", "moderate", "strong"] | None = Field(
         None, description="Minimum evidence strength of the blended time-to-deployment estimate.")
+    # Which survey respondents count (their own answers about where and as what they work, and
+    # when they answered); the estimates and training needs are computed over them.
+    respondent_regions: list[str] = Field(default_factory=list, description="Respondents working in these regions.")
+    respondent_site_types: list[str] = Field(default_factory=list, description="Respondents working for these organisation types.")
+    staff_groups: list[str] = Field(default_factory=list, description="Respondents in these staff groups.")
+    submitted_from: str | None = Field(None, pattern=r"^\d{4}-\d{2}$", description="Responses submitted in this month or later.")
+    submitted_to: str | None = Field(None, pattern=r"^\d{4}-\d{2}$", description="Responses submitted in this month or earlier.")
+
+    def respondent_filter(self) -> RespondentFilter:
+        """The respondent part of the filters (the technology part does not change who counts)."""
+        return RespondentFilter(regions=tuple(self.respondent_regions), site_types=tuple(self.respondent_site_types),
+                                staff_groups=tuple(self.staff_groups), submitted_from=self.submitted_from,
+                                submitted_to=self.submitted_to)
 
 
 @dataclass(frozen=True)
@@ -386,14 +405,17 @@ def workforce_impact(technology_links: pd.DataFrame, estimates: pd.DataFrame, id
     return table.sort_values(["weighted_within_5y", "workforce_group"], ascending=[False, True], ignore_index=True)
 
 
-def training_needs(answers: pd.DataFrame, responses: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+def training_needs(answers: pd.DataFrame, responses: pd.DataFrame, threshold: int = DEFAULT_THRESHOLD,
+                   respondent_filter: RespondentFilter | None = None) -> pd.DataFrame:
     """Training received and needed by archetype and training type, disclosure-controlled.
 
-    Counts respondents (distinct responses in ``responses``) who hold the archetype (profile
-    question ``archetypes``, multi) and selected the training type for at least one technology.
-    Columns: archetype, training_type, received, needed, respondents (respondents holding the
-    archetype), each count with ``<col>_suppressed``, and suppression_note. Counts below
-    ``threshold`` are suppressed with their complements within each archetype.
+    Counts respondents (distinct responses in ``responses``, inside ``respondent_filter``) who hold
+    the archetype (profile question ``archetypes``, multi) and selected the training type for at
+    least one technology. Columns: archetype, training_type, received, needed, respondents
+    (respondents holding the archetype), each count with ``<col>_suppressed``, and
+    suppression_note. Counts below ``threshold`` are suppressed with their complements within
+    each archetype, and so is any count that a neighbouring respondent filter would single out
+    (:func:`analysis.disclosure.differencing_guard`).
     """
     answers = s.validate_frame(answers, "answers")
     responses = s.validate_frame(responses, "responses")
@@ -410,20 +432,36 @@ def training_needs(answers: pd.DataFrame, responses: pd.DataFrame, threshold: in
         """Respondent x code indicator matrix: did the respondent choose the code (at least once)?"""
         code = category_positions(value, vocabulary)
         keep = (variable == of_variable) & (code >= 0) & (respondent >= 0)
-        chosen = np.zeros((len(responses), len(vocabulary)), dtype=np.int64)
-        chosen[respondent[keep], code[keep]] = 1
+        chosen = np.zeros((len(responses), len(vocabulary)), dtype=bool)
+        chosen[respondent[keep], code[keep]] = True
         return chosen
 
     holds = selected(0, s.ARCHETYPES)
+    n_cells = len(s.ARCHETYPES) * len(s.TRAINING_TYPES)
+    count_columns = ("received", "needed", "respondents")
+    # Each respondent is a member of every cell they count in: key = column * n_cells + table row.
+    member_response, member_key = [], []
+    for column, of_variable in ((0, 1), (1, 2)):
+        both = holds[:, :, None] & selected(of_variable, s.TRAINING_TYPES)[:, None, :]
+        who, archetype, training = np.nonzero(both)
+        member_response.append(who)
+        member_key.append(column * n_cells + archetype * len(s.TRAINING_TYPES) + training)
+    who, archetype = np.nonzero(holds)
+    for training in range(len(s.TRAINING_TYPES)):  # the archetype's respondents, repeated on each of its rows
+        member_response.append(who)
+        member_key.append(2 * n_cells + archetype * len(s.TRAINING_TYPES) + training)
+    response_ids = responses["response_id"].to_numpy(dtype=np.int64)
+    guard = differencing_guard(response_ids[np.concatenate(member_response)], np.concatenate(member_key),
+                               3 * n_cells, responses, respondent_filter, threshold)
     table = pd.DataFrame({
         "archetype": np.repeat(s.ARCHETYPES, len(s.TRAINING_TYPES)),
         "training_type": np.tile(s.TRAINING_TYPES, len(s.ARCHETYPES)),
     })
-    for column, of_variable in (("received", 1), ("needed", 2)):
-        # archetype x training type counts of respondents = holds^T @ chose
-        table[column] = (holds.T @ selected(of_variable, s.TRAINING_TYPES)).reshape(-1)
-    table["respondents"] = np.repeat(holds.sum(axis=0), len(s.TRAINING_TYPES))
-    return suppress_small_counts(table, ["received", "needed", "respondents"], threshold=threshold, by="archetype")
+    singles_out = {}
+    for column, name in enumerate(count_columns):
+        table[name] = guard.n[column * n_cells:(column + 1) * n_cells]
+        singles_out[name] = guard.reason[column * n_cells:(column + 1) * n_cells] == SINGLES_OUT
+    return suppress_small_counts(table, list(count_columns), threshold=threshold, by="archetype", also_hide=singles_out)
 
 
 # --- 7 evidence base ---------------------------------------------------------------------------
@@ -436,9 +474,10 @@ def evidence_gaps(technologies: pd.DataFrame, estimates: pd.DataFrame, ids: Iter
 
     Missing evidence score = no survey evidence + no workshop evidence + stale entry (never
     reviewed, or last_reviewed more than ``stale_after_days`` before ``as_of``, default today).
-    Ties are broken by fewer survey answers, then older review. Columns: technology_id, name,
-    type_code, survey_answers (answers to the technology's best-covered question, a respondent
-    count: disclosure-controlled), workshop_results, no_survey, no_workshop, last_reviewed,
+    Survey evidence withheld by disclosure control counts as missing. Ties are broken by fewer
+    survey answers, then older review. Columns: technology_id, name, type_code, survey_answers
+    (respondents behind the technology's best-covered estimate, as used by the estimates: 0 or
+    at least the threshold), survey_withheld (some of its survey evidence is withheld), workshop_results, no_survey, no_workshop, last_reviewed,
     days_since_review, stale, missing_score, rank, plus survey_answers_suppressed and
     suppression_note.
     """
@@ -448,7 +487,8 @@ def evidence_gaps(technologies: pd.DataFrame, estimates: pd.DataFrame, ids: Iter
     technologies = s.validate_frame(technologies, "technologies")
     chosen = technologies[technologies["technology_id"].isin(ids)].set_index("technology_id")
     evidence = estimates[estimates["technology_id"].isin(ids)].groupby("technology_id").agg(
-        survey_answers=("n_survey", "max"), workshop_results=("n_workshop", "sum"))
+        survey_answers=("n_survey", "max"), survey_withheld=("survey_withheld", "any"),
+        workshop_results=("n_workshop", "sum"))
     evidence = evidence.reindex(chosen.index, fill_value=0)
     today = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now().normalize()
     days = (today - chosen["last_reviewed"]).dt.days
@@ -457,6 +497,7 @@ def evidence_gaps(technologies: pd.DataFrame, estimates: pd.DataFrame, ids: Iter
         "name": chosen["name"].to_numpy(),
         "type_code": chosen["type_code"].astype(object).to_numpy(),
         "survey_answers": evidence["survey_answers"].astype(int).to_numpy(),
+        "survey_withheld": evidence["survey_withheld"].astype(bool).to_numpy(),
         "workshop_results": evidence["workshop_results"].astype(int).to_numpy(),
         "last_reviewed": chosen["last_reviewed"].to_numpy(),
         "days_since_review": days.astype("Int64").to_numpy(),
@@ -471,20 +512,13 @@ def evidence_gaps(technologies: pd.DataFrame, estimates: pd.DataFrame, ids: Iter
     return suppress_small_counts(table, ["survey_answers"], threshold=threshold)
 
 
-def estimates_table(technologies: pd.DataFrame, estimates: pd.DataFrame, ids: Iterable[int],
-                    threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
-    """The estimates of the filtered technologies, ready to show or export.
-
-    Adds name and type_code; n_survey is a respondent count and is disclosure-controlled per
-    quantity (with effective_n and agreement hidden too where n_survey is, since they would
-    reveal it).
-    """
+def estimates_table(technologies: pd.DataFrame, estimates: pd.DataFrame, ids: Iterable[int]) -> pd.DataFrame:
+    """The estimates of the filtered technologies with their name and type_code, ready to show or
+    export. The estimates are already disclosure-safe (``blending.published_survey``): n_survey
+    is 0 or at least the threshold, and survey_note says where survey evidence was left out."""
     ids = _ids(ids)
     technologies = s.validate_frame(technologies, "technologies").set_index("technology_id")
     table = estimates[estimates["technology_id"].isin(ids)].reset_index(drop=True)
     table.insert(1, "name", table["technology_id"].map(technologies["name"]))
     table.insert(2, "type_code", table["technology_id"].map(technologies["type_code"].astype(object)))
-    table = suppress_small_counts(table, ["n_survey"], threshold=threshold, by="quantity")
-    hidden = table["n_survey_suppressed"].to_numpy()
-    table.loc[hidden, ["effective_n", "agreement"]] = np.nan
     return table

@@ -20,17 +20,24 @@ from analysis.schemas import validate_frame
 
 ANALYSIS_FRAMES: tuple[str, ...] = ("technologies", "technology_links", "adoption", "responses", "answers", "workshop_results")
 DISCLOSURE_THRESHOLD_ENV = "ROADMAP_DISCLOSURE_THRESHOLD"
+# A threshold of 1 turns disclosure control off; it needs this acknowledgement, word for word.
+DISCLOSURE_OFF_ENV = "ROADMAP_DISCLOSURE_OFF_ACKNOWLEDGED"
+DISCLOSURE_OFF_ACKNOWLEDGEMENT = "individual answers can be identified"
 # Type shown for catalogue entries still waiting for classification (the analysis needs a type).
 UNCLASSIFIED_TYPE = "unclassified"
 
 
 class DisclosureSettingError(ValueError):
-    """ROADMAP_DISCLOSURE_THRESHOLD is not a whole number of at least 1."""
+    """ROADMAP_DISCLOSURE_THRESHOLD is not a whole number of at least 2, or is 1 without the
+    acknowledgement."""
 
 
 def disclosure_threshold(environ: Mapping[str, str] | None = None) -> int:
-    """The smallest respondent count that may be shown (``ROADMAP_DISCLOSURE_THRESHOLD``, default 5)."""
-    raw = (os.environ if environ is None else environ).get(DISCLOSURE_THRESHOLD_ENV, "").strip()
+    """The smallest number of respondents whose evidence may be published
+    (``ROADMAP_DISCLOSURE_THRESHOLD``, default 5). 1 switches disclosure control off and is only
+    accepted with ``ROADMAP_DISCLOSURE_OFF_ACKNOWLEDGED`` set to the acknowledgement sentence."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(DISCLOSURE_THRESHOLD_ENV, "").strip()
     if not raw:
         return DEFAULT_THRESHOLD
     try:
@@ -39,6 +46,10 @@ def disclosure_threshold(environ: Mapping[str, str] | None = None) -> int:
         raise DisclosureSettingError(f"{DISCLOSURE_THRESHOLD_ENV}={raw!r} is not a whole number") from None
     if value < 1:
         raise DisclosureSettingError(f"{DISCLOSURE_THRESHOLD_ENV}={value} must be at least 1")
+    if value == 1 and environ.get(DISCLOSURE_OFF_ENV, "").strip().lower() != DISCLOSURE_OFF_ACKNOWLEDGEMENT:
+        raise DisclosureSettingError(
+            f"{DISCLOSURE_THRESHOLD_ENV}=1 publishes every respondent's answers; to accept that, also set "
+            f"{DISCLOSURE_OFF_ENV}=\"{DISCLOSURE_OFF_ACKNOWLEDGEMENT}\"")
     return value
 
 

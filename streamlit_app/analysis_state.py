@@ -28,6 +28,8 @@ from sqlalchemy.exc import DBAPIError
 
 from analysis import schemas as s
 from analysis.blending import BlendSettings
+from analysis.disclosure import RespondentFilter
+from analysis.disclosure import submission_months as respondent_months
 from analysis.views import Filters
 from storage.analysis_inputs import (
     AnalysisInputs,
@@ -79,14 +81,14 @@ class AnalysisCache:
     stamp in the database first, so nothing shown depends on this process's memory.
     """
 
-    ESTIMATES = 6  # settings combinations kept
+    ESTIMATES = 6  # (settings, respondent filter, threshold) combinations kept
     ANALYSES = 16  # (settings, filters, threshold, day) combinations kept
 
     def __init__(self) -> None:
         self.evidence = EvidenceCache()
         self._lock = threading.Lock()
         self._stamp: DataStamp | None = None
-        self._estimates: OrderedDict[str, pd.DataFrame] = OrderedDict()
+        self._estimates: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
         self._analyses: OrderedDict[tuple, RoadmapAnalysis] = OrderedDict()
 
     def inputs(self) -> tuple[DataStamp, AnalysisInputs]:
@@ -122,12 +124,13 @@ class AnalysisCache:
             store.move_to_end(key)
             return store[key]
 
-    def estimates(self, stamp: DataStamp, inputs: AnalysisInputs, settings: BlendSettings) -> pd.DataFrame:
-        key = settings.model_dump_json()
+    def estimates(self, stamp: DataStamp, inputs: AnalysisInputs, settings: BlendSettings, respondents: RespondentFilter,
+                  threshold: int) -> pd.DataFrame:
+        key = (settings.model_dump_json(), respondents.model_dump_json(), threshold)
         found = self._cached(self._estimates, stamp, key)
         if found is None:
             with st.spinner("Blending the estimates…"):
-                found = compute_estimates(inputs, settings)
+                found = compute_estimates(inputs, settings, threshold, respondents)
             self._remember(self._estimates, stamp, key, found, self.ESTIMATES)
         return found
 
@@ -136,7 +139,7 @@ class AnalysisCache:
         key = (settings.model_dump_json(), filters.model_dump_json(), threshold, today)
         found = self._cached(self._analyses, stamp, key)
         if found is None:
-            estimates = self.estimates(stamp, inputs, settings)
+            estimates = self.estimates(stamp, inputs, settings, filters.respondent_filter(), threshold)
             with st.spinner("Computing the views…"):
                 found = compute_analysis(inputs, estimates, settings, filters, threshold, as_of=today)
             self._remember(self._analyses, stamp, key, found, self.ANALYSES)
@@ -240,7 +243,13 @@ _MULTI_FILTERS: dict[str, tuple[str, str]] = {
     "regions": ("NHS region (with a current adoption record there)", "region"),
     "horizons": ("Time to deployment (blended)", "deployment_horizon"),
 }
-_FIXED_OPTIONS = {"region": s.REGIONS, "deployment_horizon": s.HORIZONS}
+# Respondent filters: who counts in the estimates and training needs (their own profile answers).
+_RESPONDENT_FILTERS: dict[str, tuple[str, str]] = {
+    "respondent_regions": ("Region they work in", "region"),
+    "respondent_site_types": ("Organisation type they work for", "site_type"),
+    "staff_groups": ("Staff group", "staff_group"),
+}
+_FIXED_OPTIONS = {"region": s.REGIONS, "deployment_horizon": s.HORIZONS, "site_type": s.SITE_TYPES}
 
 
 def _filter_options(vocabulary: str, labels: dict[str, dict[str, str]]) -> list[str]:
@@ -255,18 +264,54 @@ def filter_sidebar() -> Filters:
     sidebar = st.sidebar
     sidebar.header("Filters")
     sidebar.caption("Within a filter any choice matches; across filters all must match. Empty means all.")
-    for field, (text, vocabulary) in _MULTI_FILTERS.items():
+    def multiselect(field: str, text: str, vocabulary: str) -> None:
         key = f"af_{field}"
         options = _filter_options(vocabulary, labels)
         _seed(FILTERS_KEY, field, key, [])
         st.session_state[key] = [code for code in st.session_state[key] if code in options]  # a retired code drops out
         sidebar.multiselect(text, options, key=key, format_func=lambda code, v=vocabulary: label(v, code),
                             on_change=_remember, args=(FILTERS_KEY, field, key))
+
+    for field, (text, vocabulary) in _MULTI_FILTERS.items():
+        multiselect(field, text, vocabulary)
     _seed(FILTERS_KEY, "min_strength", "af_min_strength", None)
     sidebar.selectbox("Evidence strength (time to deployment)", list(STRENGTH_CHOICES), key="af_min_strength",
                       format_func=STRENGTH_CHOICES.get, on_change=_remember, args=(FILTERS_KEY, "min_strength", "af_min_strength"))
+    sidebar.subheader("Survey respondents")
+    sidebar.caption("Whose answers count in the estimates and training needs. A group too small to publish, or one "
+                    "that would single out a few respondents against a wider choice, has its survey evidence withheld.")
+    for field, (text, vocabulary) in _RESPONDENT_FILTERS.items():
+        multiselect(field, text, vocabulary)
+    _month_range(sidebar)
     sidebar.button("Clear filters", on_click=clear_filters, key="af_clear")
     return current_filters()
+
+
+def _month_range(sidebar) -> None:
+    """Submitted from / up to a month (both included); "any" leaves that end open."""
+    months = submission_months()
+    stored = st.session_state.get(FILTERS_KEY, {})
+    start = stored.get("submitted_from")
+    for field, text, options in (("submitted_from", "Answered from", months),
+                                 ("submitted_to", "Answered up to", [m for m in months if start is None or m >= start])):
+        key = f"af_{field}"
+        _seed(FILTERS_KEY, field, key, None)
+        if st.session_state[key] not in options:  # a month outside the data (or before the start) drops out
+            st.session_state[key] = None
+            st.session_state[FILTERS_KEY] = {**st.session_state.get(FILTERS_KEY, {}), field: None}
+        sidebar.selectbox(text, [None, *options], key=key, format_func=lambda month: "any month" if month is None else _month_label(month),
+                          on_change=_remember, args=(FILTERS_KEY, field, key))
+
+
+def _month_label(month: str) -> str:
+    return pd.Timestamp(f"{month}-01").strftime("%b %Y")
+
+
+def submission_months() -> list[str]:
+    """Months from the first to the last survey submission (YYYY-MM), for the date filter."""
+    engine = get_engine()
+    _stamp, inputs = analysis_cache(engine.url.render_as_string(hide_password=False)).inputs()
+    return respondent_months(inputs.responses)
 
 
 def current_filters() -> Filters:
@@ -286,9 +331,14 @@ def filters_caption(filters: Filters) -> str:
     for field, value in chosen.items():
         if field == "min_strength":
             parts.append(f"evidence strength {STRENGTH_CHOICES[value]}")
+        elif field == "submitted_from":
+            parts.append(f"respondents who answered from {_month_label(value)}")
+        elif field == "submitted_to":
+            parts.append(f"respondents who answered up to {_month_label(value)}")
         else:
-            text, vocabulary = _MULTI_FILTERS[field]
-            parts.append(f"{text.split(' (')[0].lower()}: " + ", ".join(label(vocabulary, code) for code in value))
+            text, vocabulary = {**_MULTI_FILTERS, **_RESPONDENT_FILTERS}[field]
+            prefix = "respondents by " if field in _RESPONDENT_FILTERS else ""
+            parts.append(f"{prefix}{text.split(' (')[0].lower()}: " + ", ".join(label(vocabulary, code) for code in value))
     return "Filters: " + "; ".join(parts) + "."
 
 

@@ -1,9 +1,9 @@
 """The roadmap analysis computed once for pages, report and command line, and the printable report.
 
 * :func:`compute_estimates` and :func:`compute_analysis` turn the six input frames into every
-  view table (``analysis.views``), with disclosure control applied: respondent counts below the
-  threshold are suppressed (and so is what would reveal them: a minutes-per-case figure from
-  fewer respondents, the weighted evidence of such an estimate, or the survey rows behind it).
+  view table (``analysis.views``). Disclosure control is applied where the estimates are made
+  (``analysis.blending.published_survey``: survey answers of fewer respondents than the threshold
+  never enter an estimate, a chart or a drill-down), and count tables suppress small counts.
 * :func:`build_report` writes ONE self-contained HTML file (plotly.js embedded once, print CSS):
   the stamp (data date, data version, settings, filters, threshold, demonstration data), every
   view's charts and tables, the case studies, the estimates table and the method page.
@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 
 from analysis import schemas as s
 from analysis.blending import BlendSettings, estimate_all, evidence_for
+from analysis.disclosure import DEFAULT_THRESHOLD, RespondentFilter
 from analysis.views import (
     CellTable,
     Filters,
@@ -60,9 +61,6 @@ from streamlit_app import charts
 from streamlit_app.charts import OVERVIEW_DIMENSIONS, Labeller
 
 METHOD_PAGE = Path(__file__).resolve().parent.parent / "docs" / "method.md"
-MINUTES = "minutes_per_case"
-# Columns of an estimate that would reveal the answers of too few respondents.
-_ESTIMATE_VALUE_COLUMNS = ("point", "point_index", "lower", "upper", "lower_index", "upper_index")
 HEADLINE_LABELS = {
     "technologies": "Technologies",
     "deployable_within_year": "Deployable within a year",
@@ -71,7 +69,7 @@ HEADLINE_LABELS = {
 }
 REPORT_ESTIMATE_COLUMNS = ["technology_id", "name", "type_code", "quantity", "point", "lower", "upper", "n_catalogue",
                            "n_survey", "n_workshop", "effective_n", "agreement", "strength", "newest_evidence",
-                           "suppression_note"]
+                           "survey_note"]
 
 
 QUANTITY_LABELS = {
@@ -95,13 +93,29 @@ READABLE_ESTIMATE_HEADERS = {
     "lower": "90% interval from", "upper": "90% interval to", "n_catalogue": "Catalogue evidence",
     "n_survey": "Survey respondents", "n_workshop": "Workshop results", "effective_n": "Weighted evidence",
     "agreement": "Agreement", "strength": "Evidence strength", "newest_evidence": "Newest evidence",
-    "suppression_note": "Disclosure note",
+    "survey_note": "Survey evidence",
 }
 
 
-def readable_estimates(table: pd.DataFrame, label: Labeller) -> pd.DataFrame:
-    """The estimates table for people: labels instead of codes and plain-English headings."""
+def withheld_text(threshold: int) -> str:
+    return f"withheld (<{threshold})"
+
+
+def show_withheld(table: pd.DataFrame, column: str, threshold: int) -> pd.DataFrame:
+    """``table`` with a respondent count for people: "withheld (<N)" where no survey evidence is
+    used because disclosure control withheld it (``survey_withheld``)."""
+    shown = table[column].astype(object).copy()
+    none_used = np.array([isinstance(v, int | np.integer | float) and v == 0 for v in shown], dtype=bool)
+    shown[table["survey_withheld"].to_numpy(bool) & none_used] = withheld_text(threshold)
+    return table.assign(**{column: shown})
+
+
+def readable_estimates(table: pd.DataFrame, label: Labeller, threshold: int) -> pd.DataFrame:
+    """The estimates table for people: labels instead of codes, plain-English headings, and
+    "withheld (<N)" as the survey respondents of an estimate whose survey evidence is left out."""
     readable = table[[c for c in REPORT_ESTIMATE_COLUMNS if c in table.columns]].copy()
+    if "survey_withheld" in table:
+        readable["n_survey"] = show_withheld(table, "n_survey", threshold)["n_survey"]
     if "type_code" in readable:
         readable["type_code"] = [label("technology_type", code) for code in readable["type_code"]]
     for column in ("point", "lower", "upper"):
@@ -144,10 +158,12 @@ def technology_members(members: pd.DataFrame, technologies: pd.DataFrame) -> pd.
 # --- computation -------------------------------------------------------------------------------
 
 
-def compute_estimates(inputs: AnalysisInputs, settings: BlendSettings) -> pd.DataFrame:
-    """Blended estimates of every technology (analysis.blending.estimate_all)."""
+def compute_estimates(inputs: AnalysisInputs, settings: BlendSettings, threshold: int = DEFAULT_THRESHOLD,
+                      respondent_filter: RespondentFilter | None = None) -> pd.DataFrame:
+    """Blended estimates of every technology (analysis.blending.estimate_all), disclosure-safe."""
     return estimate_all(inputs.technologies, inputs.technology_links, inputs.adoption, inputs.answers,
-                        inputs.workshop_results, settings, responses=inputs.responses)
+                        inputs.workshop_results, settings, responses=inputs.responses,
+                        respondent_filter=respondent_filter, disclosure_threshold=threshold)
 
 
 @dataclass(frozen=True)
@@ -200,37 +216,15 @@ class RoadmapAnalysis:
                                                          self.inputs.adoption, self.estimates, self.ids)
         return self._profiles[type_code]
 
-    def suppressed_estimates(self, quantity: str) -> set[int]:
-        """Technologies whose ``quantity`` estimate rests on a suppressed respondent count."""
-        table = self.estimates_table
-        rows = table[(table["quantity"] == quantity) & table["n_survey_suppressed"]]
-        return set(rows["technology_id"].astype(int))
-
     def evidence(self, technology_id: int, quantity: str) -> tuple[pd.DataFrame, str | None]:
-        """The evidence rows behind one estimate, disclosure-safe, and a note when rows are withheld.
-
-        Survey rows are listed one per response (record number, value, weight, date; never who
-        answered) only when the estimate's respondent count is shown; otherwise they are replaced
-        by one row saying they are suppressed. "Don't know" rows (which carry no weight) are
-        listed only when there are at least ``threshold`` of them, so their number cannot be read
-        off the list either.
-        """
+        """The evidence rows behind one estimate, under the estimate's own disclosure rule, and the
+        note that says when its survey answers are withheld (or weighted alike)."""
         rows = evidence_for(technology_id, quantity, self.inputs.technologies, self.inputs.adoption, self.inputs.answers,
-                            self.inputs.workshop_results, self.inputs.responses, self.settings)
-        survey = rows["source"] == "survey"
-        if technology_id in self.suppressed_estimates(quantity):
-            placeholder = pd.DataFrame([{"source": "survey", "reference": suppressed_text(self.threshold), "value": None,
-                                         "weight": float("nan"), "used": True, "note": "too few respondents to list",
-                                         "date": pd.NaT}])
-            kept = rows[~survey]
-            rows = pd.concat([kept, placeholder], ignore_index=True) if survey.any() else kept
-            return rows, (f"Survey answers are not listed: fewer than {self.threshold} respondents answered "
-                          "(or listing them would reveal a count that is).")
-        ignored = survey & ~rows["used"].astype(bool)
-        if 0 < int(ignored.sum()) < self.threshold:
-            return rows[~ignored].reset_index(drop=True), (
-                f"Answers that carry no weight (don't know) are listed only when there are at least {self.threshold}.")
-        return rows, None
+                            self.inputs.workshop_results, self.inputs.responses, self.settings,
+                            respondent_filter=self.filters.respondent_filter(), disclosure_threshold=self.threshold)
+        estimate = self.estimates[(self.estimates["technology_id"] == technology_id) & (self.estimates["quantity"] == quantity)]
+        note = str(estimate["survey_note"].iloc[0]) if len(estimate) else ""
+        return rows, (note[0].upper() + note[1:] + ".") if note else None
 
     @cached_property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -250,38 +244,20 @@ class RoadmapAnalysis:
             "roadmap_timeline": self.timeline,
             "workforce_impact": self.workforce,
             "training_needs": mark_suppressed(self.training, self.threshold),
-            "evidence_gaps": mark_suppressed(self.evidence_gaps, self.threshold),
-            "estimates": mark_suppressed(self.estimates_table, self.threshold),
+            "evidence_gaps": show_withheld(mark_suppressed(self.evidence_gaps, self.threshold), "survey_answers",
+                                           self.threshold),
+            "estimates": self.estimates_table,
         })
         return named
 
 
-def _mask_estimates(estimates: pd.DataFrame, quantity: str, technology_ids: Iterable[int]) -> pd.DataFrame:
-    hidden = (estimates["quantity"] == quantity) & estimates["technology_id"].isin(list(technology_ids))
-    if not hidden.any():
-        return estimates
-    masked = estimates.copy()
-    masked.loc[hidden, list(_ESTIMATE_VALUE_COLUMNS)] = np.nan
-    return masked
-
-
 def compute_analysis(inputs: AnalysisInputs, estimates: pd.DataFrame, settings: BlendSettings, filters: Filters,
                      threshold: int, as_of: pd.Timestamp | str | None = None) -> RoadmapAnalysis:
-    """All view tables for the filtered technologies. ``as_of`` (default today) dates staleness."""
+    """All view tables for the filtered technologies. ``estimates`` come from :func:`compute_estimates`
+    with the same threshold and ``filters.respondent_filter()``; ``as_of`` (default today) dates staleness."""
     today = pd.Timestamp(as_of).normalize() if as_of is not None else pd.Timestamp.now().normalize()
     technologies, links, adoption = inputs.technologies, inputs.technology_links, inputs.adoption
     ids = apply_filters(filters, technologies, links, adoption, estimates)
-    table = estimates_table(technologies, estimates, ids, threshold)
-    hidden_minutes = set(table.loc[(table["quantity"] == MINUTES) & table["n_survey_suppressed"], "technology_id"].astype(int))
-    # A median of fewer than `threshold` answers is one respondent's answer: hide it everywhere.
-    safe_estimates = _mask_estimates(estimates, MINUTES, hidden_minutes)
-    table = _mask_estimates(table, MINUTES, hidden_minutes)
-    timeline = roadmap_timeline(technologies, estimates, ids)
-    hidden_horizon = table.loc[(table["quantity"] == "time_to_deployment") & table["n_survey_suppressed"], "technology_id"]
-    timeline.loc[timeline["technology_id"].isin(hidden_horizon), "effective_n"] = float("nan")
-    answers = inputs.answers
-    # Training needs follow the filters: profile answers (no technology) plus answers about the filtered technologies.
-    about_filtered = answers["technology_id"].isna().to_numpy() | answers["technology_id"].isin(ids).to_numpy()
     return RoadmapAnalysis(
         inputs=inputs,
         settings=settings,
@@ -290,7 +266,7 @@ def compute_analysis(inputs: AnalysisInputs, estimates: pd.DataFrame, settings: 
         as_of=today,
         estimates=estimates,
         ids=ids,
-        estimates_table=table,
+        estimates_table=estimates_table(technologies, estimates, ids),
         headline=headline_figures(technologies, links, estimates, ids),
         distribution=taxonomy_distribution(technologies, ids),
         adoption_regions=adoption_by_region(adoption, ids),
@@ -298,9 +274,11 @@ def compute_analysis(inputs: AnalysisInputs, estimates: pd.DataFrame, settings: 
         equity=equity_gaps(adoption, ids),
         overview={dimension: overview_matrix(dimension, technologies, links, estimates, ids, across="time_to_deployment")
                   for dimension in OVERVIEW_DIMENSIONS},
-        timeline=timeline,
-        workforce=workforce_impact(links, safe_estimates, ids),
-        training=training_needs(answers[about_filtered], inputs.responses, threshold),
+        timeline=roadmap_timeline(technologies, estimates, ids),
+        workforce=workforce_impact(links, estimates, ids),
+        # Training needs count respondents: they follow the respondent filters, never the technology
+        # filters (comparing two technology selections could single out a technology's few respondents).
+        training=training_needs(inputs.answers, inputs.responses, threshold, filters.respondent_filter()),
         evidence_gaps=evidence_gaps(technologies, estimates, ids, as_of=today, threshold=threshold),
     )
 
@@ -487,8 +465,9 @@ def _case_studies(out: _Writer, case_studies: Sequence[CaseStudyRecord]) -> None
 
 
 def _estimates(out: _Writer, analysis: RoadmapAnalysis, label: Labeller) -> None:
-    out.table(readable_estimates(analysis.tables["estimates"], label),
-              "Point estimate and 90% interval per technology and quantity; n_survey counts respondents (suppressed below the threshold).")
+    out.table(readable_estimates(analysis.tables["estimates"], label, analysis.threshold),
+              f"Point estimate and 90% interval per technology and quantity. Survey evidence from fewer than {analysis.threshold} "
+              "respondents is left out of an estimate, which then rests on the desk assessment, sites and workshops.")
 
 
 def build_report(analysis: RoadmapAnalysis, case_studies: Sequence[CaseStudyRecord],
@@ -539,8 +518,10 @@ def report_for_database(engine: Engine, *, settings: BlendSettings | None = None
     """Read everything, compute and build the report (for the command line)."""
     settings = settings or BlendSettings()
     inputs = load_analysis_inputs(engine)
-    analysis = compute_analysis(inputs, compute_estimates(inputs, settings), settings, filters or Filters(),
-                                disclosure_threshold() if threshold is None else threshold, as_of)
+    filters = filters or Filters()
+    threshold = disclosure_threshold() if threshold is None else threshold
+    analysis = compute_analysis(inputs, compute_estimates(inputs, settings, threshold, filters.respondent_filter()), settings,
+                                filters, threshold, as_of)
     return build_report(analysis, list_case_studies(engine), load_labels(engine)), analysis
 
 

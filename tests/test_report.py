@@ -80,9 +80,10 @@ def test_the_stamp_names_data_date_version_settings_threshold_and_filters() -> N
     content, analysis = report(threshold=3, settings=settings, filters=Filters(type_codes=["diagnostics"]))
     stamp = content[content.index('<table class="stamp">'):content.index("</table>", content.index('<table class="stamp">'))]
     assert "2026-06-02 09:30 UTC" in stamp
-    # Newest evidence: the last survey response of the world is dated 2026-02-08.
-    assert analysis.newest_evidence == pd.Timestamp("2026-02-08")
-    assert "<td>Data date (newest evidence)</td><td>2026-02-08</td>" in stamp
+    # Newest evidence: the newest answer used (Alpha's 5th respondent, 2026-02-05). Beta's two
+    # respondents answered later (2026-02-07 and 08), but their answers are withheld, dates too.
+    assert analysis.newest_evidence == pd.Timestamp("2026-02-05")
+    assert "<td>Data date (newest evidence)</td><td>2026-02-05</td>" in stamp
     assert "<td>Data version</td><td>42</td>" in stamp
     assert "&quot;prior_strength&quot;: 7.5" in stamp and "&quot;workshop_weight&quot;: 4.0" in stamp
     assert "respondent counts below 3 are suppressed" in stamp
@@ -98,12 +99,12 @@ def test_demonstration_data_is_announced() -> None:
 
 def test_the_report_shows_no_respondent_count_below_the_threshold() -> None:
     content, analysis = report(threshold=5)
-    # Beta's two minutes answers: suppressed in words, and its median (-5.0) is not printed.
-    assert "suppressed (&lt;5)" in content
+    # Beta's two minutes answers: withheld in words, and its median (-5.0) is not printed.
     estimates = content[content.index('<section id="estimates">'):content.index('<section id="method">')]
     rows = re.findall(r"<tr>\s*<td>2</td>\s*<td>Beta</td>(.*?)</tr>", estimates, flags=re.DOTALL)
     minutes = [row for row in rows if "Staff minutes per case" in row]
-    assert len(minutes) == 1 and "suppressed (&lt;5)" in minutes[0] and "-5" not in minutes[0]
+    assert len(minutes) == 1 and "withheld (&lt;5)" in minutes[0] and "-5" not in minutes[0]
+    assert "survey evidence withheld: fewer than 5 respondents" in minutes[0]
     for name, table in analysis.tables.items():
         for column in ("n_survey", "survey_answers", "received", "needed", "respondents"):
             if column in table:

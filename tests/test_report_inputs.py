@@ -84,8 +84,9 @@ def world() -> dict[str, pd.DataFrame]:
 def analysed(threshold: int = 5, filters: Filters | None = None, frames: dict | None = None):
     inputs = assemble_inputs(frames or world(), version=7)
     settings = BlendSettings()
-    return compute_analysis(inputs, compute_estimates(inputs, settings), settings, filters or Filters(), threshold,
-                            as_of="2026-06-01")
+    filters = filters or Filters()
+    return compute_analysis(inputs, compute_estimates(inputs, settings, threshold, filters.respondent_filter()), settings,
+                            filters, threshold, as_of="2026-06-01")
 
 
 # --- assembly ------------------------------------------------------------------------------------
@@ -124,10 +125,19 @@ def test_assembly_names_a_missing_frame() -> None:
         assemble_inputs(frames, version=1)
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(None, 5), ("", 5), ("10", 10), (" 3 ", 3), ("1", 1)])
+@pytest.mark.parametrize(("raw", "expected"), [(None, 5), ("", 5), ("10", 10), (" 3 ", 3), ("2", 2)])
 def test_disclosure_threshold_from_the_environment(raw: str | None, expected: int) -> None:
     environ = {} if raw is None else {"ROADMAP_DISCLOSURE_THRESHOLD": raw}
     assert disclosure_threshold(environ) == expected
+
+
+def test_threshold_one_needs_the_acknowledgement_word_for_word() -> None:
+    with pytest.raises(DisclosureSettingError, match="ROADMAP_DISCLOSURE_OFF_ACKNOWLEDGED"):
+        disclosure_threshold({"ROADMAP_DISCLOSURE_THRESHOLD": "1"})
+    with pytest.raises(DisclosureSettingError, match="individual answers can be identified"):
+        disclosure_threshold({"ROADMAP_DISCLOSURE_THRESHOLD": "1", "ROADMAP_DISCLOSURE_OFF_ACKNOWLEDGED": "yes"})
+    assert disclosure_threshold({"ROADMAP_DISCLOSURE_THRESHOLD": "1",
+                                 "ROADMAP_DISCLOSURE_OFF_ACKNOWLEDGED": " Individual answers can be identified "}) == 1
 
 
 @pytest.mark.parametrize(("raw", "message"), [("0", "must be at least 1"), ("-2", "must be at least 1"), ("five", "not a whole number")])
@@ -152,17 +162,24 @@ def test_load_analysis_inputs_reads_every_frame(engine) -> None:
 # --- computation and disclosure ------------------------------------------------------------------
 
 
-def test_small_respondent_counts_are_suppressed_and_so_is_the_median_built_on_them() -> None:
+def test_survey_evidence_of_too_few_respondents_never_enters_an_estimate() -> None:
     analysis = analysed()
     table = analysis.estimates_table.set_index(["technology_id", "quantity"])
     assert table.loc[(1, "minutes_per_case"), "n_survey"] == 5
     assert table.loc[(1, "minutes_per_case"), "point"] == 20.0
-    assert pd.isna(table.loc[(2, "minutes_per_case"), "n_survey"])  # 2 respondents < 5
-    assert pd.isna(table.loc[(2, "minutes_per_case"), "point"])  # their median would be one of them
-    # Gamma has no answers, but its zero is hidden too: next to Alpha's 5 it would give Beta's 2 away.
-    assert pd.isna(table.loc[(3, "minutes_per_case"), "n_survey"])
-    assert table.loc[(3, "minutes_per_case"), "suppression_note"] == "n_survey: hidden so a small count cannot be derived"
-    # Workforce impact: nurse_acute is affected by all three, but only Alpha's minutes may count.
+    assert table.loc[(1, "minutes_per_case"), "survey_note"] == ""
+    # Beta: 2 respondents < 5, so no median (it would be one of them) and a note instead.
+    beta = table.loc[(2, "minutes_per_case")]
+    assert beta["n_survey"] == 0 and beta["survey_withheld"] and pd.isna(beta["point"])
+    assert beta["survey_note"] == "survey evidence withheld: fewer than 5 respondents"
+    # Beta's time to deployment rests on its desk value alone: 0.5 background + 3 on 1_3y.
+    horizon = table.loc[(2, "time_to_deployment")]
+    assert horizon["n_survey"] == 0 and horizon["survey_withheld"]
+    assert horizon["p_1_3y"] == pytest.approx(3.5 / 5) and horizon["effective_n"] == pytest.approx(3.0)
+    assert horizon["strength"] == "thin" and horizon["newest_evidence"] == pd.Timestamp("2026-01-10")
+    # Gamma has no answers at all: nothing withheld, nothing to say.
+    assert table.loc[(3, "minutes_per_case"), "n_survey"] == 0 and not table.loc[(3, "minutes_per_case"), "survey_withheld"]
+    # Workforce impact: nurse_acute is affected by all three, but only Alpha has minutes.
     workforce = analysis.workforce.set_index("workforce_group")
     assert workforce.loc["nurse_acute", "technologies"] == 3
     assert workforce.loc["nurse_acute", "technologies_with_minutes"] == 1
@@ -173,6 +190,8 @@ def test_threshold_two_shows_what_threshold_five_hides() -> None:
     table = analysed(threshold=2).estimates_table.set_index(["technology_id", "quantity"])
     assert table.loc[(2, "minutes_per_case"), "n_survey"] == 2
     assert table.loc[(2, "minutes_per_case"), "point"] == -5.0  # median of +5 and -15
+    # Beta's two respondents did not say whether they use it: both at the aware weight, 2 x 0.4.
+    assert table.loc[(2, "time_to_deployment"), "effective_n"] == pytest.approx(3 + 0.8)
 
 
 def test_mark_suppressed_writes_the_reason_and_drops_the_flags() -> None:
@@ -196,16 +215,16 @@ def test_evidence_drill_down_lists_respondents_only_above_the_threshold() -> Non
     analysis = analysed()
     rows, note = analysis.evidence(1, "time_to_deployment")
     survey = rows[rows["source"] == "survey"]
-    # 5 answers count; the single "don't know" is not listed (its count, 1, would show).
+    # 5 answers count; the "don't know" carries no weight and is never listed.
     assert len(survey) == 5 and survey["used"].all()
     assert sorted(survey["value"]) == ["1_3y", "within_1y", "within_1y", "within_1y", "within_1y"]
-    assert note is not None and "don't know" in note
+    assert note is None
     assert rows.loc[rows["source"] == "catalogue", "value"].tolist() == ["within_1y"]
     assert not rows["reference"].str.contains("nurse|london", regex=True).any()  # no profile answers
 
     hidden, note = analysis.evidence(2, "minutes_per_case")
-    assert hidden["reference"].tolist() == ["suppressed (<5)"]
-    assert "fewer than 5 respondents" in note
+    assert hidden["reference"].tolist() == ["withheld"] and hidden["value"].isna().all() and hidden["date"].isna().all()
+    assert note == "Survey evidence withheld: fewer than 5 respondents."
 
 
 def test_filters_drive_every_view_and_training_follows_the_technologies() -> None:
@@ -228,14 +247,14 @@ def test_a_filter_matching_nothing_gives_empty_views_not_errors() -> None:
                for name, table in analysis.tables.items())
 
 
-def test_timeline_hides_the_weighted_evidence_of_a_suppressed_estimate() -> None:
+def test_timeline_shows_the_weighted_evidence_actually_used() -> None:
     timeline = analysed().timeline.set_index("technology_id")
     assert timeline.loc[1, "effective_n"] == pytest.approx(3 + 5)  # desk prior 3 + five daily users
-    assert pd.isna(timeline.loc[2, "effective_n"])  # 3 + 2 x 0.4 would tell two aware respondents answered
-    assert pd.isna(timeline.loc[3, "effective_n"])  # its count is hidden as the complementary cell
+    assert timeline.loc[2, "effective_n"] == pytest.approx(3)  # the two aware answers are withheld: desk only
+    assert timeline.loc[3, "effective_n"] == pytest.approx(3)
 
 
-def test_training_needs_follow_the_filtered_technologies() -> None:
+def test_training_needs_follow_the_respondent_filters_not_the_technologies() -> None:
     def needed(analysis, archetype: str, training_type: str) -> object:
         table = analysis.training.set_index(["archetype", "training_type"])
         return table.loc[(archetype, training_type), "needed"]
@@ -243,6 +262,10 @@ def test_training_needs_follow_the_filtered_technologies() -> None:
     everything = analysed()
     assert needed(everything, "user", "product") == 6
     assert pd.isna(needed(everything, "driver", "foundational"))  # one respondent: suppressed
+    # A technology filter does not narrow who is counted: comparing two selections would
+    # single out the one respondent of Beta.
     diagnostics = analysed(filters=Filters(type_codes=["diagnostics"]))
-    assert needed(diagnostics, "user", "product") == 6
-    assert needed(diagnostics, "driver", "foundational") == 0  # Beta (automation) is filtered out
+    assert diagnostics.training.equals(everything.training)
+    # A respondent filter does, under the same rule.
+    nurses = analysed(filters=Filters(staff_groups=["nurse"]))
+    assert needed(nurses, "user", "product") == 6

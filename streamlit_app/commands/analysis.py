@@ -17,7 +17,7 @@ from storage.audit import cli_actor, record_audit
 from storage.db import write_session
 from storage.exports import format_from_path, table_bytes
 from streamlit_app.commands.common import CommandError, Result, open_database, write_output_file
-from streamlit_app.report import compute_analysis, compute_estimates, mark_suppressed, report_for_database
+from streamlit_app.report import compute_analysis, compute_estimates, report_for_database
 
 REPORT_SUFFIXES = (".html", ".htm")
 
@@ -43,15 +43,15 @@ def estimates_export(args: argparse.Namespace) -> Result:
     engine = open_database(args)
     settings = BlendSettings()
     inputs = load_analysis_inputs(engine)
-    analysis = compute_analysis(inputs, compute_estimates(inputs, settings), settings, Filters(), threshold)
-    table = mark_suppressed(analysis.estimates_table, threshold)
+    analysis = compute_analysis(inputs, compute_estimates(inputs, settings, threshold), settings, Filters(), threshold)
+    table = analysis.estimates_table
     write_output_file(args.path, table_bytes(table, fmt, sheet_name="estimates"))
     _audit_export(engine, "estimates", {"format": fmt, "rows": len(table)})
     technologies = int(table["technology_id"].nunique())
     return Result({"path": args.path, "format": fmt, "rows": len(table), "technologies": technologies,
                    "data_version": inputs.data_version, "disclosure_threshold": threshold},
                   [f"wrote {len(table)} estimates ({technologies} technologies) to {args.path}; "
-                   f"respondent counts below {threshold} suppressed"])
+                   f"survey evidence from fewer than {threshold} respondents withheld"])
 
 
 def report(args: argparse.Namespace) -> Result:
@@ -73,7 +73,7 @@ def register(groups: argparse._SubParsersAction, common: argparse.ArgumentParser
     estimates = groups.add_parser("estimates", help="blended impact estimates")
     commands = estimates.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
     exporter = commands.add_parser("export", parents=[common],
-                                   help="export every technology's estimates (formula-safe; small respondent counts suppressed)")
+                                   help="export every technology's estimates (formula-safe; survey evidence of too few respondents withheld)")
     exporter.add_argument("path", help="output file ending .csv or .xlsx")
     exporter.set_defaults(handler=estimates_export)
     reporter = groups.add_parser("report", parents=[common],

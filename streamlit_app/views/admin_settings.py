@@ -13,6 +13,7 @@ from storage.accounts import (
     SESSION_ABSOLUTE_LIMIT,
     local_accounts_exist,
 )
+from storage.analysis_inputs import DISCLOSURE_THRESHOLD_ENV, DisclosureSettingError, disclosure_threshold
 from storage.retention import (
     RETENTION_DAYS_ENV,
     RetentionError,
@@ -51,6 +52,19 @@ st.caption(f"Local sessions end after {IDLE_HOURS_ENV} hours without use (defaul
 st.subheader("Secrets")
 st.caption("Values are never shown. Set them as environment variables or in .streamlit/secrets.toml.")
 st.dataframe(pd.DataFrame(secret_status(secrets_mapping(), auth_section())), hide_index=True, width="stretch")
+
+st.subheader("Disclosure control")
+try:
+    threshold = disclosure_threshold()
+except DisclosureSettingError as error:
+    st.error(f"The disclosure setting is refused: {error}. The analysis pages and exports stop until it is fixed.")
+else:
+    if threshold == 1:
+        st.warning(f"Disclosure control is OFF ({DISCLOSURE_THRESHOLD_ENV}=1, acknowledged): every respondent's answers can be "
+                   "read off the estimates and exports.", icon=":material/warning:")
+    else:
+        st.write(f"Survey evidence about a technology enters the estimates only from **{threshold} or more respondents** "
+                 f"(set with {DISCLOSURE_THRESHOLD_ENV}); smaller respondent counts are suppressed.")
 
 st.subheader("Retention")
 try:

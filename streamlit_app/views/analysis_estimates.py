@@ -24,8 +24,8 @@ from streamlit_app.auth import require_role
 from streamlit_app.report import (
     QUANTITY_LABELS,
     headline_comparison,
-    mark_suppressed,
     readable_estimates,
+    withheld_text,
 )
 from streamlit_app.widgets import demo_banner, md_escape
 
@@ -59,13 +59,14 @@ with estimates_area:
     if analysis.is_empty:
         st.warning("No technologies match the filters. Widen or clear the filters in the sidebar.", icon=":material/filter_alt_off:")
         st.stop()
-    table = mark_suppressed(analysis.estimates_table, analysis.threshold)
+    table = analysis.estimates_table
     quantity_filter = st.selectbox("Quantity", [None, *s.QUANTITIES], key="est_quantity",
                                    format_func=lambda q: "All quantities" if q is None else QUANTITY_LABELS[q])
     shown = table if quantity_filter is None else table[table["quantity"] == quantity_filter]
-    st.caption("Point estimate and 90% interval; the evidence columns count it by source (survey respondents below "
-               f"{analysis.threshold} are suppressed, and so is what would reveal them).")
-    readable = readable_estimates(shown, label)
+    st.caption("Point estimate and 90% interval; the evidence columns count it by source. Survey answers of fewer than "
+               f"{analysis.threshold} respondents never enter an estimate: it then rests on the desk assessment, sites "
+               "and workshops, and says so.")
+    readable = readable_estimates(shown, label, analysis.threshold)
     show_table(readable, "estimates" if quantity_filter is None else f"estimates-{quantity_filter}", key="est_table", export=readable)
 
 with evidence_area:
@@ -82,7 +83,8 @@ with evidence_area:
         top[0].metric("Point estimate", _shown(estimate["point"]))
         top[1].metric("90% interval", f"{_shown(estimate['lower'])} – {_shown(estimate['upper'])}")
         bottom[0].metric("Evidence strength", str(estimate["strength"]))
-        bottom[1].metric("Survey respondents", str(estimate["n_survey"]))
+        bottom[1].metric("Survey respondents",
+                         withheld_text(analysis.threshold) if estimate["survey_withheld"] else str(estimate["n_survey"]))
     evidence, note = analysis.evidence(technology_id, quantity)
     if note:
         st.info(note, icon=":material/visibility_off:")

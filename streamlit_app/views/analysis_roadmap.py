@@ -44,7 +44,7 @@ label = labeller()
 fingerprint = view_fingerprint(settings, filters)
 demo_banner(analysis.inputs.technologies)
 st.caption(f"{md_escape(filters_caption(filters))} {md_escape(settings_caption(settings))} "
-           f"Respondent counts below {analysis.threshold} are suppressed.")
+           f"Survey evidence from fewer than {analysis.threshold} respondents is withheld, and smaller counts are suppressed.")
 
 
 def report_download(analysis: RoadmapAnalysis) -> None:

@@ -1,4 +1,8 @@
-"""Hand-computed tests of the blending engine (analysis.blending)."""
+"""Hand-computed tests of the blending engine (analysis.blending).
+
+The model's arithmetic is checked with disclosure control off (``MODEL_ONLY``: threshold 1), on
+a handful of answers; what disclosure control changes is checked in test_disclosure_rule.py.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import pytest
 from analysis import blending, schemas, synthetic
 from analysis.blending import BlendSettings, compare_estimates, estimate_all, evidence_for
 
+MODEL_ONLY = {"disclosure_threshold": 1}  # every answer enters: the model's own arithmetic
+
 
 def answer(response_id, technology_id, variable, value):
     return {"response_id": response_id, "technology_id": technology_id, "variable": variable, "value": value}
@@ -19,7 +25,7 @@ def answer(response_id, technology_id, variable, value):
 def estimate(frames, technology_id, quantity, settings=None):
     estimates = estimate_all(frames["technologies"], frames["technology_links"], frames["adoption"],
                              frames["answers"], frames["workshop_results"], settings,
-                             responses=frames["responses"])
+                             responses=frames["responses"], **MODEL_ONLY)
     row = estimates[(estimates["technology_id"] == technology_id) & (estimates["quantity"] == quantity)]
     assert len(row) == 1
     return row.iloc[0]
@@ -274,17 +280,16 @@ def test_evidence_for_lists_every_row_without_identity(impact_frames):
         {"workshop_id": 3, "round": 2, "technology_id": 1, "quantity": "impact_workforce", "category": "high",
          "closed_at": "2024-07-01"}])["workshop_results"]}
     evidence = evidence_for(1, "impact_workforce", frames["technologies"], frames["adoption"], frames["answers"],
-                            frames["workshop_results"], frames["responses"])
+                            frames["workshop_results"], frames["responses"], **MODEL_ONLY)
     assert list(evidence.columns) == list(blending.EVIDENCE_COLUMNS)
-    assert list(evidence["source"]) == ["catalogue", "workshop", "survey", "survey", "survey", "survey"]
+    assert list(evidence["source"]) == ["catalogue", "workshop", "survey", "survey", "survey"]
     assert evidence.loc[0, "reference"] == "catalogue entry 1" and evidence.loc[0, "weight"] == 3.0
     assert evidence.loc[1, "reference"] == "workshop 3 round 2" and evidence.loc[1, "weight"] == 10.0
     survey = evidence[evidence["source"] == "survey"].set_index("reference")
     assert survey.loc["survey response 3", "weight"] == pytest.approx(0.4)
     assert survey.loc["survey response 3", "note"] == "knows of it (not a user)"
-    assert not survey.loc["survey response 4", "used"] and survey.loc["survey response 4", "weight"] == 0
-    # newest first within the survey rows
-    assert list(survey.index) == ["survey response 4", "survey response 3", "survey response 2", "survey response 1"]
+    # response 4 said "don't know": it carries no weight and is not listed; newest first
+    assert list(survey.index) == ["survey response 3", "survey response 2", "survey response 1"]
     # no profile answers (staff group "medic") anywhere
     assert not evidence.astype(str).isin(["medic"]).any().any()
     # the weights used add up to the estimate's effective n (+10 for the workshop here)
@@ -293,7 +298,7 @@ def test_evidence_for_lists_every_row_without_identity(impact_frames):
 
 def test_evidence_for_minutes_and_unknown_inputs(minutes_frames):
     evidence = evidence_for(1, "minutes_per_case", minutes_frames["technologies"], minutes_frames["adoption"],
-                            minutes_frames["answers"], minutes_frames["workshop_results"])
+                            minutes_frames["answers"], minutes_frames["workshop_results"], **MODEL_ONLY)
     assert sorted(evidence["value"]) == [-4.0, 0.0, 10.0]
     with pytest.raises(ValueError, match="unknown quantity"):
         evidence_for(1, "cost", minutes_frames["technologies"], minutes_frames["adoption"],
@@ -306,10 +311,10 @@ def test_evidence_for_minutes_and_unknown_inputs(minutes_frames):
 def test_compare_estimates_flags_changes(impact_frames):
     args = (impact_frames["technologies"], impact_frames["technology_links"], impact_frames["adoption"],
             impact_frames["answers"], impact_frames["workshop_results"])
-    default = estimate_all(*args)
+    default = estimate_all(*args, **MODEL_ONLY)
     # without the desk prior the two users' "high" dominate: alpha low 0.9, medium 0.5, high 2.5
     # -> cumulative 0.23, 0.36, 1 -> point high
-    changed = estimate_all(*args, BlendSettings(prior_strength=0))
+    changed = estimate_all(*args, BlendSettings(prior_strength=0), **MODEL_ONLY)
     comparison = compare_estimates(default, changed).set_index("quantity")
     row = comparison.loc["impact_workforce"]
     assert (row["point_default"], row["point_new"], row["shift"]) == ("medium", "high", 1.0)

@@ -56,10 +56,11 @@ def frames():
 
 
 def estimate_rows(technology_id, quantity, point, lower, upper, strength="moderate", effective_n=10.0,
-                  n_survey=0, n_workshop=0):
+                  n_survey=0, n_workshop=0, withheld=False):
     return {"technology_id": technology_id, "quantity": quantity, "point": point, "lower": lower, "upper": upper,
-            "strength": strength, "effective_n": effective_n, "n_survey": n_survey, "n_workshop": n_workshop,
-            "agreement": 0.5}
+            "strength": strength, "effective_n": effective_n, "n_survey": n_survey, "survey_withheld": withheld,
+            "survey_note": "survey evidence withheld: fewer than 5 respondents" if withheld else "",
+            "n_workshop": n_workshop, "agreement": 0.5}
 
 
 @pytest.fixture
@@ -67,15 +68,15 @@ def estimates():
     rows = [
         estimate_rows(1, "time_to_deployment", "within_1y", "at_scale", "1_3y", "strong", 25.0, 12, 1),
         estimate_rows(2, "time_to_deployment", "1_3y", "within_1y", "over_3y", "moderate", 8.0, 0),
-        estimate_rows(3, "time_to_deployment", "at_scale", "at_scale", "within_1y", "thin", 3.0, 3),
+        estimate_rows(3, "time_to_deployment", "at_scale", "at_scale", "within_1y", "thin", 3.0, 0, withheld=True),
         estimate_rows(4, "time_to_deployment", "over_3y", "1_3y", "over_3y", "moderate", 6.0, 0),
         estimate_rows(1, "impact_workforce", "high", "medium", "high", n_survey=11),
         estimate_rows(2, "impact_workforce", "medium", "low", "high"),
-        estimate_rows(3, "impact_workforce", "low", "low", "medium", n_survey=2),
+        estimate_rows(3, "impact_workforce", "low", "low", "medium", withheld=True),
         estimate_rows(4, "impact_workforce", "high", "medium", "high"),
         estimate_rows(1, "minutes_per_case", 5.0, 2.0, 8.0, n_survey=9),
         estimate_rows(2, "minutes_per_case", np.nan, np.nan, np.nan, "thin", 0.0, 0),
-        estimate_rows(3, "minutes_per_case", -2.0, -4.0, 1.0, n_survey=3),
+        estimate_rows(3, "minutes_per_case", -2.0, -4.0, 1.0, n_survey=5),
         estimate_rows(4, "minutes_per_case", np.nan, np.nan, np.nan, "thin", 0.0, 0),
     ]
     return pd.DataFrame(rows)
@@ -307,20 +308,19 @@ def test_evidence_gaps_ranked_and_suppressed(frames, estimates):
     row = table.set_index("technology_id")
     assert row.loc[1, "days_since_review"] == 214 and not row.loc[1, "stale"]
     assert row.loc[3, "stale"] and row.loc[2, "stale"]
-    # survey answers 3 (tech 3) is hidden, and the next smallest (tech 2's 0) with it
-    assert pd.isna(row.loc[3, "survey_answers"]) and pd.isna(row.loc[2, "survey_answers"])
-    assert row.loc[1, "survey_answers"] == 12 and row.loc[4, "survey_answers"] == 0
-    # the no_survey flag stays visible: "no evidence" is not a small count
-    assert row.loc[2, "no_survey"]
+    # tech 3: its best-covered estimate used 5 respondents, and part of its survey evidence was withheld
+    assert row.loc[3, "survey_answers"] == 5 and row.loc[3, "survey_withheld"] and not row.loc[3, "no_survey"]
+    assert row.loc[2, "no_survey"] and not row.loc[2, "survey_withheld"] and row.loc[2, "survey_answers"] == 0
+    assert row.loc[1, "survey_answers"] == 12 and not row.loc[1, "survey_withheld"]
+    assert not row["survey_answers_suppressed"].any()  # the estimates already use 0 or at least 5
     shorter = views.evidence_gaps(frames["technologies"], estimates, ALL, as_of="2025-01-01", stale_after_days=100)
     assert shorter.set_index("technology_id").loc[1, "stale"]
 
 
-def test_estimates_table_hides_small_survey_counts(frames, estimates):
+def test_estimates_table_names_the_filtered_technologies_and_keeps_their_disclosure_notes(frames, estimates):
     table = views.estimates_table(frames["technologies"], estimates, [1, 3])
+    assert sorted(table["technology_id"].unique()) == [1, 3]
     horizon = table[table["quantity"] == "time_to_deployment"].set_index("technology_id")
-    # tech 3 has 3 survey answers: hidden with effective_n and agreement; tech 1 (12) is then the
-    # only other cell in the quantity's column and is hidden as well
-    assert pd.isna(horizon.loc[3, "n_survey"]) and np.isnan(horizon.loc[3, "effective_n"])
-    assert pd.isna(horizon.loc[1, "n_survey"])
-    assert horizon.loc[1, "name"] == "Technology 1"
+    assert horizon.loc[1, "name"] == "Technology 1" and horizon.loc[1, "n_survey"] == 12
+    assert horizon.loc[3, "survey_withheld"] and horizon.loc[3, "survey_note"].startswith("survey evidence withheld")
+    assert list(table.columns[:3]) == ["technology_id", "name", "type_code"]

@@ -310,6 +310,20 @@ def test_settings_page_shows_secrets_and_purges(sqlite_url: str, monkeypatch) ->
     assert event.details["days"] == 90 and event.actor == "dev-admin"
 
 
+def test_settings_page_states_the_disclosure_threshold_and_warns_when_it_is_off(sqlite_url: str, monkeypatch) -> None:
+    prepare_environment(monkeypatch, sqlite_url)
+    monkeypatch.setenv("ROADMAP_PSEUDONYM_KEY", GOOD_KEY)
+    monkeypatch.setenv("ROADMAP_DISCLOSURE_THRESHOLD", "7")
+    at = open_app("admin", "admin_settings.py")
+    assert "only from **7 or more respondents**" in texts(at)
+    monkeypatch.setenv("ROADMAP_DISCLOSURE_THRESHOLD", "1")
+    at = open_app("admin", "admin_settings.py")
+    assert any("ROADMAP_DISCLOSURE_OFF_ACKNOWLEDGED" in e.value for e in at.error)
+    monkeypatch.setenv("ROADMAP_DISCLOSURE_OFF_ACKNOWLEDGED", "individual answers can be identified")
+    at = open_app("admin", "admin_settings.py")
+    assert any("Disclosure control is OFF" in w.value for w in at.warning)
+
+
 def test_downloads_are_recorded(sqlite_url: str, monkeypatch) -> None:
     prepare_environment(monkeypatch, sqlite_url)
 

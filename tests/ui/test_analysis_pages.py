@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis.blending import BlendSettings
+from analysis.blending import BlendSettings, estimate_all
 from analysis.views import Filters
 from storage.analysis_inputs import load_analysis_inputs
 from storage.case_studies import load_demo_case_studies
@@ -56,7 +56,8 @@ def demo_url(demo_database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def expected(url: str, filters: Filters | None = None, settings: BlendSettings | None = None):
     settings = settings or BlendSettings()
     inputs = load_analysis_inputs(make_engine(url))
-    return compute_analysis(inputs, compute_estimates(inputs, settings), settings, filters or Filters(), 5)
+    filters = filters or Filters()
+    return compute_analysis(inputs, compute_estimates(inputs, settings, 5, filters.respondent_filter()), settings, filters, 5)
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -179,20 +180,31 @@ def test_views_with_their_own_choosers(demo_url: str) -> None:
 def test_estimates_drill_down_lists_evidence_without_small_counts(demo_url: str) -> None:
     analysis = expected(demo_url)
     table = analysis.estimates_table
-    shown_row = table[(table["quantity"] == "time_to_deployment") & ~table["n_survey_suppressed"] & (table["n_survey"] >= 5)].iloc[0]
-    hidden_row = table[(table["quantity"] == "time_to_deployment") & table["n_survey_suppressed"]].iloc[0]
+    shown_row = table[(table["quantity"] == "time_to_deployment") & ~table["survey_withheld"] & (table["n_survey"] >= 5)].iloc[0]
+    hidden_row = table[(table["quantity"] == "time_to_deployment") & table["survey_withheld"]].iloc[0]
     at = open_app("lead", ESTIMATES)
-    assert "suppressed (<5)" in at.dataframe[0].value["Survey respondents"].astype(str).tolist()
+    assert "withheld (<5)" in at.dataframe[0].value["Survey respondents"].astype(str).tolist()
     at.selectbox(key="est_technology").set_value(int(shown_row["technology_id"]))
     at.selectbox(key="est_evidence_quantity").set_value("time_to_deployment").run()
     evidence = at.dataframe[1].value
     survey = evidence[evidence["source"] == "survey"]
-    assert len(survey) >= 5 and survey["reference"].str.startswith("survey response ").all()
+    assert len(survey) == int(shown_row["n_survey"]) >= 5 and survey["reference"].str.startswith("survey response ").all()
     assert metric(at, "Survey respondents") == str(int(shown_row["n_survey"]))
     at.selectbox(key="est_technology").set_value(int(hidden_row["technology_id"])).run()
     evidence = at.dataframe[1].value
-    assert evidence.loc[evidence["source"] == "survey", "reference"].tolist() in ([], ["suppressed (<5)"])
-    assert metric(at, "Survey respondents") == "suppressed (<5)"
+    survey = evidence[evidence["source"] == "survey"]
+    # One row says the answers are withheld: no record number, value, weight or date.
+    assert survey["reference"].tolist() == ["withheld"] and survey["value"].isna().all() and survey["date"].isna().all()
+    assert metric(at, "Survey respondents") == "withheld (<5)"
+    assert any("Survey evidence withheld: fewer than 5 respondents." == i.value for i in at.info)
+    # The estimate itself equals the one made without any survey answer about it.
+    inputs = load_analysis_inputs(make_engine(demo_url))
+    without = inputs.answers[inputs.answers["technology_id"].ne(int(hidden_row["technology_id"])).fillna(True)]
+    bare = estimate_all(inputs.technologies, inputs.technology_links, inputs.adoption, without, inputs.workshop_results,
+                        responses=inputs.responses)
+    bare_row = bare[(bare["technology_id"] == hidden_row["technology_id"]) & (bare["quantity"] == "time_to_deployment")].iloc[0]
+    for column in ("point", "lower", "upper", "p_at_scale", "p_within_1y", "p_1_3y", "p_over_3y", "effective_n", "strength"):
+        assert bare_row[column] == hidden_row[column], column
 
 
 def test_sensitivity_sliders_compare_with_the_defaults_and_carry_to_the_views(demo_url: str) -> None:
@@ -237,6 +249,33 @@ def test_write_a_case_study_and_read_it_back_safely(demo_url: str) -> None:
     headings = [h.value for h in at.subheader]
     assert r"\<script\>alert\(1\)\</script\> \*Remote\* triage" in headings
     assert "Two sites,  \nsix weeks\\." in texts(at)
+
+
+def test_respondent_filters_recompute_the_estimates_and_withhold_what_would_single_people_out(demo_url: str) -> None:
+    at = open_app("lead", ESTIMATES)
+    assert at.multiselect(key="af_staff_groups").options  # the staff groups are offered with their labels
+    at.multiselect(key="af_staff_groups").set_value(["nurse"]).run()
+    assert not at.exception
+    nurses = expected(demo_url, Filters(staff_groups=["nurse"])).estimates_table
+    shown = at.dataframe[0].value
+    assert len(shown) == len(nurses)
+    withheld = nurses["survey_withheld"].to_numpy(bool)
+    assert shown["Survey respondents"].astype(str).tolist() == [
+        "withheld (<5)" if hidden else str(count) for hidden, count in zip(withheld, nurses["n_survey"], strict=True)]
+    everyone = expected(demo_url).estimates_table
+    assert (nurses["n_survey"].to_numpy() < everyone["n_survey"].to_numpy()).any()  # fewer respondents count
+    assert "respondents by staff group: Nurse" in plain(at)
+    assert ((nurses["n_survey"] == 0) | (nurses["n_survey"] >= 5)).all()
+    # A month range: the choices are the months of the submissions; the "up to" list starts at "from".
+    inputs = load_analysis_inputs(make_engine(demo_url))
+    months = sorted(inputs.responses["submitted_at"].dt.strftime("%Y-%m").unique())
+    assert at.selectbox(key="af_submitted_from").options[0] == "any month"
+    at.selectbox(key="af_submitted_from").set_value(months[1]).run()
+    assert at.selectbox(key="af_submitted_to").options[1] == pd.Timestamp(f"{months[1]}-01").strftime("%b %Y")
+    later = expected(demo_url, Filters(staff_groups=["nurse"], submitted_from=months[1])).estimates_table
+    assert at.dataframe[0].value["Survey respondents"].astype(str).tolist() == [
+        "withheld (<5)" if hidden else str(count) for hidden, count in zip(later["survey_withheld"], later["n_survey"], strict=True)]
+    assert f"respondents who answered from {pd.Timestamp(f'{months[1]}-01'):%b %Y}" in plain(at)
 
 
 def test_a_bad_disclosure_setting_stops_the_page(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
