@@ -109,7 +109,7 @@ def page_figures(url: str, technologies: int) -> dict:
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, sign_in, start_server
 
     folder = Path(tempfile.mkdtemp(prefix="bench-page-"))
-    server = start_server(url, folder / "server.log", {"ROADMAP_DISCLOSURE_THRESHOLD": "1"})
+    server = start_server(url, folder / "server.log")
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

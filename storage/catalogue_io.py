@@ -20,8 +20,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from storage.audit import record_audit
-from storage.change_log import CATALOGUE, note_change
 from storage.catalogue import SCALAR_FIELDS, TechnologyInput, bulk_write, bump_data_version, field_errors, stored_inputs
+from storage.change_log import CATALOGUE, note_change
 from storage.db import read_session, write_session
 from storage.exports import ExportFormat, table_bytes
 from storage.permissions import guarded

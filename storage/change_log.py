@@ -156,6 +156,8 @@ def changes_between(connection: Connection, since: DataStamp, until: DataStamp) 
     """What changed after ``since`` up to ``until`` (read in one snapshot with ``until``), or None
     when the log cannot say: the history diverged from ``since`` (a restore or a reset), it was
     pruned, or a writer changed something without saying what (``all``)."""
+    if since == until:
+        return ChangeSet()  # the same state (also for versions older than the log, whose token is 0)
     if since.version > until.version:
         return None
     if since.version > 0:

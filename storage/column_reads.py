@@ -111,7 +111,7 @@ class EncodedText:
 
 def collect_batches(reader: Any) -> Columns:
     """The columns of an Arrow record batch stream: text columns as :class:`EncodedText`, the
-    others as Arrow chunked arrays."""
+    others as numpy arrays."""
     import pyarrow as pa
 
     schema = reader.schema
@@ -121,7 +121,9 @@ def collect_batches(reader: Any) -> Columns:
     for batch in reader:
         for name, column in zip(schema.names, batch.columns, strict=True):
             if name not in text:
-                parts[name].append(column)
+                # A copy the collected columns own: a slice of the batch would keep its whole
+                # message alive, text included.
+                parts[name].append(np.array(column.to_numpy(zero_copy_only=False), copy=True))
                 continue
             encoded = pc.dictionary_encode(column)
             known = seen[name]
@@ -134,7 +136,7 @@ def collect_batches(reader: Any) -> Columns:
             codes = np.concatenate(parts[field.name]) if parts[field.name] else np.empty(0, dtype=np.int32)
             columns[field.name] = EncodedText(codes, np.array(list(seen[field.name]), dtype=object))
         else:
-            columns[field.name] = pa.chunked_array(parts[field.name], type=field.type)
+            columns[field.name] = np.concatenate(parts[field.name]) if parts[field.name] else np.empty(0)
     return columns
 
 
