@@ -255,6 +255,34 @@ def figures_markdown(figures: object) -> list[str]:
     return ["```", json.dumps(figures, indent=2), "```"]
 
 
+DATABASE_BENCHMARK = "bench_database.py"
+GROWTH_FIGURES = (("export_s", "export"), ("baseline_s", "plain pandas"), ("read_adbc_s", "read (ADBC)"))
+
+
+def database_growth(outcomes: list[Outcome]) -> list[str]:
+    """The from-the-database figures of every size side by side, and how each grows with N."""
+    rows = [row for outcome in outcomes if outcome.run.label.startswith(DATABASE_BENCHMARK)
+            and isinstance(outcome.figures, list) for row in outcome.figures if isinstance(row, dict)]
+    if not rows:
+        return []
+    rows.sort(key=lambda row: (row.get("database", ""), row.get("responses", 0)))
+    columns = ["database", "responses", "answer_rows", "export_s", "export_peak_mb", "baseline_s", "ratio",
+               "page_cold_s", "page_after_new_response_s", "read_adbc_s"]
+    lines = ["", "## From the database: how the cost grows with N", "",
+             "Data built through the CLI (`roadmap catalogue import`, `roadmap responses import`; see each run below for "
+             "how its database was made). The in-memory figures of `bench_analysis.py` above read no database.", "",
+             *markdown_table([{column: row.get(column) for column in columns} for row in rows]), ""]
+    for database in sorted({row.get("database") for row in rows}):
+        own = [row for row in rows if row.get("database") == database]
+        for (small, large) in zip(own, own[1:]):
+            factor = large["responses"] / small["responses"]
+            parts = [f"{name} ×{large[key] / small[key]:.1f}" for key, name in GROWTH_FIGURES
+                     if small.get(key) and large.get(key)]
+            lines.append(f"- {database}, {small['responses']:,} → {large['responses']:,} responses (×{factor:g}): "
+                         + ", ".join(parts) + f" (linear growth would be ×{factor:g}).")
+    return lines
+
+
 def render(outcomes: list[Outcome], machine: list[tuple[str, str]], started: dt.datetime, load: tuple[float, float],
            quick: bool) -> str:
     lines = [
@@ -283,6 +311,7 @@ def render(outcomes: list[Outcome], machine: list[tuple[str, str]], started: dt.
     for outcome in outcomes:
         result = "ok" if outcome.exit_code == 0 else f"exit status {outcome.exit_code}"
         lines.append(f"| {_cell(outcome.run.label)} | {outcome.seconds:.1f} | {outcome.peak_mb:,.0f} | {result} |")
+    lines += database_growth(outcomes)
     for outcome in outcomes:
         lines += ["", f"## {outcome.run.label}", "",
                   f"Wall time {outcome.seconds:.1f} s, peak memory {outcome.peak_mb:,.0f} MB, exit status {outcome.exit_code}.", ""]

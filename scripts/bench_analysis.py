@@ -1,4 +1,7 @@
-"""Benchmark the analysis layer: all estimates and view tables against a plain-pandas baseline.
+"""Benchmark the analysis layer in memory: all estimates and view tables against a plain-pandas baseline.
+
+In memory: the frames are generated, not read from a database (scripts/bench_database.py measures
+the same analysis from the database, through the CLI and the browser).
 
 For each size (number of survey responses, with 1,000 technologies) it builds synthetic data,
 then times, best of 3:
@@ -95,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(size <= 0 for size in sizes):
         parser.error("sizes must be positive")
 
+    print("in memory (synthetic frames, no database read; from the database: bench_database.py)")
     print(f"{'responses':>10} {'answer rows':>12} {'load s':>7} {'analysis s':>11} {'baseline s':>11} "
           f"{'ratio':>6} {'peak MB':>8}")
     for size in sizes:

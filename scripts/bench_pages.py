@@ -39,7 +39,9 @@ from analysis import synthetic  # noqa: E402
 from analysis.blending import BlendSettings  # noqa: E402
 from analysis.views import Filters  # noqa: E402
 from storage.analysis_inputs import AnalysisInputs, assemble_inputs, load_analysis_inputs  # noqa: E402
+from storage.change_log import DataStamp  # noqa: E402
 from storage.db import make_engine  # noqa: E402
+from storage.evidence_cache import Evidence, EvidenceCache  # noqa: E402
 from storage.demo import load_demo_catalogue  # noqa: E402
 from storage.migrate import upgrade_to_head  # noqa: E402
 from streamlit_app import analysis_state  # noqa: E402
@@ -48,6 +50,18 @@ from streamlit_app.report import compute_analysis, compute_estimates  # noqa: E4
 APP = str(ROOT / "streamlit_app" / "app.py")
 REPEATS = 5
 SYNTHETIC_TECHNOLOGIES = 1000
+
+
+class SyntheticEvidence(EvidenceCache):
+    """An evidence cache that always holds the given inputs (no database read)."""
+
+    def __init__(self, inputs: AnalysisInputs) -> None:
+        super().__init__()
+        self._fixed = Evidence(DataStamp(inputs.data_version, 1), {}, inputs.responses, inputs.answers, {}, inputs)
+
+    def current_evidence(self, engine: object) -> Evidence:
+        self._evidence = self._fixed
+        return self._fixed
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -135,11 +149,12 @@ def main() -> None:
         inputs = assemble_inputs({name: getattr(data, name) for name in
                                   ("technologies", "technology_links", "adoption", "responses", "answers", "workshop_results")},
                                  version=responses)
-        # The page reads the database through this name; hand it the synthetic frames instead.
-        analysis_state.load_analysis_inputs = lambda _engine, inputs=inputs: inputs
-        # The database's data version has not changed: start from empty caches.
+        # The page reads its inputs through the process's analysis cache; hand it the synthetic frames instead.
         streamlit.cache_data.clear()
         streamlit.cache_resource.clear()
+        cache = analysis_state.AnalysisCache()
+        cache.evidence = SyntheticEvidence(inputs)
+        analysis_state.analysis_cache = lambda _url, cache=cache: cache
         types = inputs.technologies["type_code"].astype(str).value_counts().index.tolist()
         report(f"synthetic, {responses:,} responses", compute_figures(lambda inputs=inputs: inputs),
                page_figures(types[0], types[1], types[2:5], len(inputs.technologies)))

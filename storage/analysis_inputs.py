@@ -1,8 +1,8 @@
 """All six input frames of the analysis (analysis/schemas.py), read from the database once.
 
-The catalogue, survey and workshop loaders each read in their own connection, so a technology
-deleted between two reads could leave evidence pointing at it; :func:`assemble_inputs` keeps only
-evidence about technologies in the technologies frame, so the frames always agree.
+The frames are read at one data version (storage/evidence_cache.py); :func:`assemble_inputs`
+also keeps only evidence about technologies in the technologies frame, so frames built by hand
+always agree too.
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
 from analysis.disclosure import DEFAULT_THRESHOLD
 from analysis.schemas import validate_frame
-from storage.catalogue import data_version, load_frames
-from storage.survey_frames import load_survey_frames
-from storage.workshops import load_workshop_results
 
 ANALYSIS_FRAMES: tuple[str, ...] = ("technologies", "technology_links", "adoption", "responses", "answers", "workshop_results")
 DISCLOSURE_THRESHOLD_ENV = "ROADMAP_DISCLOSURE_THRESHOLD"
@@ -91,17 +89,24 @@ def assemble_inputs(frames: Mapping[str, pd.DataFrame], version: int) -> Analysi
     known = pd.Index(validated["technologies"]["technology_id"])
     for name in ("technology_links", "adoption", "workshop_results"):
         frame = validated[name]
-        validated[name] = frame[frame["technology_id"].isin(known).to_numpy()]
+        validated[name] = _rows(frame, frame["technology_id"].isin(known).to_numpy())
     answers = validated["answers"]
     about_known = answers["technology_id"].isna().to_numpy() | answers["technology_id"].isin(known).to_numpy()
-    validated["answers"] = answers[about_known]
+    validated["answers"] = _rows(answers, about_known)
     return AnalysisInputs(**validated, data_version=int(version))
 
 
+def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """``frame[keep]``, without copying millions of rows when every row is kept."""
+    return frame if keep.all() else frame[keep]
+
+
 def load_analysis_inputs(engine: Engine) -> AnalysisInputs:
-    """Read every analysis input once. The data version is read first, so frames are never older
-    than the version they are cached under."""
-    version = data_version(engine)
-    frames = {**load_frames(engine), **load_survey_frames(engine), "workshop_results": load_workshop_results(engine)}
-    return assemble_inputs(frames, version)
+    """Read every analysis input once, all of them at one data version (the one returned with
+    them): the survey evidence column-wise in bulk, the rest in one snapshot
+    (storage/evidence_cache.py; the app keeps such a cache per database and refreshes it
+    incrementally)."""
+    from storage.evidence_cache import EvidenceCache  # here: that module builds on this one
+
+    return EvidenceCache().current(engine)
 

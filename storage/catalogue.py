@@ -13,11 +13,12 @@ from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from storage.audit import record_audit
 from storage.catalogue_history import record_revisions
+from storage.change_log import CATALOGUE, TECHNOLOGIES, bump_data_version, note_change
 from storage.db import read_session, write_session
 from storage.models import AdoptionRecord, DataVersion, ExternalId, Site, Technology, TechnologyLink
 from storage.models.catalogue import technology_identity
@@ -261,11 +262,6 @@ SCALAR_FIELDS = [
 ]
 
 
-def bump_data_version(session: Session) -> None:
-    """Mark that evidence or catalogue changed, in the caller's transaction."""
-    session.execute(update(DataVersion).where(DataVersion.id == 1).values(version=DataVersion.version + 1, changed_at=utcnow()))
-
-
 def data_version(engine: Engine) -> int:
     with read_session(engine) as session:
         return session.scalar(select(DataVersion.version).where(DataVersion.id == 1)) or 0
@@ -398,6 +394,7 @@ def create_technology(engine: Engine, data: TechnologyInput, *, actor: Any = Non
     with write_session(engine) as session:
         technology = Technology()
         apply_input(session, technology, data)
+        note_change(session, CATALOGUE)
         bump_data_version(session)
         session.flush()
         record_revisions(session, [(technology.id, data)], "create", at=technology.created_at)
@@ -414,6 +411,7 @@ def update_technology(engine: Engine, technology_id: int, data: TechnologyInput,
         changed = changed_fields(technology_as_input(technology), data)
         apply_input(session, technology, data)
         technology.updated_at = utcnow()
+        note_change(session, CATALOGUE)
         bump_data_version(session)
         if changed:
             record_revisions(session, [(technology_id, data)], "update", at=technology.updated_at)
@@ -428,6 +426,9 @@ def delete_technology(engine: Engine, technology_id: int, *, actor: Any = None) 
             raise LookupError(f"technology {technology_id} does not exist")
         session.delete(technology)
         record_revisions(session, [(technology_id, None)], "delete")
+        # Its survey answers go with it (ON DELETE CASCADE), outside any response.
+        note_change(session, CATALOGUE)
+        note_change(session, TECHNOLOGIES, [technology_id])
         bump_data_version(session)
         record_audit(session, actor, None, "catalogue_delete", f"technology:{technology_id}", "success", {"is_demo": bool(technology.is_demo)})
 
@@ -459,27 +460,32 @@ def load_frames(engine: Engine) -> dict[str, pd.DataFrame]:
     """The catalogue as the documented analysis input frames (see analysis/schemas.py):
     ``technologies``, ``technology_links`` and ``adoption``."""
     with engine.connect() as connection:
-        technologies = pd.read_sql(
-            select(
-                Technology.id.label("technology_id"), Technology.name, Technology.company, Technology.short_description,
-                Technology.type_code, Technology.subtype_code, Technology.time_to_deployment, Technology.impact_workforce,
-                Technology.impact_pathway, Technology.impact_system, Technology.nice_esf_tier, Technology.evidence_level,
-                Technology.fda_pathway, Technology.ukca_ce_class, Technology.source, Technology.needs_classification,
-                Technology.last_reviewed, Technology.updated_at, Technology.is_demo,
-            ).order_by(Technology.id),
-            connection,
-        )
-        links = pd.read_sql(
-            select(TechnologyLink.technology_id, TechnologyLink.kind, TechnologyLink.code, TechnologyLink.is_primary).order_by(TechnologyLink.id),
-            connection,
-        )
-        adoption = pd.read_sql(
-            select(
-                AdoptionRecord.technology_id, AdoptionRecord.site_id, Site.name.label("site_name"), Site.region, Site.site_type,
-                AdoptionRecord.status, AdoptionRecord.start_date, AdoptionRecord.end_date, AdoptionRecord.updated_at,
-            ).join(Site, Site.id == AdoptionRecord.site_id).order_by(AdoptionRecord.id),
-            connection,
-        )
+        return catalogue_frames(connection)
+
+
+def catalogue_frames(connection: Connection) -> dict[str, pd.DataFrame]:
+    """:func:`load_frames` on the caller's connection (and so in its snapshot)."""
+    technologies = pd.read_sql(
+        select(
+            Technology.id.label("technology_id"), Technology.name, Technology.company, Technology.short_description,
+            Technology.type_code, Technology.subtype_code, Technology.time_to_deployment, Technology.impact_workforce,
+            Technology.impact_pathway, Technology.impact_system, Technology.nice_esf_tier, Technology.evidence_level,
+            Technology.fda_pathway, Technology.ukca_ce_class, Technology.source, Technology.needs_classification,
+            Technology.last_reviewed, Technology.updated_at, Technology.is_demo,
+        ).order_by(Technology.id),
+        connection,
+    )
+    links = pd.read_sql(
+        select(TechnologyLink.technology_id, TechnologyLink.kind, TechnologyLink.code, TechnologyLink.is_primary).order_by(TechnologyLink.id),
+        connection,
+    )
+    adoption = pd.read_sql(
+        select(
+            AdoptionRecord.technology_id, AdoptionRecord.site_id, Site.name.label("site_name"), Site.region, Site.site_type,
+            AdoptionRecord.status, AdoptionRecord.start_date, AdoptionRecord.end_date, AdoptionRecord.updated_at,
+        ).join(Site, Site.id == AdoptionRecord.site_id).order_by(AdoptionRecord.id),
+        connection,
+    )
     for frame, columns in ((technologies, ["last_reviewed", "updated_at"]), (adoption, ["start_date", "end_date", "updated_at"])):
         for column in columns:
             frame[column] = pd.to_datetime(frame[column], utc=True, errors="coerce")
@@ -510,5 +516,6 @@ def upsert_adoptions(session: Session, rows: Iterable[dict]) -> int:
         record.source = row.get("source", "manual")
         record.is_demo = row.get("is_demo", False)
         count += 1
+    note_change(session, CATALOGUE)
     bump_data_version(session)
     return count

@@ -33,6 +33,7 @@ from storage.catalogue import (
     field_errors,
     stored_inputs,
 )
+from storage.change_log import CATALOGUE, note_change
 from storage.db import read_session, write_session
 from storage.exports import ExportFormat, table_bytes
 from storage.permissions import guarded
@@ -432,6 +433,7 @@ def _apply(engine: Engine, plan: list[PlannedRow], progress: ProgressCallback | 
             bulk_write(session, creates[start:start + chunk], updates[start:start + chunk])
             if progress:
                 progress(total + min(start + chunk, total), total * 2)
+        note_change(session, CATALOGUE)
         bump_data_version(session)
     if progress:
         progress(total * 2, total * 2)

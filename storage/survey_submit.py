@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from storage.audit import record_audit
 from storage.bulk import insert_rows, reserve_ids
 from storage.catalogue import bump_data_version, upsert_adoptions
+from storage.change_log import RESPONSES, note_change
 from storage.db import read_session, write_session
 from storage.models.catalogue import Site, Technology
 from storage.models.survey import SurveyAnswer, SurveyCampaign, SurveyDraft, SurveyInvitation, SurveyResponse
@@ -120,6 +121,7 @@ def insert_responses(session: Session, responses: list[dict[str, Any]]) -> list[
                for response_id, response in zip(ids, responses, strict=True)
                for technology, variable, value in answer_rows(response["document"])]
     insert_rows(connection, SurveyAnswer.__table__, ("response_id", "technology_id", "variable", "value"), answers)
+    note_change(session, RESPONSES, ids)
     return ids
 
 

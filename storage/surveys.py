@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from storage.audit import record_audit
 from storage.catalogue import bump_data_version
+from storage.change_log import RESPONSES, note_change
 from storage.db import read_session, write_session
 from storage.models.catalogue import Technology
 from storage.models.survey import SurveyAnswer, SurveyCampaign, SurveyDraft, SurveyInstrument, SurveyInvitation, SurveyResponse
@@ -578,6 +579,7 @@ def _delete_responses(session: Session, response_ids: Sequence[int]) -> tuple[in
         drafts = session.execute(delete(SurveyDraft).where(SurveyDraft.invitation_id.in_(invitation_ids))).rowcount or 0
         session.execute(update(SurveyInvitation).where(SurveyInvitation.id.in_(invitation_ids)).values(response_id=None))
     session.execute(delete(SurveyAnswer).where(SurveyAnswer.response_id.in_(response_ids)))
+    note_change(session, RESPONSES, response_ids)
     responses = session.execute(delete(SurveyResponse).where(SurveyResponse.id.in_(response_ids))).rowcount or 0
     return responses, drafts
 
@@ -655,6 +657,7 @@ def purge_survey_data(session: Session, cutoff: datetime) -> int:
                 continue
             session.execute(update(SurveyResponse).where(SurveyResponse.id == response_id).values(document=cleaned))
             session.execute(delete(SurveyAnswer).where(SurveyAnswer.response_id == response_id, SurveyAnswer.variable.in_(variables)))
+            note_change(session, RESPONSES, [response_id])
             blanked += 1
     if blanked:
         bump_data_version(session)

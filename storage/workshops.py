@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import pandas as pd
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, selectinload
 from analysis.consensus_rules import ConsensusRule
 from storage.audit import Actor, record_audit  # Actor is also imported from here by workshop callers
 from storage.catalogue import bump_data_version
+from storage.change_log import WORKSHOPS, note_change
 from storage.db import read_session, write_session
 from storage.exports import ExportFormat, table_bytes
 from storage.models.catalogue import Technology
@@ -269,6 +270,7 @@ def delete_workshop(engine: Engine, workshop_id: int, *, actor: Actor | None = N
         session.delete(workshop)
         record_audit(session, actor, None, "workshop_delete", f"workshop:{workshop_id}", "success", details)
         if had_evidence:
+            note_change(session, WORKSHOPS, [workshop_id])
             bump_data_version(session)
 
 
@@ -386,6 +388,7 @@ def close_workshop(engine: Engine, workshop_id: int, *, actor: Actor | None = No
         _audit_update(session, actor, workshop.id, "close", rounds=len(workshop.rounds))
         # Ratings become evidence only when their workshop closes, so this is the write that
         # changes what the analysis sees (saving a rating in an open round does not).
+        note_change(session, WORKSHOPS, [workshop.id])
         bump_data_version(session)
 
 
@@ -753,8 +756,9 @@ def analyse_workshop(engine: Engine, workshop_id: int, *, actor: Actor | None = 
     return analyse_ratings(view, raw, include_open_round=include_open_round)
 
 
-def load_workshop_results(engine: Engine) -> pd.DataFrame:
-    """Evidence for the analysis: the last closed round of each item of each closed workshop.
+def load_workshop_results(engine: Engine | Connection, workshop_ids: Iterable[int] | None = None) -> pd.DataFrame:
+    """Evidence for the analysis: the last closed round of each item of each closed workshop
+    (of ``workshop_ids`` only, when given; on a connection, in its snapshot).
 
     Columns (analysis/schemas.py "workshop_results"): workshop_id, round, technology_id,
     quantity (time_to_deployment | impact_workforce | impact_pathway | impact_system),
@@ -763,8 +767,11 @@ def load_workshop_results(engine: Engine) -> pd.DataFrame:
     closed_at (UTC). Custom questions and items without a technology are not evidence; an
     item's last round is the last closed round it was rated in (dropped items stop earlier).
     """
+    query = select(Workshop.id).where(Workshop.status == "closed").order_by(Workshop.id)
+    if workshop_ids is not None:
+        query = query.where(Workshop.id.in_(list(workshop_ids)))
     with read_session(engine) as session:
-        closed = list(session.scalars(select(Workshop.id).where(Workshop.status == "closed").order_by(Workshop.id)))
+        closed = list(session.scalars(query))
     frames = [frame for workshop_id in closed if (frame := workshop_evidence(analyse_workshop(engine, workshop_id))) is not None]
     return pd.concat(frames, ignore_index=True)[RESULT_COLUMNS] if frames else empty_results()
 

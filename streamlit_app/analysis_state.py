@@ -1,11 +1,12 @@
 """Shared state of the analysis pages: cached computations, the global filters and the settings.
 
-Caching: every computation is keyed on the database URL and the data version (read on every run,
-bumped by every write of evidence), plus the settings and filters as JSON, so a new survey response
-or workshop result shows on the next render without a refresh. The estimates are ``st.cache_data``
-entries. The input frames and the computed views are read-only and large (about 30 MB with 100,000
-responses), so they are ``st.cache_resource`` entries: ``st.cache_data`` would copy them on every
-render and keep one copy of the input frames per cached filter combination.
+Caching (:class:`AnalysisCache`, one per database and process): the input frames are kept in a
+storage EvidenceCache, which checks the data stamp on every render and reads only what changed
+since (a new survey response costs a read of that response, not of all of them); the estimates
+(per settings) and views (per settings, filters, threshold and day) are kept for the newest data
+stamp only and recomputed on demand, so a new response or workshop result shows on the next
+render without a refresh. They are shared, read-only objects (about 30 MB of input frames with
+100,000 responses): never copied per render or per filter combination.
 
 The global filters (sidebar) and the blending settings (the Estimates page's sliders) are kept in
 plain session-state entries that outlive page switches, so both analysis pages agree on them and
@@ -16,27 +17,32 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from analysis import schemas as s
 from analysis.blending import BlendSettings
-from analysis.track_record import ScaleRule
 from analysis.disclosure import RespondentFilter
 from analysis.disclosure import submission_months as respondent_months
+from analysis.track_record import ScaleRule
 from analysis.views import Filters
 from storage.analysis_inputs import (
     AnalysisInputs,
     DisclosureSettingError,
     disclosure_threshold,
-    load_analysis_inputs,
 )
 from storage.audit import Actor
-from storage.catalogue_history import load_catalogue_history
 from storage.case_studies import CaseStudyRecord
+from storage.catalogue_history import load_catalogue_history
+from storage.change_log import DataStamp
+from storage.evidence_cache import EvidenceCache
 from streamlit_app.auth import Identity
 from streamlit_app.charts import ChartExportError, Labeller, figure_html, figure_png
 from streamlit_app.report import (
@@ -50,7 +56,7 @@ from streamlit_app.report import (
     past_day,
     track_record,
 )
-from streamlit_app.runtime import current_data_version, get_engine
+from streamlit_app.runtime import current_data_version, database_unreachable, get_engine
 from streamlit_app.widgets import (
     download_table,
     md_escape,
@@ -79,65 +85,142 @@ def _database_key() -> tuple[str, int]:
 # --- cached computations -----------------------------------------------------------------------
 
 
-@st.cache_resource(show_spinner="Reading the evidence…", max_entries=2)
-def _inputs(url: str, version: int) -> AnalysisInputs:
-    return load_analysis_inputs(get_engine())
+class AnalysisCache:
+    """One database's analysis inputs (an incrementally refreshed storage EvidenceCache) and what is
+    computed from them: the catalogue's history, the inputs as of past days, estimates, views,
+    comparisons between days and the track record, per settings, filters and day.
+
+    Computed entries are kept only for the newest data stamp: when the data changes they are all
+    dropped (so nothing erased lives on in them) and recomputed on demand. Every call checks the
+    stamp in the database first, so nothing shown depends on this process's memory.
+    """
+
+    LIMITS = {"history": 1, "inputs_on": 4, "estimates": 6, "analyses": 16, "comparisons": 4, "track_records": 4}
+
+    def __init__(self) -> None:
+        self.evidence = EvidenceCache()
+        self._lock = threading.Lock()
+        self._stamp: DataStamp | None = None
+        self._stores: dict[str, OrderedDict[tuple, object]] = {name: OrderedDict() for name in self.LIMITS}
+
+    def inputs(self) -> tuple[DataStamp, AnalysisInputs]:
+        """The inputs as the database holds them now (the last ones read while it is unreachable)."""
+        first_read = self.evidence.evidence is None
+        try:
+            with st.spinner("Reading the evidence…") if first_read else nullcontext():
+                evidence = self.evidence.current_evidence(get_engine())
+        except DBAPIError as error:
+            evidence = self.evidence.evidence
+            if evidence is None or not database_unreachable(error):
+                raise
+        with self._lock:
+            if evidence.stamp != self._stamp:
+                self._stamp = evidence.stamp
+                for store in self._stores.values():
+                    store.clear()
+        return evidence.stamp, evidence.inputs
+
+    def _get(self, name: str, stamp: DataStamp, key: tuple, make: Callable[[], object], spinner: str | None = None) -> object:
+        """The entry ``key`` of store ``name`` for this stamp, made (outside the lock) when missing."""
+        store = self._stores[name]
+        with self._lock:
+            if stamp == self._stamp and key in store:
+                store.move_to_end(key)
+                return store[key]
+        with st.spinner(spinner) if spinner else nullcontext():
+            value = make()
+        with self._lock:
+            if stamp == self._stamp:  # else the data changed meanwhile: the result is already out of date
+                store[key] = value
+                store.move_to_end(key)
+                while len(store) > self.LIMITS[name]:
+                    store.popitem(last=False)
+        return value
+
+    def history(self, stamp: DataStamp) -> pd.DataFrame:
+        return self._get("history", stamp, (), lambda: load_catalogue_history(get_engine()))
+
+    def inputs_on(self, stamp: DataStamp, inputs: AnalysisInputs, day: str) -> tuple[AnalysisInputs, pd.DataFrame]:
+        if past_day(day) is None:
+            return inputs_on(inputs, None, None)
+        return self._get("inputs_on", stamp, (day,), lambda: inputs_on(inputs, self.history(stamp), day),
+                         "Rebuilding the evidence as it stood then…")
+
+    def estimates(self, stamp: DataStamp, inputs: AnalysisInputs, settings: BlendSettings, respondents: RespondentFilter,
+                  threshold: int, day: str) -> pd.DataFrame:
+        respondents = respondents if past_day(day) is None else RespondentFilter()  # a past day counts everyone
+        key = (settings.model_dump_json(), respondents.model_dump_json(), threshold, day)
+        return self._get("estimates", stamp, key,
+                         lambda: compute_estimates(inputs, settings, threshold, respondents, as_of=day), "Blending the estimates…")
+
+    def analysis(self, settings: BlendSettings, filters: Filters, threshold: int, day: str) -> RoadmapAnalysis:
+        stamp, inputs = self.inputs()
+
+        def make() -> RoadmapAnalysis:
+            on_day, unknown = self.inputs_on(stamp, inputs, day)
+            estimates = self.estimates(stamp, on_day, settings, filters.respondent_filter(), threshold, day)
+            return compute_analysis(on_day, estimates, settings, filters, threshold, as_of=day, history_unknown=unknown)
+
+        key = (settings.model_dump_json(), filters.model_dump_json(), threshold, day)
+        return self._get("analyses", stamp, key, make, "Computing the views…")
+
+    def comparison(self, settings: BlendSettings, threshold: int, first: str, last: str) -> Comparison:
+        stamp, inputs = self.inputs()
+        return self._get("comparisons", stamp, (settings.model_dump_json(), threshold, first, last),
+                         lambda: compare_days(inputs, self.history(stamp), settings, threshold, first, last),
+                         "Comparing the two days…")
+
+    def track_record(self, settings: BlendSettings, threshold: int, rule: ScaleRule, today: str) -> TrackRecord:
+        stamp, inputs = self.inputs()
+        return self._get("track_records", stamp, (settings.model_dump_json(), threshold, rule.model_dump_json(), today),
+                         lambda: track_record(inputs, self.history(stamp), settings, threshold, rule, today),
+                         "Judging every past call (one estimate per month)…")
+
+    def held_frames(self) -> list[pd.DataFrame]:
+        """Every frame this cache holds (for tests that check erased data is gone)."""
+        frames = []
+        evidence = self.evidence.evidence
+        if evidence is not None:
+            frames += [evidence.responses, evidence.answers, *evidence.inputs.frames().values()]
+        with self._lock:
+            for name, store in self._stores.items():
+                for value in store.values():
+                    if isinstance(value, pd.DataFrame):
+                        frames.append(value)
+                    elif isinstance(value, RoadmapAnalysis):
+                        frames += [value.estimates, *value.inputs.frames().values()]
+                    elif isinstance(value, tuple):  # inputs as of a past day, and their notes
+                        frames += [*value[0].frames().values(), value[1]]
+                    elif isinstance(value, Comparison):
+                        frames += [value.changes, value.by_month]
+                    elif isinstance(value, TrackRecord):
+                        frames += [value.calls, value.by_band, value.reliability]
+        return frames
 
 
-@st.cache_resource(show_spinner="Reading the catalogue's history…", max_entries=2)
-def _history(url: str, version: int) -> pd.DataFrame:
-    return load_catalogue_history(get_engine())
+@st.cache_resource(show_spinner=False)
+def analysis_cache(url: str) -> AnalysisCache:
+    """The analysis cache of one database in this process."""
+    return AnalysisCache()
 
 
-@st.cache_resource(show_spinner="Rebuilding the evidence as it stood then…", max_entries=4)
-def _inputs_on(url: str, version: int, day: str) -> tuple[AnalysisInputs, pd.DataFrame]:
-    return inputs_on(_inputs(url, version), _history(url, version), day)
-
-
-@st.cache_data(show_spinner="Blending the estimates…", max_entries=6)
-def _estimates(url: str, version: int, settings_json: str, respondents_json: str, threshold: int, day: str) -> pd.DataFrame:
-    inputs, _unknown = _inputs_on(url, version, day)
-    respondents = RespondentFilter.model_validate_json(respondents_json)
-    return compute_estimates(inputs, BlendSettings.model_validate_json(settings_json), threshold,
-                             None if past_day(day) is not None else respondents, as_of=day)
-
-
-@st.cache_resource(show_spinner="Computing the views…", max_entries=16)
-def _analysis(url: str, version: int, settings_json: str, filters_json: str, threshold: int, day: str) -> RoadmapAnalysis:
-    settings = BlendSettings.model_validate_json(settings_json)
-    filters = Filters.model_validate_json(filters_json)
-    estimates = _estimates(url, version, settings_json, filters.respondent_filter().model_dump_json(), threshold, day)
-    inputs, unknown = _inputs_on(url, version, day)
-    return compute_analysis(inputs, estimates, settings, filters, threshold, as_of=day, history_unknown=unknown)
+def _cache() -> AnalysisCache:
+    return analysis_cache(get_engine().url.render_as_string(hide_password=False))
 
 
 def analysis_for(settings: BlendSettings, filters: Filters) -> RoadmapAnalysis:
-    """The views for these settings and filters, as of the chosen day, at the current data version (cached)."""
-    url, version = _database_key()
-    return _analysis(url, version, settings.model_dump_json(), filters.model_dump_json(), threshold(), f"{current_day():%Y-%m-%d}")
-
-
-@st.cache_resource(show_spinner="Comparing the two days…", max_entries=4)
-def _comparison(url: str, version: int, settings_json: str, threshold: int, first: str, last: str) -> Comparison:
-    return compare_days(_inputs(url, version), _history(url, version), BlendSettings.model_validate_json(settings_json),
-                        threshold, first, last)
+    """The views for these settings and filters, as of the chosen day, as the data stands now (cached)."""
+    return _cache().analysis(settings, filters, threshold(), f"{current_day():%Y-%m-%d}")
 
 
 def comparison_for(settings: BlendSettings, first: dt.date, last: dt.date) -> Comparison:
-    url, version = _database_key()
-    return _comparison(url, version, settings.model_dump_json(), threshold(), f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}")
-
-
-@st.cache_resource(show_spinner="Judging every past call (one estimate per month)…", max_entries=4)
-def _track_record(url: str, version: int, settings_json: str, threshold: int, rule_json: str, today: str) -> TrackRecord:
-    return track_record(_inputs(url, version), _history(url, version), BlendSettings.model_validate_json(settings_json),
-                        threshold, ScaleRule.model_validate_json(rule_json), today)
+    """What changed between the ends of two days (cached)."""
+    return _cache().comparison(settings, threshold(), f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}")
 
 
 def track_record_for(settings: BlendSettings, rule: ScaleRule) -> TrackRecord:
-    url, version = _database_key()
-    return _track_record(url, version, settings.model_dump_json(), threshold(), rule.model_dump_json(),
-                         f"{current_day():%Y-%m-%d}")
+    """The track record under ``rule``, as judged on the chosen day (cached)."""
+    return _cache().track_record(settings, threshold(), rule, f"{current_day():%Y-%m-%d}")
 
 
 # --- the day the roadmap describes ------------------------------------------------------------------
@@ -358,8 +441,9 @@ def _month_label(month: str) -> str:
 
 def submission_months() -> list[str]:
     """Months from the first to the last survey submission (YYYY-MM), for the date filter."""
-    url, version = _database_key()
-    return respondent_months(_inputs(url, version).responses)
+    engine = get_engine()
+    _stamp, inputs = analysis_cache(engine.url.render_as_string(hide_password=False)).inputs()
+    return respondent_months(inputs.responses)
 
 
 def current_filters() -> Filters:

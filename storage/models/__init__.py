@@ -12,6 +12,7 @@ from storage.models.base import Base
 from storage.models.catalogue import (
     AdoptionRecord,
     CatalogueRevision,
+    DataChange,
     DataVersion,
     ExternalId,
     FdaPanelCrosswalk,
@@ -25,6 +26,7 @@ __all__ = [
     "AdoptionRecord",
     "Base",
     "CatalogueRevision",
+    "DataChange",
     "DataVersion",
     "ExternalId",
     "FdaPanelCrosswalk",

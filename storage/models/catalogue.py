@@ -6,7 +6,7 @@ import hashlib
 import json
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, TimestampMixin, utcnow
@@ -173,6 +173,24 @@ class DataVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A random number drawn at every bump: (version, token) names one state of the data, even
+    # when a restored backup or a reset database reaches the same version number again.
+    token: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class DataChange(Base):
+    """What one data version changed (storage/change_log.py): a kind (``responses``,
+    ``technologies``, ``catalogue``, ``workshops``, ``all`` or ``none``) and, for the first two and
+    workshops, a range of ids. Caches of other processes read it to refresh only what changed."""
+
+    __tablename__ = "data_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, index=True)
+    token: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(20))
+    first_id: Mapped[int | None] = mapped_column(Integer)
+    last_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class CatalogueRevision(Base):

@@ -14,7 +14,10 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, TimestampMixin, utcnow
-from survey.workshop_rules import REASON_MAX_LENGTH
+
+# Characters of a rating's reason; survey.workshop_rules.REASON_MAX_LENGTH validates against the same
+# number (a test checks they agree), so the models load without the workshop rules.
+REASON_COLUMN_LENGTH = 500
 
 WORKSHOP_STATUSES = ("draft", "running", "closed")
 QUESTION_CODES = ("time_to_deployment", "impact_workforce", "impact_pathway", "impact_system", "custom")
@@ -132,5 +135,5 @@ class Rating(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("workshop_item.id", ondelete="CASCADE"), index=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), index=True)
     value: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(String(REASON_MAX_LENGTH), default="")
+    reason: Mapped[str] = mapped_column(String(REASON_COLUMN_LENGTH), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

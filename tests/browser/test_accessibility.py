@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from storage.db import make_engine
 from storage.demo import load_demo_catalogue
@@ -111,7 +112,7 @@ def test_form_errors_are_given_in_words_and_stay_accessible(page):
     messages = [text.strip() for text in alerts.all_inner_texts()]
     # In words (not only a red border), and announced: Streamlit gives alerts role="alert".
     assert all(len(message.split()) >= 3 for message in messages), messages
-    assert page.locator("[data-testid='stAlert'] [role='alert']").count() == len(messages)
+    expect(page.locator("[data-testid='stAlert'] [role='alert']")).to_have_count(len(messages))
     assert_accessible(page, "manage-add-error")
 
 

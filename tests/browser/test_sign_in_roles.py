@@ -35,13 +35,14 @@ def server(server_factory, sqlite_url: str):
     return server_factory(sqlite_url, ROADMAP_DEV_LOGIN="0", ROADMAP_PSEUDONYM_KEY="browser-test-key-" + "k" * 32)
 
 
-def menu_titles(page) -> list[str]:
+def expect_menu(page, titles: list[str]) -> None:
+    """The page menu settles on exactly these titles, in order (retrying: reruns redraw it)."""
     more = page.get_by_role("button", name=re.compile(r"View \d+ more"))
     if more.count():
         more.first.click()
-        page.wait_for_timeout(300)
     # Each link reads "<icon ligature>\n\n<title>".
-    return [text.split("\n")[-1].strip() for text in page.locator("[data-testid='stSidebarNavLink']").all_inner_texts()]
+    links = page.locator("[data-testid='stSidebarNavLink']")
+    expect(links).to_have_text([re.compile(re.escape(title) + r"\s*$") for title in titles], use_inner_text=True)
 
 
 def sign_in_with_password(page, username: str, password: str) -> None:
@@ -61,7 +62,7 @@ def test_each_role_sees_its_menu_and_is_refused_other_urls(browser, server, role
     sign_in_with_password(page, f"{role}1", PASSWORD)
     page.get_by_text("Signed in as").wait_for()
     expected = [spec.title for spec in PAGES if role in spec.roles]
-    assert menu_titles(page) == expected
+    expect_menu(page, expected)
     screenshot(page, f"sign-in-{role}-menu")
 
     refused = next(spec for spec in PAGES if spec.url_path == REFUSED_URL[role])
@@ -69,8 +70,8 @@ def test_each_role_sees_its_menu_and_is_refused_other_urls(browser, server, role
     # Typed into the same browser, still signed in: the address says the role cannot open it.
     page.goto(f"{server.url}/{refused.url_path}")
     page.get_by_text(f"The link you followed opens {refused.title}, which your role").wait_for()
-    assert page.get_by_role("heading", name=refused.title).count() == 0
-    assert page.get_by_text("Page not found").count() == 0
+    expect(page.get_by_role("heading", name=refused.title)).to_have_count(0)
+    expect(page.get_by_text("Page not found")).to_have_count(0)
     with read_session(make_engine(server.database_url)) as session:
         refusals = session.scalars(select(AuditEvent.target).where(AuditEvent.action == "access_refused")).all()
     assert f"page:{refused.file.removesuffix('.py')}" in refusals, "the refusal is audited"
@@ -89,12 +90,12 @@ def test_a_link_to_a_page_opens_it_after_sign_in(browser, server) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.goto(f"{server.url}/estimates")
     page.get_by_text("Sign in to open Estimates.").wait_for()
-    assert page.get_by_text("Page not found").count() == 0
+    expect(page.get_by_text("Page not found")).to_have_count(0)
     screenshot(page, "sign-in-for-a-link")
     sign_in_with_password(page, "lead1", PASSWORD)
     page.get_by_role("heading", name="Estimates").first.wait_for(timeout=60_000)
     assert page.url.endswith("/estimates")
-    assert page.get_by_text("The link you followed").count() == 0
+    expect(page.get_by_text("The link you followed")).to_have_count(0)
     page.close()
 
 

@@ -104,10 +104,11 @@ def answer_consent_and_profile_with_the_keyboard(page, screens: JourneyScreens) 
     press(page, "Enter")
     alerts = page.get_by_role("alert")
     alerts.filter(has_text="Please check the 1 answer(s) marked on this page.").wait_for()
-    assert alerts.count() == 2, alerts.all_inner_texts()
-    assert alerts.nth(1).inner_text().strip().endswith(REQUIRED_MESSAGE)  # after the icon
-    text = page.locator("[data-testid='stMain']").inner_text()  # the message sits under its question
-    assert text.index("Which staff group do you belong to?") < text.index(REQUIRED_MESSAGE) < text.index("Which clinical area")
+    expect(alerts).to_have_count(2)
+    expect(alerts.nth(1)).to_have_text(re.compile(re.escape(REQUIRED_MESSAGE) + r"\s*$"))  # after the icon
+    # The message sits under its question.
+    expect(page.locator("[data-testid='stMain']")).to_contain_text(re.compile(
+        r"Which staff group do you belong to\?[\s\S]*" + re.escape(REQUIRED_MESSAGE) + r"[\s\S]*Which clinical area"), use_inner_text=True)
     alerts.first.scroll_into_view_if_needed()
     screens(page, "profile-error")
 
@@ -121,7 +122,7 @@ def answer_consent_and_profile_with_the_keyboard(page, screens: JourneyScreens) 
     tab_to(page, text="Next")
     press(page, "Enter")
     page.get_by_role("heading", name="Which AI tools?").wait_for()
-    assert page.get_by_role("alert").filter(has_text="Please check").count() == 0, page.get_by_role("alert").all_inner_texts()
+    expect(page.get_by_role("alert").filter(has_text="Please check")).to_have_count(0)
 
 
 def test_invited_clinician_saves_a_draft_resumes_elsewhere_and_submits(browser, server_factory, sqlite_url: str) -> None:
@@ -153,8 +154,9 @@ def test_invited_clinician_saves_a_draft_resumes_elsewhere_and_submits(browser, 
     screens(page, "technology-first")
     click_button(page, "Save and continue later")
     page.get_by_text("Your answers are saved.", exact=False).wait_for()
-    resume_code = page.locator("[data-testid='stCode']").first.inner_text().strip()
-    assert CODE_PATTERN.fullmatch(resume_code), resume_code
+    code = page.locator("[data-testid='stCode']").first
+    expect(code).to_have_text(re.compile(r"^\s*" + CODE_PATTERN.pattern + r"\s*$"))
+    resume_code = code.inner_text().strip()
     screens(page, "draft-saved")
     first_visit.close()  # the phone's browser is closed: nothing survives but the resume code
 
@@ -183,16 +185,21 @@ def test_invited_clinician_saves_a_draft_resumes_elsewhere_and_submits(browser, 
     click_button(page, "Next")
 
     page.get_by_role("heading", name="Check your answers").wait_for()
-    review = page.locator("[data-testid='stMain']").inner_text()
+    review = page.locator("[data-testid='stMain']")
     for name, frequency in zip(chosen, ("Daily or almost daily", "At least once a week"), strict=True):
-        section = review.split(f"For each AI tool you use or know of — {name}", 1)[1].split("For each AI tool", 1)[0]
-        assert f"How often do you use this tool?\n{frequency}" in section, section[:300]
-    assert "About how many minutes per case, patient or task does it save or add?\n12" in review
+        # Within this tool's section (before the next tool's heading): its frequency.
+        expect(review).to_contain_text(re.compile(
+            re.escape(f"For each AI tool you use or know of — {name}") + r"(?:(?!For each AI tool)[\s\S])*"
+            + re.escape("How often do you use this tool?") + r"\s*" + re.escape(frequency)), use_inner_text=True)
+    expect(review).to_contain_text(re.compile(
+        re.escape("About how many minutes per case, patient or task does it save or add?") + r"\s*12\b"), use_inner_text=True)
     screens(page, "review")
     click_button(page, "Submit my answers")
     page.get_by_text("your response was received", exact=False).wait_for()
-    receipt = page.locator("[data-testid='stCode']").first.inner_text().strip()
-    assert CODE_PATTERN.fullmatch(receipt) and receipt != resume_code
+    code = page.locator("[data-testid='stCode']").first
+    expect(code).to_have_text(re.compile(r"^\s*" + CODE_PATTERN.pattern + r"\s*$"))
+    receipt = code.inner_text().strip()
+    assert receipt != resume_code
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"]  # fits the phone
     screens(page, "receipt")
     second_visit.close()

