@@ -120,7 +120,9 @@ def counts(url: str) -> tuple[int, int]:
 def build(url: str, responses: int, *, in_process: bool = False, per_file: int = PER_FILE) -> dict:
     """Make sure ``url`` holds 1,000 technologies and ``responses`` imported responses; returns what was done."""
     technologies, present = counts(url)
-    if technologies == TECHNOLOGIES and present == responses:
+    # A page benchmark adds one response per run (the "after one new response" figure): a few
+    # more than asked for is the same database.
+    if technologies == TECHNOLOGIES and responses <= present <= responses + 100:
         return {"built": False, "seconds": 0.0}
     if technologies or present:
         raise RuntimeError(f"{url} holds other data ({technologies} technologies, {present} responses): give an empty database")

@@ -24,9 +24,10 @@ from streamlit_app.views.sign_in import (  # noqa: E402
     render_sign_in,
     render_user_box,
 )
-from streamlit_app.widgets import DATABASE_READ_FAILED, database_errors  # noqa: E402
+from streamlit_app.widgets import APP_STYLE, DATABASE_READ_FAILED, database_errors  # noqa: E402
 
 st.set_page_config(page_title="AI Workforce Roadmap", page_icon=":material/map:", layout="wide")
+st.html(APP_STYLE)
 
 problems = startup_problems()
 if problems:

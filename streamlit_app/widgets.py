@@ -22,6 +22,12 @@ _log = logging.getLogger(__name__)
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
+# Streamlit's date fields draw day and month as spin buttons narrower than WCAG 2.2's 24 px touch
+# target; a clinician on a phone taps the wrong one. A fixed style sheet (no user text) widens them.
+APP_STYLE = ("<style>[data-testid='stDateInput'] [role='spinbutton'] "
+             "{ display: inline-block; min-width: 24px; text-align: center; }</style>")
+
+
 def md_escape(text: object) -> str:
     """User text for a markdown element (title, caption...): shown literally, never as a link or markup."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))

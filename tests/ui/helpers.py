@@ -9,6 +9,8 @@ import streamlit
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
+from streamlit_app.widgets import APP_STYLE
+
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py")
 
 
@@ -55,8 +57,9 @@ def open_app(role: str | None, page: str | None = None, *, query: dict[str, str]
 
 
 def html_bodies(at: AppTest) -> list[str]:
-    """The markup of the page's st.html elements (the sign-in and sign-out forms)."""
-    return [element.proto.body for element in at.get("html")]
+    """The markup of the page's st.html elements (the sign-in and sign-out forms), leaving out the
+    app-wide style sheet every page carries."""
+    return [element.proto.body for element in at.get("html") if element.proto.body != APP_STYLE]
 
 
 def texts(at: AppTest) -> str:

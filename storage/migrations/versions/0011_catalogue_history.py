@@ -79,7 +79,9 @@ def upgrade() -> None:
 def _record_baseline(revisions: sa.Table) -> None:
     """One baseline revision per existing technology, with its links, dated now."""
     connection = op.get_bind()
-    technology = sa.table("technology", sa.column("id"), *(sa.column(name) for name in _SCALARS))
+    # Typed columns: SQLite hands back dates as text unless the select says what they are.
+    types = {"created_at": sa.DateTime(timezone=True), "last_reviewed": sa.Date(), "is_demo": sa.Boolean()}
+    technology = sa.table("technology", sa.column("id"), *(sa.column(name, types.get(name)) for name in _SCALARS))
     link = sa.table("technology_link", sa.column("technology_id"), sa.column("kind"), sa.column("code"),
                     sa.column("is_primary"))
     links: dict[int, dict] = {}
