@@ -132,11 +132,15 @@ def collect_batches(reader: Any) -> Columns:
             parts[name].append(local[indices].astype(np.int32))  # index -1 (missing) picks the appended -1
     columns: Columns = {}
     for field in schema:
+        # Popped, so each column's batches are freed as soon as they are joined: memory peaks at
+        # the batches plus one joined column, not twice the result.
+        pieces = parts.pop(field.name)
         if field.name in text:
-            codes = np.concatenate(parts[field.name]) if parts[field.name] else np.empty(0, dtype=np.int32)
+            codes = np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int32)
             columns[field.name] = EncodedText(codes, np.array(list(seen[field.name]), dtype=object))
         else:
-            columns[field.name] = np.concatenate(parts[field.name]) if parts[field.name] else np.empty(0)
+            columns[field.name] = np.concatenate(pieces) if pieces else np.empty(0)
+        del pieces
     return columns
 
 

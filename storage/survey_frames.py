@@ -54,7 +54,10 @@ ANSWER_KINDS = {"answer_id": ("int", {}), "response_id": ("int", {}), "technolog
 
 
 def _typed_frame(columns: Columns, kinds: dict) -> pd.DataFrame:
-    return pd.DataFrame({name: typed_column(columns[name], kind, **options) for name, (kind, options) in kinds.items()})
+    # copy=False: the typed arrays are new already; a copy would stack same-dtype columns into one
+    # block and hold the answers twice at their largest.
+    return pd.DataFrame({name: typed_column(columns[name], kind, **options) for name, (kind, options) in kinds.items()},
+                        copy=False)
 
 
 def responses_frame(columns: Columns) -> pd.DataFrame:
