@@ -18,6 +18,7 @@ import plotly.io as plotly_io
 from plotly.subplots import make_subplots
 
 from analysis import schemas as s
+from analysis.labelling import for_people
 from analysis.views import REGION_TILE_GRID, CellTable
 
 # MathJax would be fetched from a CDN by kaleido; the app works offline.
@@ -49,6 +50,10 @@ class Labeller:
 
     def many(self, vocabulary: str, codes: Iterable[object]) -> list[str]:
         return [self(vocabulary, code) for code in codes]
+
+    def table(self, frame: pd.DataFrame, **options) -> pd.DataFrame:
+        """``frame`` as people read it, with these labels (:func:`analysis.labelling.for_people`)."""
+        return for_people(frame, self._labels, **options)
 
 
 def _layout(figure: go.Figure, title: str, *, height: int = 480) -> go.Figure:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analysis.catalogue_table import CatalogueFilters, catalogue_table, filter_catalogue
+from analysis.catalogue_table import CATALOGUE_HEADINGS, CatalogueFilters, catalogue_table, filter_catalogue
+from analysis.labelling import for_people
 from storage.catalogue import get_technology
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
@@ -54,22 +55,18 @@ selection = st.dataframe(
     selection_mode="single-row",
     key="cat_table",
     column_config={
-        "technology_id": st.column_config.NumberColumn("ID", format="%d", width="small"),
-        "name": st.column_config.TextColumn("Name", width="large"),
-        "company": st.column_config.TextColumn("Developer / company"),
-        "type": st.column_config.TextColumn("Type"),
-        "subtype": st.column_config.TextColumn("Subtype"),
-        "clinical_areas": st.column_config.TextColumn("Clinical areas"),
-        "workforce_groups": st.column_config.TextColumn("Workforce groups"),
-        "points_of_care": st.column_config.TextColumn("Points of care"),
-        "time_to_deployment": st.column_config.TextColumn("Time to deployment"),
-        "live_sites": st.column_config.NumberColumn("Live sites", help="Sites where it is live or scaled"),
-        "needs_classification": st.column_config.CheckboxColumn("To classify"),
-        "is_demo": st.column_config.CheckboxColumn("Demo"),
-        "updated_at": st.column_config.DatetimeColumn("Updated", format="YYYY-MM-DD"),
+        "technology_id": st.column_config.NumberColumn(CATALOGUE_HEADINGS["technology_id"], format="%d", width="small"),
+        "name": st.column_config.TextColumn(CATALOGUE_HEADINGS["name"], width="large"),
+        **{column: st.column_config.TextColumn(CATALOGUE_HEADINGS[column])
+           for column in ("company", "type", "subtype", "clinical_areas", "workforce_groups", "points_of_care", "time_to_deployment")},
+        "live_sites": st.column_config.NumberColumn(CATALOGUE_HEADINGS["live_sites"], help="Sites where it is live or scaled"),
+        "needs_classification": st.column_config.CheckboxColumn(CATALOGUE_HEADINGS["needs_classification"]),
+        "is_demo": st.column_config.CheckboxColumn(CATALOGUE_HEADINGS["is_demo"]),
+        "updated_at": st.column_config.DatetimeColumn(CATALOGUE_HEADINGS["updated_at"], format="YYYY-MM-DD"),
     },
 )
-download_table(shown.drop(columns=["is_demo"]), "catalogue-view", key="cat_download", label="Download this list")
+download_table(for_people(shown.drop(columns=["is_demo"]), labels, headings=CATALOGUE_HEADINGS), "catalogue-view", key="cat_download",
+               label="Download this list")
 
 selected_rows = selection.selection.rows if selection is not None else []
 options = shown["technology_id"].tolist()

@@ -29,32 +29,6 @@ VIEWS = ["Distribution", "Use-case profiles", "Spread", "AI overview", "Roadmap 
 ROADMAP, ESTIMATES, CASE_STUDIES = "analysis_roadmap.py", "analysis_estimates.py", "analysis_case_studies.py"
 
 
-@pytest.fixture(scope="module")
-def demo_database(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The full demonstration data (catalogue, survey evidence, workshop, case study), built once."""
-    path = tmp_path_factory.mktemp("analysis") / "demo.db"
-    shutil.copy(sqlite_template, path)
-    engine = make_engine(f"sqlite:///{path}")
-    load_demo_catalogue(engine)
-    load_demo_evidence(engine)
-    load_demo_workshop(engine)
-    load_demo_case_studies(engine)
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
-
-
-@pytest.fixture
-def demo_url(demo_database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    path = tmp_path / "demo.db"
-    shutil.copy(demo_database, path)
-    url = f"sqlite:///{path}"
-    prepare_environment(monkeypatch, url)
-    monkeypatch.delenv("ROADMAP_DISCLOSURE_THRESHOLD", raising=False)
-    return url
-
-
 def expected(url: str, filters: Filters | None = None, settings: BlendSettings | None = None):
     settings = settings or BlendSettings()
     inputs = load_analysis_inputs(make_engine(url))
