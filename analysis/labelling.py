@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.schemas import UNCLASSIFIED_TYPE
+
 Labels = Mapping[str, Mapping[str, str]]
 
 QUANTITY_LABELS = {
@@ -44,7 +46,16 @@ DIMENSION_LABELS = {
     "point_of_care": "Point of care",
 }
 # Names the code itself knows, beside the database's vocabularies.
-FIXED_LABELS: dict[str, Mapping[str, str]] = {"quantity": QUANTITY_LABELS, "dimension": DIMENSION_LABELS}
+FIXED_LABELS: dict[str, Mapping[str, str]] = {"quantity": QUANTITY_LABELS, "dimension": DIMENSION_LABELS,
+                                              "technology_type": {UNCLASSIFIED_TYPE: "To classify"}}
+
+
+def with_fixed_labels(labels: Labels | None) -> dict[str, dict[str, str]]:
+    """The database's labels with the names the code knows (a database label wins)."""
+    merged = {name: dict(mapping) for name, mapping in FIXED_LABELS.items()}
+    for name, mapping in (labels or {}).items():
+        merged[name] = {**merged.get(name, {}), **mapping}
+    return merged
 
 
 @dataclass(frozen=True)
@@ -201,7 +212,7 @@ def for_people(frame: pd.DataFrame, labels: Labels | None, *,
 
     Texts already in a cell ("suppressed (<5)", "withheld (<5)") are kept as they are.
     """
-    every_label: dict[str, Mapping[str, str]] = {**FIXED_LABELS, **(labels or {})}
+    every_label = with_fixed_labels(labels)
     spec = {**COLUMN_VOCABULARIES, **(vocabularies or {})}
     source = frame
     shown = pd.DataFrame(index=frame.index)

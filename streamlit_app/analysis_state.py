@@ -217,6 +217,12 @@ def analysis_for(settings: BlendSettings, filters: Filters) -> RoadmapAnalysis:
     return _cache().analysis(settings, filters, threshold(), f"{current_day():%Y-%m-%d}")
 
 
+def todays_analysis() -> RoadmapAnalysis:
+    """Today's views of every technology under the default settings (the lead's home page), cached
+    with the analysis pages' own."""
+    return _cache().analysis(BlendSettings(), Filters(), threshold(), f"{dt.date.today():%Y-%m-%d}")
+
+
 def comparison_for(settings: BlendSettings, first: dt.date, last: dt.date) -> Comparison:
     """What changed between the ends of two days (cached)."""
     return _cache().comparison(settings, threshold(), f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}")

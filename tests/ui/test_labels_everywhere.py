@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from analysis.schemas import UNCLASSIFIED_TYPE
 from storage.db import make_engine, read_session
 from storage.vocabularies import EDITABLE_VOCABULARIES, SEEDED_VOCABULARIES, labels
 from streamlit_app.report import report_for_database
@@ -20,12 +21,13 @@ ROADMAP_VIEWS = ["Distribution", "Use-case profiles", "Spread", "AI overview", "
 
 
 def labelled_codes(url: str) -> set[str]:
-    """Every code whose label differs from it. Codes without a lower-case letter ("1", "A": evidence
-    levels and NICE tiers) are left out: as a cell they cannot be told from a count or a grade."""
+    """Every code whose label differs from it, and the analysis's code for a technology still to
+    classify. Codes without a lower-case letter ("1", "A": evidence levels and NICE tiers) are left
+    out: as a cell they cannot be told from a count or a grade."""
     with read_session(make_engine(url)) as session:
         vocabularies = {name: labels(session, name) for name in set(SEEDED_VOCABULARIES) | set(EDITABLE_VOCABULARIES)}
-    return {code for mapping in vocabularies.values() for code, label in mapping.items()
-            if label != code and re.search("[a-z]", code)}
+    return {UNCLASSIFIED_TYPE} | {code for mapping in vocabularies.values() for code, label in mapping.items()
+                                  if label != code and re.search("[a-z]", code)}
 
 
 def codes_in(table: pd.DataFrame, codes: set[str]) -> set[str]:
