@@ -46,6 +46,10 @@ from storage.evidence_cache import EvidenceCache
 from streamlit_app.auth import Identity
 from streamlit_app.charts import ChartExportError, Labeller, figure_html, figure_png
 from streamlit_app.report import (
+    MULTI_FILTERS,
+    RESPONDENT_FILTERS,
+    SETTING_NAMES,
+    STRENGTH_CHOICES,
     Comparison,
     RoadmapAnalysis,
     TrackRecord,
@@ -55,10 +59,6 @@ from streamlit_app.report import (
     describe_filters,
     inputs_on,
     month_label,
-    MULTI_FILTERS,
-    RESPONDENT_FILTERS,
-    SETTING_NAMES,
-    STRENGTH_CHOICES,
     past_day,
     track_record,
 )

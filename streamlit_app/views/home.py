@@ -8,7 +8,6 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from analysis.labelling import for_people
 from analysis.views import STALE_AFTER_DAYS, is_stale
 from storage.accounts import locked_accounts
 from storage.audit import AuditFilter, audit_frame
@@ -18,7 +17,7 @@ from storage.surveys import list_campaigns
 from storage.workshops import list_workshops
 from streamlit_app.auth import ROLES, require_role
 from streamlit_app.runtime import current_data_version, get_engine
-from streamlit_app.widgets import DATABASE_READ_FAILED, catalogue_frames, database_errors, md_escape, shortened, vocabulary_labels
+from streamlit_app.widgets import DATABASE_READ_FAILED, catalogue_frames, database_errors, md_escape, people_table, shortened
 
 SHOWN_ITEMS = 5  # items listed per heading; the linked page has the rest
 NEWEST_REFUSALS = 10
@@ -43,10 +42,6 @@ st.info(next_steps[identity.role])
 
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def people_table(frame: pd.DataFrame, **options) -> None:
-    st.dataframe(for_people(frame, vocabulary_labels(), **options), hide_index=True, width="stretch")
 
 
 def more_text(total: int, noun: str) -> str:
