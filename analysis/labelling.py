@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from analysis.schemas import UNCLASSIFIED_TYPE
@@ -97,6 +96,7 @@ COLUMN_VOCABULARIES: dict[str, str | ByRow] = {
     "code": ByRow("dimension"),
     **{f"{part}{side}": BY_QUANTITY for part in ("point", "lower", "upper")
        for side in ("", "_before", "_after", "_default", "_new")},
+    "category": ByRow("question", QUANTITY_VOCABULARY),  # a workshop item's band, read by its question
 }
 
 # Plain headings; any other column reads as its name with spaces ("came true" -> "Came true").
@@ -141,6 +141,15 @@ HEADINGS = {
     "used": "Used", "note": "Note", "date": "Date", "month": "Month",
     "bin": "Predicted chance", "predicted": "Predicted (mean)", "observed": "Came true",
     "calls": "Calls",
+    # Workshop statistics (analysis.consensus): their usual short names.
+    "n": "n", "n_low": "n low", "n_mid": "n mid", "n_high": "n high", "q1": "Q1", "q3": "Q3", "iqr": "IQR",
+    "pct_low": "% low", "pct_mid": "% mid", "pct_high": "% high", "p30": "P30", "p70": "P70", "ipr": "IPR",
+    "iprcp": "IPRCP", "ipras": "IPRAS", "category": "Band", "item": "Item", "group": "Group",
+    "response_rate_pct": "Response rate (%)", "share_changed": "Share who changed", "iqr_previous": "IQR before",
+    "iqr_current": "IQR now", "iqr_change": "IQR change", "depends_on_rule": "Depends on the rule",
+    "dropped_after_round": "Dropped after round", "drop_reason": "Why dropped",
+    "comet_70_15": "COMET 70/15", "comet_every_group": "COMET in every group", "ram": "RAND/UCLA",
+    "workshop": "This workshop's rule",
 }
 # Chart positions and flags that only drive charts or code.
 INTERNAL_COLUMNS = frozenset({"tile_row", "tile_col", "shares_can_exceed_100", "point_index", "point_index_default",
@@ -169,7 +178,7 @@ def label_codes(codes: pd.Series, mapping: Mapping[str, str], missing: object = 
 
 
 def _is_percent(column: str) -> bool:
-    return column in PERCENT_COLUMNS or column == "share" or column.endswith("_share") or column.startswith("share ")
+    return column in PERCENT_COLUMNS or column == "share" or column.endswith("_share") or column.startswith(("share ", "share_"))
 
 
 def _percent(value: object) -> object:
@@ -226,7 +235,7 @@ def for_people(frame: pd.DataFrame, labels: Labels | None, *,
         elif isinstance(vocabulary, str):
             shown[column] = label_codes(values, every_label.get(vocabulary, {}))
         elif pd.api.types.is_bool_dtype(values.dtype):
-            shown[column] = np.where(values.to_numpy(bool), "yes", "no")
+            shown[column] = pd.Series([None if pd.isna(v) else "yes" if v else "no" for v in values], index=frame.index, dtype=object)
         elif pd.api.types.is_datetime64_any_dtype(values.dtype):
             shown[column] = _dates(values)
         elif _is_percent(str(column)) and pd.api.types.is_numeric_dtype(values.dtype):

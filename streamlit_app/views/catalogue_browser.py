@@ -10,7 +10,16 @@ from analysis.labelling import for_people
 from storage.catalogue import get_technology
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
-from streamlit_app.widgets import catalogue_frames, demo_banner, download_table, md_escape, shortened, vocabulary_labels, vocabulary_options
+from streamlit_app.widgets import (
+    catalogue_frames,
+    demo_banner,
+    download_table,
+    md_escape,
+    people_table,
+    shortened,
+    vocabulary_labels,
+    vocabulary_options,
+)
 
 require_role("facilitator", "lead", "admin")
 st.title("Technology catalogue")
@@ -126,12 +135,11 @@ if chosen is not None:
 
     st.subheader("Adoption sites")
     if technology.adoptions:
-        sites = pd.DataFrame([
-            {"site": a.site.name, "region": _label("region", a.site.region), "site type": _label("site_type", a.site.site_type),
-             "status": _label("adoption_status", a.status), "since": a.start_date, "until": a.end_date}
+        people_table(pd.DataFrame([
+            {"site": a.site.name, "region": a.site.region, "site_type": a.site.site_type, "status": a.status,
+             "since": a.start_date, "until": a.end_date}
             for a in sorted(technology.adoptions, key=lambda a: (a.site.region, a.site.name))
-        ])
-        st.dataframe(sites, hide_index=True, width="stretch")
+        ]))
     else:
         st.write("No adoption recorded yet.")
 

@@ -42,6 +42,8 @@ def test_dates_flags_and_words_already_in_cells() -> None:
     shown = for_people(table, LABELS)
     assert shown["Last reviewed"].tolist() == [dt.date(2025, 3, 1), None]
     assert shown["Stale"].tolist() == ["yes", "no"]
+    unknown = for_people(pd.DataFrame({"disagreement": pd.array([True, None], dtype="boolean")}), LABELS)
+    assert unknown["Disagreement"].tolist() == ["yes", None]
     assert shown["Survey respondents"].tolist() == ["withheld (<5)", 7]
     assert "Came true" in shown.columns
     timed = for_people(pd.DataFrame({"date": pd.to_datetime(["2026-03-10 11:40", "2026-03-11 00:00"])}), LABELS)
