@@ -322,7 +322,8 @@ class RoadmapAnalysis:
 
     @cached_property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every view table as shown and exported (suppressed cells in words), by export name."""
+        """Every view table with codes and suppressed cells in words, by export name (pages and the
+        report show each through analysis.labelling.for_people)."""
         technologies = self.inputs.technologies
         named = {
             "headline_figures": pd.DataFrame({"figure": [HEADLINE_LABELS[k] for k in self.headline], "value": list(self.headline.values())}),
