@@ -188,12 +188,17 @@ def _percent(value: object) -> object:
 
 
 def _dates(values: pd.Series) -> pd.Series:
-    """Datetimes as dates (or date and minute where any has a time of day); missing stays missing."""
+    """Datetimes as dates, or with the time of day (to the minute, or second) where any has one;
+    missing stays missing."""
     if getattr(values.dt, "tz", None) is not None:
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     present = values.dropna()
-    with_time = bool((present != present.dt.normalize()).any())
-    shown = values.dt.strftime("%Y-%m-%d %H:%M") if with_time else values.dt.date
+    if (present != present.dt.floor("min")).any():  # seconds matter (the audit trail)
+        shown = values.dt.strftime("%Y-%m-%d %H:%M:%S")
+    elif (present != present.dt.normalize()).any():
+        shown = values.dt.strftime("%Y-%m-%d %H:%M")
+    else:
+        shown = values.dt.date
     return shown.astype(object).where(values.notna(), None)
 
 

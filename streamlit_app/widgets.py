@@ -119,11 +119,11 @@ def download_table(frame: pd.DataFrame, file_stem: str, *, key: str, label: str 
                           on_click=record_download, args=(file_stem, "xlsx", len(frame)))
 
 
-def people_table(frame: pd.DataFrame, *, column_config: dict | None = None, **options) -> pd.DataFrame:
+def people_table(frame: pd.DataFrame, *, column_config: dict | None = None, height: int | str = "auto", **options) -> pd.DataFrame:
     """A table as people read it (analysis.labelling.for_people ``options``: labels, plain headings,
     yes/no, dates; ``column_config`` is keyed by the plain headings); returns what was shown."""
     shown = for_people(frame, vocabulary_labels(), **options)
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=column_config)
+    st.dataframe(shown, hide_index=True, width="stretch", height=height, column_config=column_config)
     return shown
 
 

@@ -199,7 +199,7 @@ def newest_refusals() -> None:
         st.caption("Nothing has been refused.")
     else:
         people_table(refusals, columns=["occurred_at", "actor", "role", "action", "target", "details"],
-                     headings={"occurred_at": "Time (UTC)"}, vocabularies={"role": None})
+                     headings={"occurred_at": "Time (UTC)"})
     st.page_link("views/admin_audit.py", label="The audit trail", icon=":material/policy:")
 
 

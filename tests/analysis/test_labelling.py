@@ -48,6 +48,8 @@ def test_dates_flags_and_words_already_in_cells() -> None:
     assert "Came true" in shown.columns
     timed = for_people(pd.DataFrame({"date": pd.to_datetime(["2026-03-10 11:40", "2026-03-11 00:00"])}), LABELS)
     assert timed["Date"].tolist() == ["2026-03-10 11:40", "2026-03-11 00:00"]
+    to_the_second = for_people(pd.DataFrame({"occurred_at": pd.to_datetime(["2026-03-10 11:40:05+00:00"])}), LABELS)
+    assert to_the_second["Occurred at"].tolist() == ["2026-03-10 11:40:05"]
 
 
 def test_options_override_the_defaults_and_choose_the_columns() -> None:
