@@ -1086,9 +1086,10 @@ def compare_estimates(default_estimates: pd.DataFrame, new_estimates: pd.DataFra
     """Sensitivity comparison of two ``estimate_all`` outputs (e.g. defaults vs slider settings).
 
     One row per (technology_id, quantity) present in either. Columns: technology_id, quantity,
-    point_default, point_new, point_index_default, point_index_new, shift (new - default index;
-    minutes difference for minutes_per_case), strength_default, strength_new, interval_default,
-    interval_new ("lower – upper"), changed (point or interval differs).
+    point_default, point_new, point_index_default, point_index_new, strength_default, strength_new,
+    lower_default, upper_default, lower_new, upper_new, shift (new - default index; minutes
+    difference for minutes_per_case), interval_default, interval_new ("lower – upper"), changed
+    (point or interval differs).
     """
     keys = ["technology_id", "quantity"]
     kept = ["point", "point_index", "lower", "upper", "strength"]
@@ -1099,7 +1100,7 @@ def compare_estimates(default_estimates: pd.DataFrame, new_estimates: pd.DataFra
         return merged[f"lower{suffix}"].map(_as_text) + " – " + merged[f"upper{suffix}"].map(_as_text)
 
     result = merged[keys].copy()
-    for column in ("point", "point_index", "strength"):
+    for column in ("point", "point_index", "strength", "lower", "upper"):
         result[f"{column}_default"] = merged[f"{column}_default"]
         result[f"{column}_new"] = merged[f"{column}_new"]
     result["shift"] = merged["point_index_new"] - merged["point_index_default"]

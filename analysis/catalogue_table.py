@@ -11,8 +11,17 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from analysis.labelling import label_codes
+
 LINK_COLUMNS = {"clinical_area": "clinical_areas", "workforce_group": "workforce_groups", "point_of_care": "points_of_care"}
 LIVE_STATUSES = ("live", "scaled")
+# Headings of the catalogue table, on screen and in its download.
+CATALOGUE_HEADINGS = {
+    "technology_id": "ID", "name": "Name", "company": "Developer / company", "type": "Type", "subtype": "Subtype",
+    "clinical_areas": "Clinical areas", "workforce_groups": "Workforce groups", "points_of_care": "Points of care",
+    "time_to_deployment": "Time to deployment", "live_sites": "Live sites", "needs_classification": "To classify",
+    "is_demo": "Demo", "updated_at": "Updated",
+}
 
 
 @dataclass(frozen=True)
@@ -58,21 +67,16 @@ def catalogue_table(technologies: pd.DataFrame, links: pd.DataFrame, adoption: p
     """One display row per technology: labels instead of codes, multi-valued fields joined with '; ',
     and the number of sites where it is live or scaled."""
     table = technologies[["technology_id", "name", "company", "type_code", "subtype_code", "time_to_deployment", "needs_classification", "is_demo", "updated_at"]].copy()
-    table["type"] = _labelled(table["type_code"], labels.get("technology_type", {}), "To classify")
-    table["subtype"] = _labelled(table["subtype_code"], labels.get("technology_subtype", {}), "")
-    table["time_to_deployment"] = _labelled(table["time_to_deployment"], labels.get("deployment_horizon", {}), "Not assessed")
+    table["type"] = label_codes(table["type_code"], labels.get("technology_type", {}), "To classify")
+    table["subtype"] = label_codes(table["subtype_code"], labels.get("technology_subtype", {}), "")
+    table["time_to_deployment"] = label_codes(table["time_to_deployment"], labels.get("deployment_horizon", {}), "Not assessed")
     for kind, column in LINK_COLUMNS.items():
         subset = links[links["kind"] == kind]
         mapping = labels.get(kind, {})
         names = subset["code"].map(lambda code: mapping.get(code, code))
         joined = names.groupby(subset["technology_id"]).agg("; ".join)
-        table[column] = _labelled(table["technology_id"], joined, "")
+        table[column] = table["technology_id"].map(joined).astype(object).fillna("")
     live = adoption[adoption["status"].isin(LIVE_STATUSES)].groupby("technology_id")["site_id"].nunique()
     table["live_sites"] = table["technology_id"].map(live).fillna(0).astype(int)
     return table[["technology_id", "name", "company", "type", "subtype", "clinical_areas", "workforce_groups", "points_of_care",
                   "time_to_deployment", "live_sites", "needs_classification", "is_demo", "updated_at"]]
-
-
-def _labelled(codes: pd.Series, mapping, missing: str) -> pd.Series:
-    """Codes mapped to their labels as text; unknown or absent codes read ``missing``."""
-    return codes.map(mapping).astype(object).fillna(missing)

@@ -70,6 +70,8 @@ SITE_TYPES: tuple[str, ...] = (
 )
 LINK_KINDS: tuple[str, ...] = ("clinical_area", "workforce_group", "point_of_care")
 CONSENSUS_VALUES: tuple[str, ...] = ("in", "out", "none")
+# The type code the analysis gives a technology still to classify (it has none in the catalogue).
+UNCLASSIFIED_TYPE = "unclassified"
 ARCHETYPES: tuple[str, ...] = ("shaper", "driver", "creator", "embedder", "user")
 TRAINING_TYPES: tuple[str, ...] = ("foundational", "archetype", "product", "none")
 

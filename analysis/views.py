@@ -478,8 +478,22 @@ def training_needs(answers: pd.DataFrame, responses: pd.DataFrame, threshold: in
 # --- 7 evidence base ---------------------------------------------------------------------------
 
 
+STALE_AFTER_DAYS = 365  # a catalogue entry not reviewed for a year is stale
+
+
+def is_stale(last_reviewed: pd.Series, today: pd.Timestamp | str, stale_after_days: int = STALE_AFTER_DAYS) -> pd.Series:
+    """Whether each entry is stale: never reviewed, or last reviewed more than ``stale_after_days``
+    before ``today``."""
+    reviewed = pd.to_datetime(last_reviewed)
+    if reviewed.dt.tz is not None:  # the catalogue's own frames carry UTC; the analysis inputs are naive
+        reviewed = reviewed.dt.tz_convert("UTC").dt.tz_localize(None)
+    today = pd.Timestamp(today)
+    days = ((today.tz_convert("UTC").tz_localize(None) if today.tzinfo else today) - reviewed).dt.days
+    return (days.isna() | (days > stale_after_days)).astype(bool)
+
+
 def evidence_gaps(technologies: pd.DataFrame, estimates: pd.DataFrame, ids: Iterable[int],
-                  as_of: pd.Timestamp | str | None = None, stale_after_days: int = 365,
+                  as_of: pd.Timestamp | str | None = None, stale_after_days: int = STALE_AFTER_DAYS,
                   threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
     """Technologies ranked by how much evidence is missing.
 
@@ -515,7 +529,7 @@ def evidence_gaps(technologies: pd.DataFrame, estimates: pd.DataFrame, ids: Iter
     })
     table["no_survey"] = table["survey_answers"] == 0
     table["no_workshop"] = table["workshop_results"] == 0
-    table["stale"] = (table["days_since_review"].isna() | (table["days_since_review"] > stale_after_days)).astype(bool)
+    table["stale"] = is_stale(chosen["last_reviewed"], today, stale_after_days).to_numpy()
     table["missing_score"] = table[["no_survey", "no_workshop", "stale"]].sum(axis=1).astype(int)
     table = table.sort_values(["missing_score", "survey_answers", "last_reviewed", "technology_id"],
                               ascending=[False, True, True, True], na_position="first", ignore_index=True)

@@ -428,6 +428,28 @@ def sign_in(engine: Engine, username: str, password: str, *, now: datetime | Non
     return result
 
 
+@guarded("users.manage")
+def locked_accounts(engine: Engine, *, now: datetime | None = None, actor: Any = None) -> pd.DataFrame:
+    """Accounts that cannot sign in now: locked out after failed sign-ins (until ``locked_until``)
+    or disabled by an administrator. Columns: username, role, reason ("locked out" | "disabled"),
+    locked_until (datetime UTC, NaT when disabled). Locked-out names that belong to no account
+    are left out (a mistyped name is no account to deal with)."""
+    now = now or utcnow()
+    with read_session(engine) as session:
+        locked = session.execute(
+            select(UserAccount.username, UserAccount.role, SignInThrottle.locked_until)
+            .join(SignInThrottle, SignInThrottle.username == UserAccount.username)
+            .where(UserAccount.erased_at.is_(None), SignInThrottle.locked_until.is_not(None))).all()
+        disabled = session.execute(select(UserAccount.username, UserAccount.role).where(
+            UserAccount.erased_at.is_(None), UserAccount.active.is_(False)).order_by(UserAccount.username)).all()
+    rows = [{"username": name, "role": role, "reason": "locked out", "locked_until": as_utc(until)}
+            for name, role, until in sorted(locked) if as_utc(until) > now]
+    rows += [{"username": name, "role": role, "reason": "disabled", "locked_until": None} for name, role in disabled]
+    frame = pd.DataFrame(rows, columns=["username", "role", "reason", "locked_until"])
+    frame["locked_until"] = pd.to_datetime(frame["locked_until"], utc=True)
+    return frame
+
+
 def _count_failure(session: Session, throttle: SignInThrottle | None, name: str, now: datetime) -> SignInRefused:
     if throttle is None:
         throttle = SignInThrottle(username=name, failures=0)

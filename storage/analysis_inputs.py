@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from analysis.disclosure import DEFAULT_THRESHOLD
-from analysis.schemas import validate_frame
+from analysis.schemas import UNCLASSIFIED_TYPE, validate_frame  # noqa: F401 (UNCLASSIFIED_TYPE: part of this module's interface)
 
 ANALYSIS_FRAMES: tuple[str, ...] = ("technologies", "technology_links", "adoption", "responses", "answers", "workshop_results")
 DISCLOSURE_THRESHOLD_ENV = "ROADMAP_DISCLOSURE_THRESHOLD"
@@ -24,7 +24,6 @@ DISCLOSURE_THRESHOLD_ENV = "ROADMAP_DISCLOSURE_THRESHOLD"
 DISCLOSURE_OFF_ENV = "ROADMAP_DISCLOSURE_OFF_ACKNOWLEDGED"
 DISCLOSURE_OFF_ACKNOWLEDGEMENT = "individual answers can be identified"
 # Type shown for catalogue entries still waiting for classification (the analysis needs a type).
-UNCLASSIFIED_TYPE = "unclassified"
 
 
 class DisclosureSettingError(ValueError):

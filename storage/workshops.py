@@ -293,7 +293,7 @@ def list_all_workshops(engine: Engine, *, actor: Actor | None = None) -> pd.Data
     """Every workshop of every facilitator, newest first.
 
     Columns: workshop_id, title, workshop_date, status, owner_user_id, items, groups,
-    participants, rounds_opened, n_rounds, is_demo.
+    participants, rounds_opened, round_open (a round is open for ratings now), n_rounds, is_demo.
     """
     return _workshops_frame(engine, None)
 
@@ -306,6 +306,7 @@ def _workshops_frame(engine: Engine, owner_user_id: str | None) -> pd.DataFrame:
             for name, model in (("items", WorkshopItem), ("groups", StakeholderGroup),
                                 ("participants", Participant), ("rounds_opened", WorkshopRound))
         }  # fmt: skip
+        open_now = set(session.scalars(select(WorkshopRound.workshop_id).where(WorkshopRound.closed_at.is_(None))))
         query = select(Workshop).order_by(Workshop.id.desc())
         if owner_user_id is not None:
             query = query.where(Workshop.owner_user_id == owner_user_id)
@@ -314,12 +315,12 @@ def _workshops_frame(engine: Engine, owner_user_id: str | None) -> pd.DataFrame:
                 "workshop_id": w.id, "title": w.title, "workshop_date": w.workshop_date, "status": w.status,
                 "owner_user_id": w.owner_user_id,
                 **{name: counts[name].get(w.id, 0) for name in counts},
-                "n_rounds": w.n_rounds, "is_demo": w.is_demo,
+                "round_open": w.id in open_now, "n_rounds": w.n_rounds, "is_demo": w.is_demo,
             }  # fmt: skip
             for w in session.scalars(query)
         ]
     columns = ["workshop_id", "title", "workshop_date", "status", "owner_user_id", "items", "groups", "participants",
-               "rounds_opened", "n_rounds", "is_demo"]
+               "rounds_opened", "round_open", "n_rounds", "is_demo"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -46,13 +46,19 @@ from storage.evidence_cache import EvidenceCache
 from streamlit_app.auth import Identity
 from streamlit_app.charts import ChartExportError, Labeller, figure_html, figure_png
 from streamlit_app.report import (
+    MULTI_FILTERS,
+    RESPONDENT_FILTERS,
+    SETTING_NAMES,
+    STRENGTH_CHOICES,
     Comparison,
     RoadmapAnalysis,
     TrackRecord,
     compare_days,
     compute_analysis,
     compute_estimates,
+    describe_filters,
     inputs_on,
+    month_label,
     past_day,
     track_record,
 )
@@ -69,12 +75,10 @@ SETTINGS_KEY = "analysis_settings"  # dict of the BlendSettings fields the slide
 PNG_KEY = "analysis_png"  # {chart key: (fingerprint, png bytes)}
 # Sliders of the sensitivity panel: field -> (label, minimum, maximum, step).
 SENSITIVITY_SLIDERS: dict[str, tuple[str, float, float, float]] = {
-    "prior_strength": ("Prior strength (pseudo-responses the desk assessment is worth)", 0.0, 20.0, 0.5),
-    "user_weight": ("Weight of an answer from a user of the technology", 0.0, 3.0, 0.1),
-    "aware_weight": ("Weight of an answer from someone who only knows of it", 0.0, 3.0, 0.1),
-    "workshop_weight": ("Responses a workshop consensus counts as", 0.0, 40.0, 1.0),
+    name: (SETTING_NAMES[name], low, high, step) for name, low, high, step in (
+        ("prior_strength", 0.0, 20.0, 0.5), ("user_weight", 0.0, 3.0, 0.1), ("aware_weight", 0.0, 3.0, 0.1),
+        ("workshop_weight", 0.0, 40.0, 1.0))
 }
-STRENGTH_CHOICES = {None: "any", "moderate": "moderate or strong", "strong": "strong only"}
 
 
 def _database_key() -> tuple[str, int]:
@@ -213,6 +217,12 @@ def analysis_for(settings: BlendSettings, filters: Filters) -> RoadmapAnalysis:
     return _cache().analysis(settings, filters, threshold(), f"{current_day():%Y-%m-%d}")
 
 
+def todays_analysis() -> RoadmapAnalysis:
+    """Today's views of every technology under the default settings (the lead's home page), cached
+    with the analysis pages' own."""
+    return _cache().analysis(BlendSettings(), Filters(), threshold(), f"{dt.date.today():%Y-%m-%d}")
+
+
 def comparison_for(settings: BlendSettings, first: dt.date, last: dt.date) -> Comparison:
     """What changed between the ends of two days (cached)."""
     return _cache().comparison(settings, threshold(), f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}")
@@ -263,8 +273,8 @@ def as_of_banner(analysis: RoadmapAnalysis) -> None:
             st.caption("Their evidence was changed after that day, or is older than the catalogue's history, so what it said "
                        "then may differ from what is shown.")
             names = analysis.inputs.technologies.set_index("technology_id")["name"]
-            st.dataframe(unknown.assign(technology=unknown["technology_id"].map(names))[["technology", "source", "note"]],
-                         hide_index=True, width="stretch")
+            st.dataframe(labeller().table(unknown.assign(name=unknown["technology_id"].map(names)),
+                                          columns=["name", "source", "note"]), hide_index=True, width="stretch")
 
 
 SCALE_KEY = "analysis_scale_rule"  # dict of the ScaleRule fields the track-record inputs set
@@ -361,21 +371,6 @@ def reset_settings() -> None:
 
 # --- global filters ------------------------------------------------------------------------------
 
-# Filters field -> (label, vocabulary for options and labels).
-_MULTI_FILTERS: dict[str, tuple[str, str]] = {
-    "type_codes": ("Technology type", "technology_type"),
-    "clinical_areas": ("Clinical area", "clinical_area"),
-    "workforce_groups": ("Workforce group", "workforce_group"),
-    "points_of_care": ("Point of care", "point_of_care"),
-    "regions": ("NHS region (with a current adoption record there)", "region"),
-    "horizons": ("Time to deployment (blended)", "deployment_horizon"),
-}
-# Respondent filters: who counts in the estimates and training needs (their own profile answers).
-_RESPONDENT_FILTERS: dict[str, tuple[str, str]] = {
-    "respondent_regions": ("Region they work in", "region"),
-    "respondent_site_types": ("Organisation type they work for", "site_type"),
-    "staff_groups": ("Staff group", "staff_group"),
-}
 _FIXED_OPTIONS = {"region": s.REGIONS, "deployment_horizon": s.HORIZONS, "site_type": s.SITE_TYPES}
 
 
@@ -401,7 +396,7 @@ def filter_sidebar() -> Filters:
         sidebar.multiselect(text, options, key=key, format_func=lambda code, v=vocabulary: label(v, code),
                             on_change=_remember, args=(FILTERS_KEY, field, key), disabled=disabled)
 
-    for field, (text, vocabulary) in _MULTI_FILTERS.items():
+    for field, (text, vocabulary) in MULTI_FILTERS.items():
         multiselect(field, text, vocabulary)
     _seed(FILTERS_KEY, "min_strength", "af_min_strength", None)
     sidebar.selectbox("Evidence strength (time to deployment)", list(STRENGTH_CHOICES), key="af_min_strength",
@@ -412,7 +407,7 @@ def filter_sidebar() -> Filters:
     else:
         sidebar.caption("Whose answers count in the estimates and training needs. A group too small to publish, or one "
                         "that would single out a few respondents against a wider choice, has its survey evidence withheld.")
-    for field, (text, vocabulary) in _RESPONDENT_FILTERS.items():
+    for field, (text, vocabulary) in RESPONDENT_FILTERS.items():
         multiselect(field, text, vocabulary, disabled=past)
     _month_range(sidebar, disabled=past)
     sidebar.button("Clear filters", on_click=clear_filters, key="af_clear")
@@ -431,12 +426,8 @@ def _month_range(sidebar, disabled: bool = False) -> None:
         if st.session_state[key] not in options:  # a month outside the data (or before the start) drops out
             st.session_state[key] = None
             st.session_state[FILTERS_KEY] = {**st.session_state.get(FILTERS_KEY, {}), field: None}
-        sidebar.selectbox(text, [None, *options], key=key, format_func=lambda month: "any month" if month is None else _month_label(month),
+        sidebar.selectbox(text, [None, *options], key=key, format_func=lambda month: "any month" if month is None else month_label(month),
                           on_change=_remember, args=(FILTERS_KEY, field, key), disabled=disabled)
-
-
-def _month_label(month: str) -> str:
-    return pd.Timestamp(f"{month}-01").strftime("%b %Y")
 
 
 def submission_months() -> list[str]:
@@ -455,26 +446,10 @@ def clear_filters() -> None:
 
 
 def filters_caption(filters: Filters) -> str:
-    chosen = {field: value for field, value in filters.model_dump().items() if value}
     if current_day() < dt.date.today():  # a past day counts every respondent
-        chosen = {field: value for field, value in chosen.items()
-                  if field not in _RESPONDENT_FILTERS and field not in ("submitted_from", "submitted_to")}
-    if not chosen:
-        return "Filters: none (all technologies)."
-    label = labeller()
-    parts = []
-    for field, value in chosen.items():
-        if field == "min_strength":
-            parts.append(f"evidence strength {STRENGTH_CHOICES[value]}")
-        elif field == "submitted_from":
-            parts.append(f"respondents who answered from {_month_label(value)}")
-        elif field == "submitted_to":
-            parts.append(f"respondents who answered up to {_month_label(value)}")
-        else:
-            text, vocabulary = {**_MULTI_FILTERS, **_RESPONDENT_FILTERS}[field]
-            prefix = "respondents by " if field in _RESPONDENT_FILTERS else ""
-            parts.append(f"{prefix}{text.split(' (')[0].lower()}: " + ", ".join(label(vocabulary, code) for code in value))
-    return "Filters: " + "; ".join(parts) + "."
+        filters = filters.model_copy(update={field: [] for field in RESPONDENT_FILTERS}
+                                     | {"submitted_from": None, "submitted_to": None})
+    return f"Filters: {describe_filters(filters, labeller())}."
 
 
 # --- chart exports -------------------------------------------------------------------------------
@@ -552,16 +527,18 @@ def stamped(stem: str) -> str:
     return f"{stem}-as-of-{day:%Y-%m-%d}" if day < dt.date.today() else stem
 
 
-def show_table(frame: pd.DataFrame, stem: str, *, key: str, caption: str | None = None, export: pd.DataFrame | None = None) -> None:
-    """A view table with its formula-safe CSV/XLSX downloads (of ``export`` when given, e.g. all columns),
-    their file names stamped with the day described."""
+def show_table(frame: pd.DataFrame, stem: str, *, key: str, caption: str | None = None, **for_people) -> pd.DataFrame:
+    """A view table as people read it (analysis.labelling.for_people with ``for_people`` options:
+    labels, plain headings, percentages, dates) with its formula-safe CSV/XLSX downloads of the same
+    table, their file names stamped with the day described. Returns the table shown."""
     if caption:
         st.caption(caption)
-    st.dataframe(arrow_safe(frame), hide_index=True, width="stretch")
+    shown = labeller().table(frame, **for_people)
+    st.dataframe(arrow_safe(shown), hide_index=True, width="stretch")
     stem = stamped(stem)
-    export = frame if export is None else export
-    if export.size <= EAGER_DOWNLOAD_CELLS or st.toggle(f"Prepare the CSV/XLSX downloads ({len(export)} rows)", key=f"prep_{key}"):
-        download_table(export, stem, key=f"dl_{key}", label="Table")
+    if shown.size <= EAGER_DOWNLOAD_CELLS or st.toggle(f"Prepare the CSV/XLSX downloads ({len(shown)} rows)", key=f"prep_{key}"):
+        download_table(shown, stem, key=f"dl_{key}", label="Table")
+    return shown
 
 
 def user_text(text: str) -> None:

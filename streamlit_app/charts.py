@@ -18,6 +18,7 @@ import plotly.io as plotly_io
 from plotly.subplots import make_subplots
 
 from analysis import schemas as s
+from analysis.labelling import for_people, with_fixed_labels
 from analysis.views import REGION_TILE_GRID, CellTable
 
 # MathJax would be fetched from a CDN by kaleido; the app works offline.
@@ -40,7 +41,7 @@ class Labeller:
     """Display labels of vocabulary codes; an unknown code is shown as itself, a missing one as "(none)"."""
 
     def __init__(self, labels: Mapping[str, Mapping[str, str]] | None = None):
-        self._labels = labels or {}
+        self._labels = with_fixed_labels(labels)
 
     def __call__(self, vocabulary: str, code: object) -> str:
         if code is None or (not isinstance(code, str) and pd.isna(code)):
@@ -49,6 +50,10 @@ class Labeller:
 
     def many(self, vocabulary: str, codes: Iterable[object]) -> list[str]:
         return [self(vocabulary, code) for code in codes]
+
+    def table(self, frame: pd.DataFrame, **options) -> pd.DataFrame:
+        """``frame`` as people read it, with these labels (:func:`analysis.labelling.for_people`)."""
+        return for_people(frame, self._labels, **options)
 
 
 def _layout(figure: go.Figure, title: str, *, height: int = 480) -> go.Figure:

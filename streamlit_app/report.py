@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,6 +34,7 @@ from analysis.blending import BlendSettings, estimate_all, evidence_for
 from analysis.changes import changed_estimates, evidence_between, evidence_by_month
 from analysis.track_record import ScaleRule, classify_calls, month_ends, reliability, scale_dates, track_record_table
 from analysis.disclosure import DEFAULT_THRESHOLD, RespondentFilter
+from analysis.labelling import DIMENSION_LABELS
 from analysis.views import (
     CellTable,
     Filters,
@@ -72,35 +72,102 @@ HEADLINE_LABELS = {
     "workforce_groups_affected": "Workforce groups affected",
     "clinical_areas_affected": "Clinical areas affected",
 }
-REPORT_ESTIMATE_COLUMNS = ["technology_id", "name", "type_code", "quantity", "point", "lower", "upper", "n_catalogue",
-                           "n_survey", "n_workshop", "effective_n", "agreement", "strength", "newest_evidence",
-                           "survey_note", "history_note"]
+# The estimates as people read them (the page's table and the report's): the codes stay in the export.
+ESTIMATE_COLUMNS_FOR_PEOPLE = ["technology_id", "name", "type_code", "quantity", "point", "lower", "upper", "n_catalogue",
+                               "n_survey", "n_workshop", "effective_n", "agreement", "strength", "newest_evidence",
+                               "survey_note", "history_note"]
+CHANGE_COLUMNS_FOR_PEOPLE = ["technology_id", "name", "quantity", "point_before", "point_after", "direction",
+                             "interval_before", "interval_after", "strength_before", "strength_after",
+                             "effective_n_before", "effective_n_after", "survey_added", "workshop_results_added",
+                             "sites_added", "catalogue_edits", "counts_note"]
+# Options of analysis.labelling.for_people for the tables that need more than the defaults.
+ESTIMATES_FOR_PEOPLE = {"columns": ESTIMATE_COLUMNS_FOR_PEOPLE}
+CHANGES_FOR_PEOPLE = {"intervals": {f"interval_{side}": (f"lower_{side}", f"upper_{side}") for side in ("before", "after")},
+                      "columns": CHANGE_COLUMNS_FOR_PEOPLE}
+SENSITIVITY_FOR_PEOPLE = {"intervals": {f"interval_{side}": (f"lower_{side}", f"upper_{side}") for side in ("default", "new")},
+                          "columns": ["technology_id", "name", "quantity", "point_default", "point_new", "interval_default",
+                                      "interval_new", "strength_default", "strength_new", "shift"]}
 
 
-QUANTITY_LABELS = {
-    "time_to_deployment": "Time to deployment at scale",
-    "impact_workforce": "Impact on the primary workforce group",
-    "impact_pathway": "Impact on the pathway",
-    "impact_system": "Impact on the system",
-    "adoption_stage": "Adoption stage",
-    "minutes_per_case": "Staff minutes per case (+ saved, − added)",
+def overview_for_people(dimension: str) -> dict:
+    """for_people options of an AI overview table (and its drill-down): rows are ``dimension``'s
+    codes, columns the blended time to deployment."""
+    return {"vocabularies": {"row": dimension, "column": "deployment_horizon"},
+            "headings": {"row": DIMENSION_LABELS[dimension], "column": "Time to deployment"}}
+
+
+# Filters field -> (label, vocabulary for options and labels).
+MULTI_FILTERS: dict[str, tuple[str, str]] = {
+    "type_codes": ("Technology type", "technology_type"),
+    "clinical_areas": ("Clinical area", "clinical_area"),
+    "workforce_groups": ("Workforce group", "workforce_group"),
+    "points_of_care": ("Point of care", "point_of_care"),
+    "regions": ("NHS region (with a current adoption record there)", "region"),
+    "horizons": ("Time to deployment (blended)", "deployment_horizon"),
 }
-# Vocabulary whose labels name each quantity's categories (minutes are numbers).
-QUANTITY_VOCABULARY = {
-    "time_to_deployment": "deployment_horizon",
-    "impact_workforce": "impact_level",
-    "impact_pathway": "impact_level",
-    "impact_system": "impact_level",
-    "adoption_stage": "adoption_status",
+# Respondent filters: who counts in the estimates and training needs (their own profile answers).
+RESPONDENT_FILTERS: dict[str, tuple[str, str]] = {
+    "respondent_regions": ("Region they work in", "region"),
+    "respondent_site_types": ("Organisation type they work for", "site_type"),
+    "staff_groups": ("Staff group", "staff_group"),
 }
-READABLE_ESTIMATE_HEADERS = {
-    "technology_id": "ID", "name": "Technology", "type_code": "Type", "quantity": "Quantity", "point": "Estimate",
-    "lower": "90% interval from", "upper": "90% interval to", "n_catalogue": "Catalogue evidence",
-    "n_survey": "Survey respondents", "n_workshop": "Workshop results", "effective_n": "Weighted evidence",
-    "agreement": "Agreement", "strength": "Evidence strength", "newest_evidence": "Newest evidence",
-    "survey_note": "Survey evidence",
-    "history_note": "History",
+STRENGTH_CHOICES = {None: "any", "moderate": "moderate or strong", "strong": "strong only"}
+
+
+def month_label(month: str) -> str:
+    return pd.Timestamp(f"{month}-01").strftime("%b %Y")
+
+
+def describe_filters(filters: Filters, label: Labeller) -> str:
+    """The filters in words, with labels (the pages' caption and the report's stamp)."""
+    parts = []
+    for field, value in filters.model_dump().items():
+        if not value:
+            continue
+        if field == "min_strength":
+            parts.append(f"evidence strength {STRENGTH_CHOICES[value]}")
+        elif field == "submitted_from":
+            parts.append(f"respondents who answered from {month_label(value)}")
+        elif field == "submitted_to":
+            parts.append(f"respondents who answered up to {month_label(value)}")
+        else:
+            text, vocabulary = {**MULTI_FILTERS, **RESPONDENT_FILTERS}[field]
+            prefix = "respondents by " if field in RESPONDENT_FILTERS else ""
+            parts.append(f"{prefix}{text.split(' (')[0].lower()}: " + ", ".join(label(vocabulary, code) for code in value))
+    return "; ".join(parts) if parts else "none (all technologies)"
+
+
+# Short names of the blending settings, in the order the method page explains them.
+SETTING_NAMES = {
+    "prior_strength": "Prior strength (pseudo-responses the desk assessment is worth)",
+    "user_weight": "Weight of an answer from a user of the technology",
+    "aware_weight": "Weight of an answer from someone who only knows of it",
+    "site_weight": "Weight of a site's adoption record",
+    "workshop_weight": "Responses a workshop consensus counts as",
+    "background_alpha": "Background weight of every category",
+    "interval": "Coverage of the intervals",
+    "bootstrap_samples": "Bootstrap draws (minutes intervals)",
+    "seed": "Seed of the bootstrap",
+    "moderate_from": "Weighted evidence for 'moderate' strength",
+    "strong_from": "Weighted evidence for 'strong' strength",
 }
+
+
+def settings_for_people(settings: BlendSettings) -> pd.DataFrame:
+    """The blending settings used, with the defaults beside them and what each means."""
+    default = BlendSettings()
+    names = [*SETTING_NAMES, *(name for name in BlendSettings.model_fields if name not in SETTING_NAMES)]
+    return pd.DataFrame({
+        "Setting": [SETTING_NAMES.get(name, name.replace("_", " ").capitalize()) for name in names],
+        "Value used": [_setting_text(getattr(settings, name)) for name in names],
+        "Default": [_setting_text(getattr(default, name)) for name in names],
+        "Changed": ["changed" if getattr(settings, name) != getattr(default, name) else "" for name in names],
+        "What it means": [BlendSettings.model_fields[name].description or "" for name in names],
+    })
+
+
+def _setting_text(value: float | int) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def withheld_text(threshold: int) -> str:
@@ -116,50 +183,10 @@ def show_withheld(table: pd.DataFrame, column: str, threshold: int) -> pd.DataFr
     return table.assign(**{column: shown})
 
 
-def readable_estimates(table: pd.DataFrame, label: Labeller, threshold: int) -> pd.DataFrame:
-    """The estimates table for people: labels instead of codes, plain-English headings, and
-    "withheld (<N)" as the survey respondents of an estimate whose survey evidence is left out."""
-    readable = table[[c for c in REPORT_ESTIMATE_COLUMNS if c in table.columns]].copy()
-    if "survey_withheld" in table:
-        readable["n_survey"] = show_withheld(table, "n_survey", threshold)["n_survey"]
-    if "type_code" in readable:
-        readable["type_code"] = [label("technology_type", code) for code in readable["type_code"]]
-    for column in ("point", "lower", "upper"):
-        if column in readable and "quantity" in readable:
-            readable[column] = [
-                label(QUANTITY_VOCABULARY[quantity], value) if quantity in QUANTITY_VOCABULARY and isinstance(value, str) else value
-                for quantity, value in zip(readable["quantity"], readable[column], strict=True)
-            ]
-    if "quantity" in readable:
-        readable["quantity"] = readable["quantity"].map(QUANTITY_LABELS).fillna(readable["quantity"])
-    return readable.rename(columns=READABLE_ESTIMATE_HEADERS)
-
-
-CHANGE_HEADERS = {
-    "technology_id": "ID", "name": "Technology", "quantity": "Quantity", "point_before": "Estimate before",
-    "point_after": "Estimate after", "direction": "Moved", "interval_before": "90% interval before",
-    "interval_after": "90% interval after", "strength_before": "Strength before", "strength_after": "Strength after",
-    "effective_n_before": "Weighted evidence before", "effective_n_after": "Weighted evidence after",
-    "survey_added": "Survey respondents added", "workshop_results_added": "Workshop results added",
-    "sites_added": "Sites added", "catalogue_edits": "Catalogue edits", "counts_note": "Note",
-}
-
-
-def readable_changes(changes: pd.DataFrame, label: Labeller) -> pd.DataFrame:
-    """What changed, for people: labels instead of codes, intervals as "from – to", plain headings."""
-    def shown(quantity: str, value: object) -> object:
-        if quantity in QUANTITY_VOCABULARY and isinstance(value, str):
-            return label(QUANTITY_VOCABULARY[quantity], value)
-        return "–" if value is None or (isinstance(value, float) and pd.isna(value)) else (
-            f"{value:+.1f}" if isinstance(value, float) else value)
-
-    readable = changes.copy()
-    for side in ("before", "after"):
-        readable[f"point_{side}"] = [shown(q, v) for q, v in zip(changes["quantity"], changes[f"point_{side}"], strict=True)]
-        readable[f"interval_{side}"] = [f"{shown(q, low)} – {shown(q, high)}" for q, low, high in
-                                        zip(changes["quantity"], changes[f"lower_{side}"], changes[f"upper_{side}"], strict=True)]
-    readable["quantity"] = readable["quantity"].map(QUANTITY_LABELS).fillna(readable["quantity"])
-    return readable[[c for c in CHANGE_HEADERS if c in readable.columns]].rename(columns=CHANGE_HEADERS)
+def estimates_with_withheld(table: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """The estimates with "withheld (<N)" as the survey respondents of an estimate whose survey
+    evidence is left out (shown with ESTIMATES_FOR_PEOPLE)."""
+    return show_withheld(table, "n_survey", threshold) if "survey_withheld" in table else table
 
 
 def suppressed_text(threshold: int) -> str:
@@ -295,7 +322,8 @@ class RoadmapAnalysis:
 
     @cached_property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every view table as shown and exported (suppressed cells in words), by export name."""
+        """Every view table with codes and suppressed cells in words, by export name (pages and the
+        report show each through analysis.labelling.for_people)."""
         technologies = self.inputs.technologies
         named = {
             "headline_figures": pd.DataFrame({"figure": [HEADLINE_LABELS[k] for k in self.headline], "value": list(self.headline.values())}),
@@ -423,11 +451,13 @@ MAX_REPORT_ROWS = 5_000
 
 
 class _Writer:
-    """Collects the report's HTML parts; every text goes through ``html.escape``."""
+    """Collects the report's HTML parts; every text goes through ``html.escape``, every table
+    through ``label.table`` (labels, plain headings, percentages, dates)."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: Labeller) -> None:
         self.parts: list[str] = []
         self._charts = 0
+        self._label = label
 
     def add(self, markup: str) -> None:
         self.parts.append(markup)
@@ -441,30 +471,31 @@ class _Writer:
         self.add('<div class="chart">' + figure.to_html(include_plotlyjs=False, full_html=False, div_id=f"chart-{self._charts}",
                                                         config={"displaylogo": False}) + "</div>")
 
-    def table(self, frame: pd.DataFrame, caption: str | None = None) -> None:
+    def table(self, frame: pd.DataFrame, caption: str | None = None, **for_people) -> None:
+        """A table as people read it; ``for_people`` are options of analysis.labelling.for_people."""
         if caption:
             self.text("p", caption, "note")
         if frame.empty:
             self.text("p", "No rows for the current filters.", "note")
             return
-        shown = frame.head(MAX_REPORT_ROWS)
+        shown = self._label.table(frame.head(MAX_REPORT_ROWS), **for_people)
         self.add('<div class="tablewrap">' + shown.to_html(index=False, escape=True, na_rep="–", border=0,
                                                          float_format=lambda v: f"{v:.3g}") + "</div>")
         if len(frame) > len(shown):
             self.text("p", f"First {len(shown)} of {len(frame)} rows; the full table is in the CSV/XLSX export.", "note")
 
 
-def _stamp_rows(analysis: RoadmapAnalysis, generated_at: dt.datetime) -> list[tuple[str, str]]:
+def _stamp_rows(analysis: RoadmapAnalysis, generated_at: dt.datetime, label: Labeller) -> list[tuple[str, str]]:
     newest = analysis.newest_evidence
-    filters = {k: v for k, v in analysis.filters.model_dump().items() if v}
     rows = [
         ("Generated", generated_at.strftime("%Y-%m-%d %H:%M UTC")),
         ("The roadmap", analysis.as_of_text),
         ("Data date (newest evidence)", newest.strftime("%Y-%m-%d") if newest is not None else "no dated evidence"),
         ("Data version", str(analysis.inputs.data_version)),
         ("Technologies in this report", f"{len(analysis.ids)} of {len(analysis.inputs.technologies)}"),
-        ("Filters", json.dumps(filters, ensure_ascii=False) if filters else "none (all technologies)"),
-        ("Blending settings", json.dumps(analysis.settings.model_dump(), ensure_ascii=False)),
+        ("Filters", describe_filters(analysis.filters, label)),
+        ("Blending settings", "the defaults (table below)" if analysis.settings == BlendSettings()
+         else "changed from the defaults (table below)"),
         ("Disclosure threshold", f"respondent counts below {analysis.threshold} are suppressed, with the cells that would reveal them"),
         ("Staleness", f"an entry is stale when its last review is more than a year before {analysis.as_of:%Y-%m-%d}"),
     ]
@@ -517,7 +548,7 @@ def _overview(out: _Writer, analysis: RoadmapAnalysis, label: Labeller) -> None:
         out.text("h3", OVERVIEW_DIMENSIONS[dimension])
         out.chart(charts.overview_heatmap_figure(cells, dimension, label))
         out.chart(charts.ranked_bar_figure(cells, dimension, label))
-        out.table(cells.counts, "Technologies per cell (a technology counts once per linked code)")
+        out.table(cells.counts, "Technologies per cell (a technology counts once per linked code)", **overview_for_people(dimension))
 
 
 def _timeline(out: _Writer, analysis: RoadmapAnalysis, label: Labeller) -> None:
@@ -557,9 +588,10 @@ def _case_studies(out: _Writer, case_studies: Sequence[CaseStudyRecord]) -> None
 
 
 def _estimates(out: _Writer, analysis: RoadmapAnalysis, label: Labeller) -> None:
-    out.table(readable_estimates(analysis.tables["estimates"], label, analysis.threshold),
+    out.table(estimates_with_withheld(analysis.tables["estimates"], analysis.threshold),
               f"Point estimate and 90% interval per technology and quantity. Survey evidence from fewer than {analysis.threshold} "
-              "respondents is left out of an estimate, which then rests on the desk assessment, sites and workshops.")
+              "respondents is left out of an estimate, which then rests on the desk assessment, sites and workshops.",
+              **ESTIMATES_FOR_PEOPLE)
 
 
 def _track_record(out: _Writer, track: TrackRecord | None, label: Labeller) -> None:
@@ -570,8 +602,7 @@ def _track_record(out: _Writer, track: TrackRecord | None, label: Labeller) -> N
                   f"estimate as of that day). Rule for reaching scale: {track.rule.describe()}. Calls are counted per "
                   "technology and month, so one technology contributes a call each month.", "note")
     out.chart(charts.track_record_figure(track.by_band, label))
-    table = track.by_band.assign(horizon=[label("deployment_horizon", band) for band in track.by_band["horizon"]])
-    out.table(table, "Calls per horizon band and what came of them")
+    out.table(track.by_band, "Calls per horizon band and what came of them")
     out.chart(charts.reliability_figure(track.reliability))
     out.table(track.reliability, "Predicted chance of scale within a year, grouped, against how often it came (calls whose year has passed)")
 
@@ -583,14 +614,15 @@ def build_report(analysis: RoadmapAnalysis, case_studies: Sequence[CaseStudyReco
     """The printable, self-contained HTML report (one file, works offline)."""
     label = Labeller(vocabulary_labels)
     generated_at = generated_at or dt.datetime.now(dt.UTC)
-    out = _Writer()
+    out = _Writer(label)
     out.text("h1", "AI Workforce Roadmap: analysis report")
     if analysis.inputs.contains_demo:
         out.text("p", "This report contains demonstration data: records named “Demo: …” are synthetic and describe no real product.", "demo")
     out.add('<table class="stamp">')
-    for name, value in _stamp_rows(analysis, generated_at):
+    for name, value in _stamp_rows(analysis, generated_at, label):
         out.add(f"<tr><td>{html.escape(name)}</td><td>{html.escape(value)}</td></tr>")
     out.add("</table>")
+    out.table(settings_for_people(analysis.settings), "Blending settings used, beside the defaults (docs/method.md explains them).")
     out.add("<nav><h2>Contents</h2><ol>" + "".join(
         f'<li><a href="#{anchor}">{html.escape(title)}</a></li>' for anchor, title in SECTIONS) + "</ol></nav>")
     writers: dict[str, Callable[[], None]] = {

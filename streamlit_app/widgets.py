@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import DBAPIError
 
+from analysis.labelling import for_people
 from storage.catalogue import load_frames
 from storage.db import read_session
 from storage.exports import MIME_TYPES, table_bytes
@@ -122,6 +123,14 @@ def download_table(frame: pd.DataFrame, file_stem: str, *, key: str, label: str 
                          on_click=record_download, args=(file_stem, "csv", len(frame)))
     right.download_button(f"{label} (XLSX)", table_bytes(frame, "xlsx", sheet_name=file_stem), file_name=f"{file_stem}.xlsx", mime=MIME_TYPES["xlsx"], key=f"{key}_xlsx",
                           on_click=record_download, args=(file_stem, "xlsx", len(frame)))
+
+
+def people_table(frame: pd.DataFrame, *, column_config: dict | None = None, height: int | str = "auto", **options) -> pd.DataFrame:
+    """A table as people read it (analysis.labelling.for_people ``options``: labels, plain headings,
+    yes/no, dates; ``column_config`` is keyed by the plain headings); returns what was shown."""
+    shown = for_people(frame, vocabulary_labels(), **options)
+    st.dataframe(shown, hide_index=True, width="stretch", height=height, column_config=column_config)
+    return shown
 
 
 def show_problems(title: str, problems: list[str], *, limit: int = 200) -> None:

@@ -84,9 +84,18 @@ def test_the_stamp_names_data_date_version_settings_threshold_and_filters() -> N
     assert analysis.newest_evidence == pd.Timestamp("2026-02-05")
     assert "<td>Data date (newest evidence)</td><td>2026-02-05</td>" in stamp
     assert "<td>Data version</td><td>42</td>" in stamp
-    assert "&quot;prior_strength&quot;: 7.5" in stamp and "&quot;workshop_weight&quot;: 4.0" in stamp
+    assert "<td>Blending settings</td><td>changed from the defaults (table below)</td>" in stamp
     assert "respondent counts below 3 are suppressed" in stamp
-    assert "&quot;type_codes&quot;: [&quot;diagnostics&quot;]" in stamp
+    assert "<td>Filters</td><td>technology type: Diagnostics</td>" in stamp
+    # The settings: a table of each one, the value used beside the default.
+    after_stamp = content.index("</table>", content.index('<table class="stamp">')) + len("</table>")
+    settings_table = content[after_stamp:content.index("</table>", after_stamp)]
+    rows = {cells[0]: cells[1:4] for cells in (re.findall(r"<td>(.*?)</td>", row, flags=re.DOTALL)
+                                               for row in settings_table.split("<tr>")) if cells}
+    assert rows["Prior strength (pseudo-responses the desk assessment is worth)"] == ["7.5", "3", "changed"]
+    assert rows["Responses a workshop consensus counts as"] == ["4", "10", "changed"]
+    assert rows["Weight of an answer from a user of the technology"] == ["1", "1", ""]
+    assert rows["Seed of the bootstrap"] == ["20240501", "20240501", ""]
     assert "<td>Technologies in this report</td><td>2 of 3</td>" in stamp
     assert "demonstration data" not in content
 

@@ -9,7 +9,7 @@ import streamlit as st
 from storage.audit import ACTIONS, OUTCOMES, AuditFilter, audit_frame
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
-from streamlit_app.widgets import download_table
+from streamlit_app.widgets import download_table, people_table
 
 identity = require_role("admin")
 st.title("Audit trail")
@@ -32,6 +32,5 @@ if isinstance(period, tuple) and len(period) == 2:
 filters = AuditFilter(since=since, until=until, actions=tuple(actions), outcomes=tuple(outcomes), actor=actor, target_prefix=target)
 events = audit_frame(get_engine(), filters, actor=identity.actor)
 st.caption(f"{len(events)} events.")
-st.dataframe(events, hide_index=True, width="stretch", height=480,
-             column_config={"occurred_at": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss")})
+people_table(events, headings={"event_id": "Event", "occurred_at": "Time (UTC)"}, height=480)
 download_table(events, "audit-trail", key="audit_download", label="Download these events")

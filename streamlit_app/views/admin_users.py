@@ -19,7 +19,7 @@ from storage.accounts import (
 )
 from streamlit_app.auth import ROLE_LABELS, ROLES, require_role
 from streamlit_app.runtime import get_engine
-from streamlit_app.widgets import md_escape, show_problems
+from streamlit_app.widgets import md_escape, people_table, show_problems
 
 identity = require_role("admin")
 actor = identity.actor
@@ -33,9 +33,8 @@ if message := st.session_state.pop("admin_users_done", None):
 
 users = list_users(engine, actor=actor)
 shown = users.assign(role=users["role"].map(lambda r: ROLE_LABELS.get(r, "— no role —") if isinstance(r, str) else "— no role —"))
-st.dataframe(shown.drop(columns=["user_id"]), hide_index=True, width="stretch",
-             column_config={"created_at": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm"),
-                            "last_sign_in_at": st.column_config.DatetimeColumn("last sign-in (UTC)", format="YYYY-MM-DD HH:mm")})
+people_table(shown.drop(columns=["user_id"]), headings={"username": "User name", "sign_in": "Signs in with",
+                                                       "created_at": "Created (UTC)", "last_sign_in_at": "Last sign-in (UTC)"})
 usernames = users["username"].tolist()
 ROLE_CHOICES = [None, *ROLES]
 

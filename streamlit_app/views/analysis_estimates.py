@@ -3,11 +3,11 @@ of them (without who answered), and the sensitivity panel comparing other weight
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from analysis import schemas as s
 from analysis.blending import BlendSettings, compare_estimates
+from analysis.labelling import QUANTITY_LABELS, QUANTITY_VOCABULARY, value_text
 from streamlit_app.analysis_state import (
     SENSITIVITY_SLIDERS,
     analysis_for,
@@ -23,9 +23,10 @@ from streamlit_app.analysis_state import (
 )
 from streamlit_app.auth import require_role
 from streamlit_app.report import (
-    QUANTITY_LABELS,
+    ESTIMATES_FOR_PEOPLE,
+    SENSITIVITY_FOR_PEOPLE,
+    estimates_with_withheld,
     headline_comparison,
-    readable_estimates,
     withheld_text,
 )
 from streamlit_app.widgets import demo_banner, md_escape
@@ -46,12 +47,10 @@ analysis = analysis_for(settings, filters)
 label = labeller()
 
 
-def _shown(value: object) -> str:
-    """An estimate value as text: minutes rounded, missing (or hidden) as a dash."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "–"
-    return f"{value:+.1f}" if isinstance(value, float) else str(value)
-
+def _shown(quantity: str, value: object) -> str:
+    """An estimate's value for people: its label, minutes with their sign, missing (or hidden) as a dash."""
+    return value_text(label(QUANTITY_VOCABULARY[quantity], value) if isinstance(value, str) and quantity in QUANTITY_VOCABULARY
+                      else value)
 
 
 with estimates_area:
@@ -69,8 +68,8 @@ with estimates_area:
     st.caption("Point estimate and 90% interval; the evidence columns count it by source. Survey answers of fewer than "
                f"{analysis.threshold} respondents never enter an estimate: it then rests on the desk assessment, sites "
                "and workshops, and says so.")
-    readable = readable_estimates(shown, label, analysis.threshold)
-    show_table(readable, "estimates" if quantity_filter is None else f"estimates-{quantity_filter}", key="est_table", export=readable)
+    show_table(estimates_with_withheld(shown, analysis.threshold),
+               "estimates" if quantity_filter is None else f"estimates-{quantity_filter}", key="est_table", **ESTIMATES_FOR_PEOPLE)
 
 with evidence_area:
     st.header("Evidence behind an estimate")
@@ -83,8 +82,8 @@ with evidence_area:
     if not row.empty:
         estimate = row.iloc[0]
         top, bottom = st.columns(2), st.columns(2)  # two per row: interval and suppression texts are long
-        top[0].metric("Point estimate", _shown(estimate["point"]))
-        top[1].metric("90% interval", f"{_shown(estimate['lower'])} – {_shown(estimate['upper'])}")
+        top[0].metric("Point estimate", _shown(quantity, estimate["point"]))
+        top[1].metric("90% interval", f"{_shown(quantity, estimate['lower'])} – {_shown(quantity, estimate['upper'])}")
         bottom[0].metric("Evidence strength", str(estimate["strength"]))
         bottom[1].metric("Survey respondents",
                          withheld_text(analysis.threshold) if estimate["survey_withheld"] else str(estimate["n_survey"]))
@@ -92,6 +91,7 @@ with evidence_area:
     if note:
         st.info(note, icon=":material/visibility_off:")
     show_table(evidence, f"evidence-{technology_id}-{quantity}", key="est_evidence",
+               vocabularies={"value": QUANTITY_VOCABULARY.get(quantity)},
                caption="Source, reference, value, weight (pseudo-responses it adds) and date. Survey rows carry only the "
                        "internal response record number, never who answered.")
 
@@ -108,7 +108,8 @@ with sensitivity_area:
         changed = comparison[comparison["changed"]]
         st.metric("Estimates that changed", f"{len(changed)} of {len(comparison)}")
         st.caption("Minutes per case do not depend on these weights (a median of the answers) and are not compared.")
-        show_table(changed, "sensitivity-changed-estimates", key="sens_changed",
+        show_table(changed.assign(name=changed["technology_id"].map(names)), "sensitivity-changed-estimates", key="sens_changed",
+                   **SENSITIVITY_FOR_PEOPLE,
                    caption="Changed estimates: point and 90% interval under the defaults and under your settings "
                            "(shift = change of the point in categories).")
         show_table(headline_comparison(default, analysis), "sensitivity-headline", key="sens_headline",

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import schemas as s
+from analysis.labelling import DIMENSION_LABELS
 from storage.case_studies import list_case_studies
 from streamlit_app import charts
 from streamlit_app.analysis_state import (
@@ -31,7 +32,14 @@ from streamlit_app.analysis_state import (
 )
 from streamlit_app.auth import require_role
 from streamlit_app.charts import ANY_TIME, OVERVIEW_DIMENSIONS, Labeller
-from streamlit_app.report import RoadmapAnalysis, build_report, mark_suppressed, readable_changes, technology_members
+from streamlit_app.report import (
+    CHANGES_FOR_PEOPLE,
+    RoadmapAnalysis,
+    build_report,
+    mark_suppressed,
+    overview_for_people,
+    technology_members,
+)
 from streamlit_app.runtime import get_engine
 from streamlit_app.widgets import (
     demo_banner,
@@ -140,7 +148,7 @@ def spread_view() -> None:
     counts = analysis.equity.counts[analysis.equity.counts["gap"] > 0]
     if not counts.empty:
         cell = st.selectbox("Which technologies are missing in…", list(zip(counts["dimension"], counts["code"], strict=True)),
-                            format_func=lambda c: f"{label(c[0], c[1])} ({c[0].replace('_', ' ')})", key="spread_gap_cell")
+                            format_func=lambda c: f"{label(c[0], c[1])} ({DIMENSION_LABELS[c[0]].lower()})", key="spread_gap_cell")
         members = analysis.equity.members
         chosen_members = members[(members["dimension"] == cell[0]) & (members["code"] == cell[1])]
         show_table(technology_members(chosen_members, analysis.inputs.technologies), f"equity-gap-{cell[0]}-{cell[1]}",
@@ -158,7 +166,7 @@ def overview_view() -> None:
                           key=f"overview_heat_{dimension}", fingerprint=fingerprint + dimension, clickable=True)
     bar_clicks = chart(charts.ranked_bar_figure(cells, dimension, label), f"overview-{dimension}-ranked",
                        key=f"overview_ranked_{dimension}", fingerprint=fingerprint + dimension, clickable=True)
-    show_table(cells.counts, f"overview-{dimension}", key="overview_counts")
+    show_table(cells.counts, f"overview-{dimension}", key="overview_counts", **overview_for_people(dimension))
     st.subheader("Technologies behind a cell or bar")
     members = cells.members.assign(row=cells.members["row"].astype(str),
                                    column=cells.members["column"].astype(object).fillna("").astype(str))
@@ -285,7 +293,7 @@ def changes_view() -> None:
                f"steps of at least {analysis.threshold} respondents per technology; where a technology gained fewer than "
                f"{analysis.threshold} evidence items in all, only the direction of the change is shown.")
     st.metric("Estimates that moved", len(changes))
-    show_table(readable_changes(changes, label), f"changes-{first:%Y-%m-%d}-to-{last:%Y-%m-%d}", key="changes")
+    show_table(changes, f"changes-{first:%Y-%m-%d}-to-{last:%Y-%m-%d}", key="changes", **CHANGES_FOR_PEOPLE)
     chart(charts.evidence_timeline_figure(comparison.by_month), "evidence-per-month", key="changes_timeline",
           fingerprint=fingerprint + f"{first}{last}")
     show_table(mark_suppressed(comparison.by_month, analysis.threshold), "evidence-per-month", key="changes_months",
@@ -303,8 +311,7 @@ def track_record_view() -> None:
         st.info("No calls yet: the roadmap needs at least one full month of history.", icon=":material/history:")
         return
     chart(charts.track_record_figure(record.by_band, label), "track-record", key="track", fingerprint=fingerprint + rule.model_dump_json())
-    show_table(record.by_band.assign(horizon=[label("deployment_horizon", band) for band in record.by_band["horizon"]]),
-               "track-record", key="track_bands", caption="Calls per horizon band and what came of them (one call per technology per month).")
+    show_table(record.by_band, "track-record", key="track_bands", caption="Calls per horizon band and what came of them (one call per technology per month).")
     chart(charts.reliability_figure(record.reliability), "track-record-reliability", key="track_reliability",
           fingerprint=fingerprint + rule.model_dump_json())
     show_table(record.reliability, "track-record-reliability", key="track_reliability",

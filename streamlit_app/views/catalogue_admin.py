@@ -22,7 +22,10 @@ st.title("Manage catalogue")
 engine = get_engine()
 IMPORT_FAILED = "The database is not reachable just now — nothing was imported. Try again in a moment."
 
-add_tab, edit_tab, import_tab, export_tab, vocab_tab = st.tabs(["Add", "Edit", "Import", "Export", "Vocabularies"])
+# A link from the home page (?technology=<id>) opens that entry for editing.
+linked = st.query_params.get("technology")
+add_tab, edit_tab, import_tab, export_tab, vocab_tab = st.tabs(["Add", "Edit", "Import", "Export", "Vocabularies"],
+                                                               default="Edit" if linked else None)
 
 with add_tab:
     if saved := st.session_state.pop("add_saved", None):
@@ -40,6 +43,9 @@ with add_tab:
 with edit_tab, database_errors(DATABASE_READ_FAILED):
     technologies = catalogue_frames()["technologies"].sort_values("name")
     names = {i: shortened(name) for i, name in zip(technologies["technology_id"], technologies["name"], strict=True)}
+    if linked and linked != st.session_state.get("edit_linked") and linked.isdigit() and int(linked) in names:
+        st.session_state["edit_choice"] = int(linked)  # once per link: choosing another entry afterwards wins
+        st.session_state["edit_linked"] = linked
     chosen = st.selectbox("Technology to edit", list(names), index=None, format_func=lambda i: names[i], placeholder="Search by name", key="edit_choice")
     if message := st.session_state.pop("edit_saved", None):
         st.success(message)

@@ -5,11 +5,21 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analysis.catalogue_table import CatalogueFilters, catalogue_table, filter_catalogue
+from analysis.catalogue_table import CATALOGUE_HEADINGS, CatalogueFilters, catalogue_table, filter_catalogue
+from analysis.labelling import for_people
 from storage.catalogue import get_technology
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
-from streamlit_app.widgets import catalogue_frames, demo_banner, download_table, md_escape, shortened, vocabulary_labels, vocabulary_options
+from streamlit_app.widgets import (
+    catalogue_frames,
+    demo_banner,
+    download_table,
+    md_escape,
+    people_table,
+    shortened,
+    vocabulary_labels,
+    vocabulary_options,
+)
 
 require_role("facilitator", "lead", "admin")
 st.title("Technology catalogue")
@@ -54,22 +64,18 @@ selection = st.dataframe(
     selection_mode="single-row",
     key="cat_table",
     column_config={
-        "technology_id": st.column_config.NumberColumn("ID", format="%d", width="small"),
-        "name": st.column_config.TextColumn("Name", width="large"),
-        "company": st.column_config.TextColumn("Developer / company"),
-        "type": st.column_config.TextColumn("Type"),
-        "subtype": st.column_config.TextColumn("Subtype"),
-        "clinical_areas": st.column_config.TextColumn("Clinical areas"),
-        "workforce_groups": st.column_config.TextColumn("Workforce groups"),
-        "points_of_care": st.column_config.TextColumn("Points of care"),
-        "time_to_deployment": st.column_config.TextColumn("Time to deployment"),
-        "live_sites": st.column_config.NumberColumn("Live sites", help="Sites where it is live or scaled"),
-        "needs_classification": st.column_config.CheckboxColumn("To classify"),
-        "is_demo": st.column_config.CheckboxColumn("Demo"),
-        "updated_at": st.column_config.DatetimeColumn("Updated", format="YYYY-MM-DD"),
+        "technology_id": st.column_config.NumberColumn(CATALOGUE_HEADINGS["technology_id"], format="%d", width="small"),
+        "name": st.column_config.TextColumn(CATALOGUE_HEADINGS["name"], width="large"),
+        **{column: st.column_config.TextColumn(CATALOGUE_HEADINGS[column])
+           for column in ("company", "type", "subtype", "clinical_areas", "workforce_groups", "points_of_care", "time_to_deployment")},
+        "live_sites": st.column_config.NumberColumn(CATALOGUE_HEADINGS["live_sites"], help="Sites where it is live or scaled"),
+        "needs_classification": st.column_config.CheckboxColumn(CATALOGUE_HEADINGS["needs_classification"]),
+        "is_demo": st.column_config.CheckboxColumn(CATALOGUE_HEADINGS["is_demo"]),
+        "updated_at": st.column_config.DatetimeColumn(CATALOGUE_HEADINGS["updated_at"], format="YYYY-MM-DD"),
     },
 )
-download_table(shown.drop(columns=["is_demo"]), "catalogue-view", key="cat_download", label="Download this list")
+download_table(for_people(shown.drop(columns=["is_demo"]), labels, headings=CATALOGUE_HEADINGS), "catalogue-view", key="cat_download",
+               label="Download this list")
 
 selected_rows = selection.selection.rows if selection is not None else []
 options = shown["technology_id"].tolist()
@@ -129,12 +135,11 @@ if chosen is not None:
 
     st.subheader("Adoption sites")
     if technology.adoptions:
-        sites = pd.DataFrame([
-            {"site": a.site.name, "region": _label("region", a.site.region), "site type": _label("site_type", a.site.site_type),
-             "status": _label("adoption_status", a.status), "since": a.start_date, "until": a.end_date}
+        people_table(pd.DataFrame([
+            {"site": a.site.name, "region": a.site.region, "site_type": a.site.site_type, "status": a.status,
+             "since": a.start_date, "until": a.end_date}
             for a in sorted(technology.adoptions, key=lambda a: (a.site.region, a.site.name))
-        ])
-        st.dataframe(sites, hide_index=True, width="stretch")
+        ]))
     else:
         st.write("No adoption recorded yet.")
 

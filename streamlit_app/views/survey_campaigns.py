@@ -23,7 +23,7 @@ from storage.surveys import (
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
 from streamlit_app.survey_form import pseudonym_keys
-from streamlit_app.widgets import download_table, md_escape, show_problems
+from streamlit_app.widgets import download_table, md_escape, people_table, show_problems
 
 TAKE_PAGE = "take-survey"
 
@@ -110,7 +110,7 @@ with list_tab:
     if campaigns.empty:
         st.info("No campaigns yet.")
     else:
-        st.dataframe(campaigns.drop(columns=["campaign_id"]), hide_index=True, width="stretch")
+        people_table(campaigns.drop(columns=["campaign_id"]), headings={"title": "Campaign", "state": "State"})
         names = {int(r.campaign_id): f"{r.title} ({r.instrument} v{r.version}, {r.state})" for r in campaigns.itertuples()}
         chosen = st.selectbox("Campaign", list(names), format_func=lambda i: md_escape(names[i]), key="sv_campaign_pick")
         row = campaigns.set_index("campaign_id").loc[chosen]

@@ -8,7 +8,8 @@ import streamlit as st
 from storage.workshops import analyse_workshop, attrition, ratings_export, round_distribution
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
-from streamlit_app.widgets import download_table, md_escape, record_download
+from analysis.labelling import for_people
+from streamlit_app.widgets import download_table, md_escape, people_table, record_download, vocabulary_labels
 from streamlit_app.workshop_widgets import ChartExportError, actor_for, choose_workshop, distribution_figure, figure_png
 
 identity = require_role("facilitator", "lead")
@@ -31,45 +32,45 @@ if workshop.open_round is not None:
 SUMMARY_COLUMNS = ["item", "round", "n", "median", "q1", "q3", "iqr", "pct_low", "pct_mid", "pct_high", "consensus",
                    "p30", "p70", "ipr", "ipras", "disagreement", "appropriateness", "category"]
 PERCENT = st.column_config.NumberColumn(format="%.1f%%")
+PERCENTS = {"% low": PERCENT, "% mid": PERCENT, "% high": PERCENT}
 
 st.markdown("### Per item and round")
-st.dataframe(result.summary[SUMMARY_COLUMNS], hide_index=True, width="stretch",
-             column_config={"pct_low": PERCENT, "pct_mid": PERCENT, "pct_high": PERCENT,
-                            "ipr": st.column_config.NumberColumn(format="%.2f"),
-                            "ipras": st.column_config.NumberColumn(format="%.2f")})
+# The summary as people read it (bands as labels), shown and downloaded alike.
+summary = for_people(result.summary, vocabulary_labels(), columns=SUMMARY_COLUMNS)
+st.dataframe(summary, hide_index=True, width="stretch",
+             column_config={**PERCENTS, "IPR": st.column_config.NumberColumn(format="%.2f"),
+                            "IPRAS": st.column_config.NumberColumn(format="%.2f")})
 st.caption("Bands: " + " · ".join(f"{md_escape(scale)}" for scale in result.items["scale"].unique())
            + ". RAND/UCLA columns (P30, P70, IPR, IPRAS) apply to 1–9 scales only.")
 
 tabs = st.tabs(["By stakeholder group", "Stability", "Sensitivity to the rule", "Attrition", "ACCORD summary", "Dropped items"])
 with tabs[0]:
-    st.dataframe(result.by_group[["item", "round", "group", "n", "median", "iqr", "pct_low", "pct_mid", "pct_high", "consensus"]],
-                 hide_index=True, width="stretch",
-                 column_config={"pct_low": PERCENT, "pct_mid": PERCENT, "pct_high": PERCENT})
+    people_table(result.by_group, columns=["item", "round", "group", "n", "median", "iqr", "pct_low", "pct_mid", "pct_high", "consensus"],
+                 column_config=PERCENTS)
 with tabs[1]:
     if result.stability.empty:
         st.info("Stability needs at least two closed rounds.")
     else:
-        st.dataframe(result.stability, hide_index=True, width="stretch",
-                     column_config={"share_changed": st.column_config.NumberColumn(format="percent")})
+        people_table(result.stability)
 with tabs[2]:
     st.caption("The same ratings classified under the standard rules and the workshop's own rule; "
-               "depends_on_rule marks items whose conclusion changes with the rule.")
-    st.dataframe(result.sensitivity, hide_index=True, width="stretch")
+               "*Depends on the rule* marks items whose conclusion changes with the rule.")
+    people_table(result.sensitivity)
 with tabs[3]:
-    st.dataframe(attrition(engine, workshop.id, actor=actor), hide_index=True, width="stretch")
+    people_table(attrition(engine, workshop.id, actor=actor))
 with tabs[4]:
-    st.dataframe(result.accord, hide_index=True, width="stretch")
+    people_table(result.accord)
 with tabs[5]:
     dropped = result.items[result.items["dropped_after_round"].notna()]
     if dropped.empty:
         st.info("No item was dropped.")
     else:
-        st.dataframe(dropped[["item", "dropped_after_round", "drop_reason"]], hide_index=True, width="stretch")
+        people_table(dropped, columns=["item", "dropped_after_round", "drop_reason"])
 
 st.markdown("### Exports")
 stem = f"workshop-{workshop.id}"
 download_table(ratings_export(engine, workshop.id, actor=actor), f"{stem}-ratings", key="ws_export_ratings", label="Raw ratings")
-download_table(result.summary[SUMMARY_COLUMNS], f"{stem}-summary", key="ws_export_summary", label="Per-item summary")
+download_table(summary, f"{stem}-summary", key="ws_export_summary", label="Per-item summary")
 download_table(result.accord, f"{stem}-accord", key="ws_export_accord", label="ACCORD per-round summary")
 
 st.markdown("**Presenter chart as PNG**")

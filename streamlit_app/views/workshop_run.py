@@ -19,7 +19,7 @@ from storage.workshops import (
 from survey.workshop_rules import WorkshopError
 from streamlit_app.auth import recheck_role, require_role
 from streamlit_app.runtime import get_engine
-from streamlit_app.widgets import database_errors, md_escape
+from streamlit_app.widgets import database_errors, md_escape, people_table
 from streamlit_app.workshop_widgets import CONSENSUS_TEXT, actor_for, choose_workshop, show_join_details
 
 RUN_ROLES = ("facilitator", "lead")
@@ -96,10 +96,12 @@ def live_panel(workshop_id: int) -> None:
     c2.metric("Responded", int(totals["responded"]))
     c3.metric("Completed", int(totals["completed"]))
     left, right = st.columns(2)
-    left.dataframe(progress.by_item.drop(columns=["item_id"]), hide_index=True, width="stretch")
-    right.dataframe(progress.by_group, hide_index=True, width="stretch")
+    with left:
+        people_table(progress.by_item.drop(columns=["item_id"]))
+    with right:
+        people_table(progress.by_group)
     with st.expander("Who has responded (aliases only)"):
-        st.dataframe(progress.responders, hide_index=True, width="stretch")
+        people_table(progress.responders)
 
 
 live_panel(workshop.id)
@@ -135,4 +137,4 @@ with st.form("ws_invited_form"):
 
 if workshop.rounds:
     st.markdown("**Attrition per round and group**")
-    st.dataframe(attrition(engine, workshop.id, actor=actor), hide_index=True, width="stretch")
+    people_table(attrition(engine, workshop.id, actor=actor))

@@ -22,7 +22,7 @@ from survey.workshop_rules import (
 )
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
-from streamlit_app.widgets import catalogue_frames, md_escape, show_problems
+from streamlit_app.widgets import catalogue_frames, md_escape, people_table, show_problems
 from streamlit_app.workshop_widgets import actor_for
 
 identity = require_role("facilitator", "lead")
@@ -47,8 +47,9 @@ workshops = list_workshops(engine, actor=actor)
 if workshops.empty:
     st.info("You have no workshops yet. Create one below.")
 else:
-    st.dataframe(workshops.drop(columns=["is_demo"]), hide_index=True, width="stretch",
-                 column_config={"workshop_id": st.column_config.NumberColumn("ID", format="%d")})
+    people_table(workshops.drop(columns=["is_demo"]), vocabularies={"status": None},
+                 headings={"workshop_id": "ID", "title": "Workshop", "owner_user_id": "Facilitator", "n_rounds": "Rounds planned",
+                           "round_open": "A round is open"})
 
 titles = {NEW: "➕ New workshop", **{int(r.workshop_id): f"{r.title} (#{r.workshop_id}, {r.status})" for r in workshops.itertuples()}}
 # A choice made by the last save or delete, applied before the picker is drawn.

@@ -30,7 +30,7 @@ from tests.browser.journey_checks import JourneyScreens
 pytestmark = pytest.mark.browser
 DEMO_COUNT = 40
 SLOW = 60_000  # the first analysis run computes every estimate
-EVIDENCE_HEADER = ["source", "reference", "value", "weight", "used", "note", "date"]
+EVIDENCE_HEADER = ["Source", "Reference", "Value", "Weight", "Used", "Note", "Date"]  # plain headings, labels in cells
 IMPORTED = pd.DataFrame([
     {"catalogue_id": "JOURNEY-1", "name": "Journey chest X-ray triage", "company": "Journey Imaging Ltd",
      "short_description": "Flags abnormal chest X-rays for priority reporting", "type": "Diagnostics", "subtype": "Imaging",
@@ -154,7 +154,7 @@ def click_overview_cell(page, screens: JourneyScreens) -> None:
     with page.expect_download() as members_download:
         page.locator(".st-key-dl_overview_members_csv").get_by_role("button", name="Table (CSV)").click()
     members = pd.read_csv(io.BytesIO(members_download.value.path().read_bytes()), encoding="utf-8-sig")
-    assert len(members) == count and members["technology_id"].is_unique
+    assert len(members) == count and members["ID"].is_unique
 
     # A ranked bar stands for a whole row: its technologies at any time to deployment.
     bars_chart = page.locator(".st-key-chart_overview_ranked_clinical_area")
@@ -197,7 +197,7 @@ def test_lead_imports_filters_opens_evidence_and_downloads(browser, server_facto
     assert "This report contains demonstration data" in report
     for anchor, title in SECTIONS:
         assert f'<section id="{anchor}">' in report and f"<h2>{title}</h2>" in report, anchor
-    assert "&quot;type_codes&quot;: [&quot;diagnostics&quot;]" in report
+    assert "<td>Filters</td><td>technology type: Diagnostics</td>" in report
     assert f"<td>Technologies in this report</td><td>{diagnostics} of {DEMO_COUNT + len(IMPORTED)}</td>" in report
     assert "Journey chest X-ray triage" in report and "Journey discharge letter drafting" not in report
     click_overview_cell(page, screens)
@@ -218,8 +218,8 @@ def test_lead_imports_filters_opens_evidence_and_downloads(browser, server_facto
     technology_id = evidence_download.value.suggested_filename.split("-")[1]
     assert evidence_download.value.suggested_filename == f"evidence-{technology_id}-impact_workforce.csv"
     assert list(evidence.columns) == EVIDENCE_HEADER
-    survey = evidence[evidence["source"] == "survey"]
+    survey = evidence[evidence["Source"] == "survey"]
     assert len(survey) == evidence_answers  # one row per response, listed by record number only
-    assert set(survey["value"]) <= {"low", "medium", "high"} and survey["used"].all()
-    assert "catalogue" in set(evidence["source"])
+    assert set(survey["Value"]) <= {"Low", "Medium", "High"} and set(survey["Used"]) == {"yes"}
+    assert "catalogue" in set(evidence["Source"])
     screens.assert_accessible()

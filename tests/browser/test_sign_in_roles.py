@@ -103,7 +103,7 @@ def test_sign_out_returns_to_the_sign_in_form(browser, server) -> None:
     page = browser.new_page()
     page.goto(server.url)
     sign_in_with_password(page, "admin1", PASSWORD)
-    page.get_by_role("link", name="Audit trail").click()
+    page.get_by_role("link", name="Audit trail", exact=True).click()
     wait_for_app(page)
     page.get_by_role("heading", name="Audit trail").wait_for()
     page.get_by_role("button", name="Sign out").click()

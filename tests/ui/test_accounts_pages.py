@@ -238,7 +238,7 @@ def test_admin_creates_a_user_changes_a_role_and_disables(sqlite_url: str, monke
     at.text_input(key="user_add_repeat").set_value(PASSWORD)
     at.button(key="FormSubmitter:add_user-Create user").click().run()
     assert "Created erin (Respondent (clinician or staff))." in [s.value for s in at.success]
-    assert at.dataframe[0].value["username"].tolist() == ["erin"]
+    assert at.dataframe[0].value["User name"].tolist() == ["erin"]
     at.selectbox(key="role_user").set_value("erin")
     at.selectbox(key="role_new").set_value("lead")
     at.button(key="FormSubmitter:change_role-Change role").click().run()
@@ -246,7 +246,7 @@ def test_admin_creates_a_user_changes_a_role_and_disables(sqlite_url: str, monke
     at.selectbox(key="disable_user_choice").set_value("erin")
     at.text_input(key="disable_confirm").set_value("DISABLE")
     at.button(key="FormSubmitter:disable_user-Disable account").click().run()
-    assert at.dataframe[0].value["active"].tolist() == [False]
+    assert at.dataframe[0].value["Active"].tolist() == ["no"]
     events = [(e.action, e.actor, e.role) for e in audit(sqlite_url, "user_create") + audit(sqlite_url, "role_change") + audit(sqlite_url, "user_disable")]
     assert events == [("user_create", "dev-admin", "admin"), ("role_change", "dev-admin", "admin"), ("user_disable", "dev-admin", "admin")]
 
@@ -275,7 +275,7 @@ def test_admin_resets_a_forgotten_password_and_re_enables_an_account(sqlite_url:
     at.selectbox(key="enable_user_choice").set_value("erin")
     at.button(key="FormSubmitter:enable_user-Re-enable account").click().run()
     assert "Re-enabled erin; they can sign in again." in [s.value for s in at.success]
-    assert at.dataframe[0].value["active"].tolist() == [True]
+    assert at.dataframe[0].value["Active"].tolist() == ["yes"]
     assert "No account is disabled." in texts(at)
     assert sign_in(engine, "erin", "a temporary passphrase").account.username == "erin"
     assert [(e.action, e.actor) for e in audit(sqlite_url, "password_reset") + audit(sqlite_url, "user_enable")] == [
@@ -290,13 +290,13 @@ def test_audit_page_filters_events(sqlite_url: str, monkeypatch) -> None:
     refused.run()
     at = open_app("admin", "admin_audit.py")
     frame = at.dataframe[0].value
-    assert "access_refused" in frame["action"].tolist()
-    assert frame.loc[frame["action"] == "access_refused", "target"].tolist() == ["page:admin_audit"]
+    assert "access_refused" in frame["Action"].tolist()
+    assert frame.loc[frame["Action"] == "access_refused", "Target"].tolist() == ["page:admin_audit"]
     at.multiselect(key="audit_outcomes").set_value(["success"]).run()
-    assert "access_refused" not in at.dataframe[0].value["action"].tolist()
+    assert "access_refused" not in at.dataframe[0].value["Action"].tolist()
     at.multiselect(key="audit_outcomes").set_value([]).run()
     at.text_input(key="audit_actor").set_value("dev-lead").run()
-    assert set(at.dataframe[0].value["actor"]) == {"dev-lead"}
+    assert set(at.dataframe[0].value["Actor"]) == {"dev-lead"}
 
 
 def test_settings_page_shows_secrets_and_purges(sqlite_url: str, monkeypatch) -> None:

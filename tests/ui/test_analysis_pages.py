@@ -4,7 +4,6 @@ refresh on new evidence, the estimates drill-down and sensitivity sliders, case 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -15,44 +14,14 @@ from analysis.blending import BlendSettings, estimate_all
 from analysis.views import Filters
 from storage.analysis_inputs import load_analysis_inputs
 from storage.catalogue_history import load_catalogue_history
-from storage.case_studies import load_demo_case_studies
 from storage.catalogue import TechnologyInput, create_technology
 from storage.db import make_engine
-from storage.demo import load_demo_catalogue
-from storage.demo_evidence import load_demo_evidence
-from storage.demo_workshop import load_demo_workshop
 from streamlit_app.report import compare_days, compute_analysis, compute_estimates, roadmap_analysis
-from tests.ui.helpers import APP, open_app, prepare_environment, texts
+from tests.ui.helpers import APP, open_app, texts
 
 VIEWS = ["Distribution", "Use-case profiles", "Spread", "AI overview", "Roadmap timeline", "Workforce impact",
          "Evidence base", "Case studies"]
 ROADMAP, ESTIMATES, CASE_STUDIES = "analysis_roadmap.py", "analysis_estimates.py", "analysis_case_studies.py"
-
-
-@pytest.fixture(scope="module")
-def demo_database(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The full demonstration data (catalogue, survey evidence, workshop, case study), built once."""
-    path = tmp_path_factory.mktemp("analysis") / "demo.db"
-    shutil.copy(sqlite_template, path)
-    engine = make_engine(f"sqlite:///{path}")
-    load_demo_catalogue(engine)
-    load_demo_evidence(engine)
-    load_demo_workshop(engine)
-    load_demo_case_studies(engine)
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
-
-
-@pytest.fixture
-def demo_url(demo_database: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    path = tmp_path / "demo.db"
-    shutil.copy(demo_database, path)
-    url = f"sqlite:///{path}"
-    prepare_environment(monkeypatch, url)
-    monkeypatch.delenv("ROADMAP_DISCLOSURE_THRESHOLD", raising=False)
-    return url
 
 
 def expected(url: str, filters: Filters | None = None, settings: BlendSettings | None = None):
@@ -156,7 +125,7 @@ def test_views_with_their_own_choosers(demo_url: str) -> None:
     at.selectbox(key="profile_type").set_value("automation").run()
     automation = expected(demo_url).profile("automation")
     assert "can add up to more than 100%" in texts(at)
-    assert at.dataframe[0].value["technologies"].tolist() == automation["workforce_groups"]["technologies"].tolist()
+    assert at.dataframe[0].value["Technologies"].tolist() == automation["workforce_groups"]["technologies"].tolist()
     show_view(at, "AI overview")
     overview = expected(demo_url).overview["workforce_group"]
     at.button_group(key="overview_dimension").set_value("workforce_group").run()
@@ -168,10 +137,10 @@ def test_views_with_their_own_choosers(demo_url: str) -> None:
     assert len(members) == first["technologies"]
     expected_ids = overview.members[(overview.members["row"] == first["row"])
                                     & (overview.members["column"].astype(object).fillna("") == column)]["technology_id"]
-    assert sorted(members["technology_id"]) == sorted(expected_ids)
+    assert sorted(members["ID"]) == sorted(expected_ids)
     whole_row = overview.members[overview.members["row"] == first["row"]]["technology_id"].unique()
     cell.set_value(f"{first['row']}\x1f*").run()
-    assert sorted(at.dataframe[-1].value["technology_id"]) == sorted(whole_row)
+    assert sorted(at.dataframe[-1].value["ID"]) == sorted(whole_row)
     counted = f"{len(whole_row)} technology" if len(whole_row) == 1 else f"{len(whole_row)} technologies"
     assert sum(option.endswith(f" (any time to deployment): {counted}") for option in cell.options) >= 1
     show_view(at, "Spread")
@@ -189,14 +158,14 @@ def test_estimates_drill_down_lists_evidence_without_small_counts(demo_url: str)
     at.selectbox(key="est_technology").set_value(int(shown_row["technology_id"]))
     at.selectbox(key="est_evidence_quantity").set_value("time_to_deployment").run()
     evidence = at.dataframe[1].value
-    survey = evidence[evidence["source"] == "survey"]
-    assert len(survey) == int(shown_row["n_survey"]) >= 5 and survey["reference"].str.startswith("survey response ").all()
+    survey = evidence[evidence["Source"] == "survey"]
+    assert len(survey) == int(shown_row["n_survey"]) >= 5 and survey["Reference"].str.startswith("survey response ").all()
     assert metric(at, "Survey respondents") == str(int(shown_row["n_survey"]))
     at.selectbox(key="est_technology").set_value(int(hidden_row["technology_id"])).run()
     evidence = at.dataframe[1].value
-    survey = evidence[evidence["source"] == "survey"]
+    survey = evidence[evidence["Source"] == "survey"]
     # One row says the answers are withheld: no record number, value, weight or date.
-    assert survey["reference"].tolist() == ["withheld"] and survey["value"].isna().all() and survey["date"].isna().all()
+    assert survey["Reference"].tolist() == ["withheld"] and survey["Value"].isna().all() and survey["Date"].isna().all()
     assert metric(at, "Survey respondents") == "withheld (<5)"
     assert any("Survey evidence withheld: fewer than 5 respondents." == i.value for i in at.info)
     # The estimate itself equals the one made without any survey answer about it.
@@ -221,8 +190,8 @@ def test_sensitivity_sliders_compare_with_the_defaults_and_carry_to_the_views(de
     differs = (default.estimates.loc[ordinal, "point"].astype(str).to_numpy() != moved.estimates.loc[ordinal, "point"].astype(str).to_numpy())
     assert int(changed.split(" of ")[0]) >= int(differs.sum()) > 0
     assert changed.endswith(f" of {int(ordinal.sum())}")
-    headline = [d.value for d in at.dataframe if "default_settings" in d.value.columns][0]
-    assert headline.set_index("figure").loc["Deployable within a year", "your_settings"] == moved.headline["deployable_within_year"]
+    headline = [d.value for d in at.dataframe if "Default settings" in d.value.columns][0]
+    assert headline.set_index("Figure").loc["Deployable within a year", "Your settings"] == moved.headline["deployable_within_year"]
     at.switch_page(f"views/{ROADMAP}")
     at.run()
     assert "prior strength 20 (default 3)" in plain(at)
@@ -316,21 +285,21 @@ def test_what_changed_between_two_days(demo_url: str) -> None:
     assert len(table) == len(comparison.changes)
     assert set(table["Moved"]) <= {"sooner", "later", "higher", "lower", "further", "back", "interval changed",
                                    "more time saved", "less time saved", "now estimated", "no longer estimated", "moved"}
-    months = [d.value for d in at.dataframe if "survey" in d.value.columns][0]
-    assert months["month"].tolist() == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
+    months = [d.value for d in at.dataframe if "Survey" in d.value.columns][0]
+    assert months["Month"].tolist() == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
 
 
 def test_the_track_record_states_its_rule_and_judges_every_call(demo_url: str) -> None:
     at = show_view(open_app("lead", ROADMAP), "Track record")
     assert not at.exception, [e.message for e in at.exception]
     assert "reaches scale on the first day at least 1 site(s) report it scaled" in plain(at)
-    bands = [d.value for d in at.dataframe if "calls" in d.value.columns][0]
-    assert bands["calls"].sum() > 0
-    assert (bands[["came true", "came early", "missed", "open"]].sum(axis=1) == bands["calls"]).all()
+    bands = [d.value for d in at.dataframe if "Calls" in d.value.columns][0]
+    assert bands["Calls"].sum() > 0
+    assert (bands[["Came true", "Came early", "Missed", "Open"]].sum(axis=1) == bands["Calls"]).all()
     at.number_input(key="scale_scaled_sites").set_value(50).run()
     assert "at least 50 site(s) report it scaled" in plain(at)
-    stricter = [d.value for d in at.dataframe if "calls" in d.value.columns][0]
-    assert stricter["came true"].sum() <= bands["came true"].sum()
+    stricter = [d.value for d in at.dataframe if "Calls" in d.value.columns][0]
+    assert stricter["Came true"].sum() <= bands["Came true"].sum()
 
 
 def test_a_bad_disclosure_setting_stops_the_page(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

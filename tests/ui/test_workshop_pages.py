@@ -169,7 +169,9 @@ def test_results_page_shows_tables_and_exports(demo_engine: Engine) -> None:
     assert not at.exception, [e.message for e in at.exception]
     assert "Per item and round" in texts(at)
     summary = at.dataframe[0].value
-    assert len(summary) == 24 + 23 and set(summary["consensus"]) <= {"in", "out", "none"}
+    assert len(summary) == 24 + 23 and set(summary["Consensus"]) <= {"in", "out", "none"}
+    assert not set(summary["Band"]) & {"1_3y", "over_3y", "within_1y", "at_scale"}  # bands read as labels
+    assert "1–3 years" in set(summary["Band"])
     labels = [b.label for b in at.get("download_button")]
     assert "Raw ratings (CSV)" in labels and "ACCORD per-round summary (XLSX)" in labels
 
@@ -264,7 +266,7 @@ def test_run_page_drops_an_item_between_rounds_and_records_invited(engine: Engin
     button(at, "Save invited numbers").click().run()
     assert [g.invited for g in get_workshop(engine, workshop_id, actor=FACILITATOR).groups] == [12, 0]
     attrition_table = at.dataframe[-1].value
-    assert attrition_table.loc[attrition_table["group"] == "Nurses", ["invited", "joined", "completed"]].values.tolist() == [[12, 1, 1]]
+    assert attrition_table.loc[attrition_table["Group"] == "Nurses", ["Invited", "Joined", "Completed"]].values.tolist() == [[12, 1, 1]]
 
 
 def test_ratings_stay_on_screen_when_the_database_is_briefly_unreachable(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
