@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from analysis.disclosure import DEFAULT_THRESHOLD
-from analysis.schemas import UNCLASSIFIED_TYPE, validate_frame  # noqa: F401 (UNCLASSIFIED_TYPE: part of this module's interface)
+from analysis.schemas import FRAME_SCHEMAS, UNCLASSIFIED_TYPE, validate_frame  # noqa: F401 (UNCLASSIFIED_TYPE: part of this module's interface)
 
 ANALYSIS_FRAMES: tuple[str, ...] = ("technologies", "technology_links", "adoption", "responses", "answers", "workshop_results")
 DISCLOSURE_THRESHOLD_ENV = "ROADMAP_DISCLOSURE_THRESHOLD"
@@ -88,16 +88,22 @@ def assemble_inputs(frames: Mapping[str, pd.DataFrame], version: int) -> Analysi
     known = pd.Index(validated["technologies"]["technology_id"])
     for name in ("technology_links", "adoption", "workshop_results"):
         frame = validated[name]
-        validated[name] = _rows(frame, frame["technology_id"].isin(known).to_numpy())
+        validated[name] = _rows(frame, frame["technology_id"].isin(known).to_numpy(), name)
     answers = validated["answers"]
     about_known = answers["technology_id"].isna().to_numpy() | answers["technology_id"].isin(known).to_numpy()
-    validated["answers"] = _rows(answers, about_known)
+    validated["answers"] = _rows(answers, about_known, "answers")
     return AnalysisInputs(**validated, data_version=int(version))
 
 
-def _rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
-    """``frame[keep]``, without copying millions of rows when every row is kept."""
-    return frame if keep.all() else frame[keep]
+def _rows(frame: pd.DataFrame, keep: np.ndarray, frame_name: str) -> pd.DataFrame:
+    """``frame[keep]``, without copying millions of rows when every row is kept. A code column
+    without a fixed vocabulary has the codes present as its categories: those of the dropped rows
+    go too, so a frame kept up to date incrementally and one read afresh agree whatever was dropped."""
+    if keep.all():
+        return frame
+    kept = frame[keep]
+    present_only = [spec.name for spec in FRAME_SCHEMAS[frame_name] if spec.kind == "code" and spec.codes is None]
+    return kept.assign(**{name: kept[name].cat.remove_unused_categories() for name in present_only})
 
 
 def load_analysis_inputs(engine: Engine) -> AnalysisInputs:
