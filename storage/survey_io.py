@@ -35,14 +35,27 @@ from storage.models.survey import SurveyResponse
 from storage.permissions import guarded
 from storage.security import PseudonymKeyRing, pseudonymise
 from storage.survey_submit import apply_adoption_return, insert_responses, is_adoption_return, response_values
-from storage.surveys import StoredInstrument, SurveyError, as_utc, get_instrument, moment_or_now
+from storage.surveys import (
+    StoredInstrument,
+    SurveyError,
+    as_utc,
+    get_instrument,
+    instrument_by_id,
+    moment_or_now,
+    next_instrument_version,
+    save_instrument,
+)
 from storage.tabular import TableReadError, is_xlsx, xlsx_rows
+from survey.app_text import app_languages, app_text
 from survey.flat_coercions import Coercion
 from survey.flat_csv import CHUNK_BYTES, FlatFileError, csv_rows
 from survey.flat_responses import TECHNOLOGY_ID, CoercionCount, FlatRecord, FlatResponsesReader, export_flat
 from survey.imports import ImportResult
+from survey.instrument import Instrument
 from survey.redcap import export_data_dictionary, import_data_dictionary
+from survey.translations import TranslationImportError, apply_translation_workbook, translation_workbook
 from survey.xlsform import import_xlsform
+from survey.xlsform_export import export_xlsform
 
 
 def _instrument(engine: Engine, name: str, version: int | None) -> StoredInstrument:
@@ -277,7 +290,69 @@ def export_instrument_dictionary(engine: Engine, name: str, version: int | None 
     return stored, text
 
 
+@dataclass(frozen=True)
+class InstrumentFile:
+    """An exported instrument file and what the format could not hold."""
+
+    stored: StoredInstrument
+    content: bytes
+    warnings: tuple[str, ...]
+
+
+def dropped_languages_warning(instrument: Instrument) -> str | None:
+    """Why a single-language export leaves out the instrument's other languages (None if it has none)."""
+    if not instrument.other_languages:
+        return None
+    dropped = ", ".join(language.label for language in instrument.other_languages)
+    return (f"a REDCap data dictionary holds one language: {instrument.default_language.label} is exported and "
+            f"{dropped} is dropped (export as xlsform to keep every language)")
+
+
+def export_instrument_file(engine: Engine, name: str, fmt: str, version: int | None = None, *,
+                           actor: Any = None) -> InstrumentFile:
+    """A published instrument as a REDCap dictionary (``redcap``, default language only) or an
+    XLSForm workbook with every language (``xlsform``); audited (``export``)."""
+    if fmt == "redcap":
+        stored, text = export_instrument_dictionary(engine, name, version, actor=actor)
+        warning = dropped_languages_warning(stored.instrument)
+        return InstrumentFile(stored, text.encode("utf-8"), (warning,) if warning else ())
+    stored = _instrument(engine, name, version)
+    exported = export_xlsform(stored.instrument, {code: {"yes": app_text(code, "yes"), "no": app_text(code, "no")}
+                                                  for code in app_languages()})
+    with write_session(engine) as session:
+        record_audit(session, actor, None, "export", f"instrument:{stored.id}", "success",
+                     {"format": "xlsform", "questions": sum(1 for _ in stored.instrument.answer_slots()),
+                      "languages": [language.code for language in stored.instrument.languages]})
+    return InstrumentFile(stored, exported.content, tuple(exported.warnings))
+
+
+def export_translations(engine: Engine, name: str, version: int | None = None, *, actor: Any = None) -> InstrumentFile:
+    """The translator's workbook of a published instrument (see :mod:`survey.translations`); audited."""
+    stored = _instrument(engine, name, version)
+    content = translation_workbook(stored.instrument)
+    with write_session(engine) as session:
+        record_audit(session, actor, None, "export", f"instrument:{stored.id}", "success",
+                     {"format": "translations", "languages": [language.code for language in stored.instrument.languages]})
+    return InstrumentFile(stored, content, ())
+
+
+def import_translations(engine: Engine, name: str, data: bytes, *, actor: Any = None) -> StoredInstrument:
+    """Publish the next version of ``name`` with the workbook's translations, or nothing.
+
+    Raises :class:`survey.translations.TranslationImportError` naming every rejected row.
+    """
+    current = _instrument(engine, name, None)
+    translated = apply_translation_workbook(current.instrument, data)
+    if translated == current.instrument:
+        raise TranslationImportError(["the workbook changes no translation; no new version was published"])
+    translated = translated.model_copy(update={"version": next_instrument_version(engine, name)})
+    instrument_id = save_instrument(engine, translated, current.source,
+                                    [f"translations imported onto version {current.version}"], actor=actor)
+    return instrument_by_id(engine, instrument_id)
+
+
 INSTRUMENT_FORMATS = ("auto", "redcap", "xlsform")
+INSTRUMENT_EXPORT_FORMATS = ("redcap", "xlsform")
 
 
 def detect_instrument_format(path: str, data: bytes) -> str:
