@@ -78,13 +78,13 @@ def export_responses(engine: Engine, name: str, version: int | None = None, *, l
     stored = _instrument(engine, name, version)
     if deidentified and keyring is None:
         raise SurveyError("a de-identified export needs the pseudonym key (ROADMAP_PSEUDONYM_KEY)")
-    query = select(SurveyResponse.id, SurveyResponse.document, SurveyResponse.submitted_at).where(
+    query = select(SurveyResponse.id, SurveyResponse.document, SurveyResponse.submitted_at, SurveyResponse.language).where(
         SurveyResponse.instrument_id == stored.id).order_by(SurveyResponse.id)
     if campaign_id is not None:
         query = query.where(SurveyResponse.campaign_id == campaign_id)
     with read_session(engine) as session:
         rows = session.execute(query).all()
-    records = [FlatRecord(str(row.id), row.document, as_utc(row.submitted_at)) for row in rows]
+    records = [FlatRecord(str(row.id), row.document, as_utc(row.submitted_at), row.language) for row in rows]
     rename = (lambda record_id: pseudonymise(record_id, keyring, purpose="export-record")) if deidentified else None
     return export_flat(stored.instrument, records, labels=labels, deidentify=deidentified, pseudonymise=rename)
 
@@ -178,12 +178,12 @@ def _file_digest(stream: BinaryIO) -> str:
 def _spool_records(reader: FlatResponsesReader, stream: BinaryIO, spool: BinaryIO) -> int:
     """Validate every record into ``spool`` (pickled batches) while the file is clean; returns the records read.
     The spool is our own unnamed temporary file, so pickle reads back only what this process wrote."""
-    batch: list[tuple[str, datetime | None, dict]] = []
+    batch: list[tuple[str, datetime | None, dict, str | None]] = []
     for record in reader.records(_flat_rows(stream)):
         if not reader.ok:
             batch.clear()  # the file will be refused: stop keeping records, keep finding problems
             continue
-        batch.append((record.record_id, record.submitted_at, record.document))
+        batch.append((record.record_id, record.submitted_at, record.document, record.language))
         if len(batch) == WRITE_BATCH:
             pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
             batch = []
@@ -192,7 +192,7 @@ def _spool_records(reader: FlatResponsesReader, stream: BinaryIO, spool: BinaryI
     return reader.records_read
 
 
-def _spooled(spool: BinaryIO) -> Iterator[list[tuple[str, datetime | None, dict]]]:
+def _spooled(spool: BinaryIO) -> Iterator[list[tuple[str, datetime | None, dict, str | None]]]:
     spool.seek(0)
     while True:
         try:
@@ -224,7 +224,7 @@ def _write_records(engine: Engine, stored: StoredInstrument, file_digest: str, s
     with write_session(engine) as session, large_write(session.connection()):
         imported = 0
         for batch in _spooled(spool):
-            keys = [f"import:{file_digest}:{hashlib.sha256(record_id.encode()).hexdigest()[:32]}" for record_id, _, _ in batch]
+            keys = [f"import:{file_digest}:{hashlib.sha256(record_id.encode()).hexdigest()[:32]}" for record_id, *_ in batch]
             present = set(session.scalars(select(SurveyResponse.idempotency_key).where(SurveyResponse.idempotency_key.in_(keys))))
             fresh = [(key, record) for key, record in zip(keys, batch, strict=True) if key not in present]
             if not fresh:
@@ -232,10 +232,10 @@ def _write_records(engine: Engine, stored: StoredInstrument, file_digest: str, s
             insert_responses(session, [
                 response_values(instrument_id=stored.id, campaign_id=None, document=document, idempotency_key=key,
                                 receipt_code=secrets.token_urlsafe(16), respondent=None, source="import", is_demo=False,
-                                submitted_at=as_utc(submitted_at) or now)
-                for key, (_, submitted_at, document) in fresh])
+                                submitted_at=as_utc(submitted_at) or now, language=language)
+                for key, (_, submitted_at, document, language) in fresh])
             if adoption:
-                for _, (_, _, document) in fresh:
+                for _, (_, _, document, _) in fresh:
                     apply_adoption_return(session, document, is_demo=False)
             imported += len(fresh)
         if imported:
