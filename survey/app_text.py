@@ -16,7 +16,9 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["LOCALE_DIR_VARIABLE", "app_languages", "app_text"]
+from survey.instrument import Field, FieldType
+
+__all__ = ["LOCALE_DIR_VARIABLE", "app_languages", "app_text", "choice_text"]
 
 LOCALE_DIR_VARIABLE = "ROADMAP_LOCALE_DIR"
 _FILE_NAME = re.compile(r"^([a-z]{2})\.json$")
@@ -75,3 +77,10 @@ def app_text(language: str | None, key: str, **values: object) -> str:
         return text.format(**values)
     except (KeyError, IndexError, ValueError):  # a translation with a mistyped placeholder
         return english.format(**values)
+
+
+def choice_text(field: Field, code: str, language: str | None) -> str:
+    """An option's label in ``language``: yes/no in the form's own words, other options as the instrument has them."""
+    if field.type is FieldType.YES_NO and code in ("yes", "no"):
+        return app_text(language, code)
+    return field.choice_label(code, language)

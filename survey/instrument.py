@@ -249,6 +249,13 @@ class AnswerSlot:
     def type(self) -> FieldType:
         return self.field.type
 
+    def text(self, language: str | None = None) -> str:
+        """The slot's label in ``language`` (a matrix item's own label for a matrix slot)."""
+        for item in self.field.items:
+            if item.variable == self.variable:
+                return item.text("label", language)
+        return self.field.text("label", language)
+
 
 class Field(_Translatable):
     """A question (or, for ``descriptive``, a block of text with no answer).

@@ -12,7 +12,7 @@ import re
 
 from survey.instrument import LANGUAGE_CODE_PATTERN, Language
 
-__all__ = ["LANGUAGE_NAMES", "language_name", "parse_language"]
+__all__ = ["LANGUAGE_NAMES", "accepted_languages", "language_name", "parse_language", "starting_language"]
 
 LANGUAGE_NAMES: dict[str, tuple[str, ...]] = {
     # code: (English name, other names it is written as)
@@ -94,3 +94,40 @@ def parse_language(text: str) -> Language | None:
         # Keep the spelling the form uses when it is a proper name ("Cymraeg"); tidy lower-case headers.
         return Language(code=code, name=text if not text.islower() else language_name(code))
     return None
+
+
+def accepted_languages(header: str | None) -> list[str]:
+    """The two-letter language codes of an HTTP ``Accept-Language`` header, most wanted first.
+
+    ``cy-GB,cy;q=0.9,en;q=0.8`` -> ``["cy", "en"]``; malformed parts are skipped.
+    """
+    weighted: list[tuple[float, int, str]] = []
+    for position, part in enumerate((header or "")[:1000].split(",")):
+        tag, _, parameters = part.strip().partition(";")
+        code = tag.strip().split("-", 1)[0].lower()
+        if not re.fullmatch(LANGUAGE_CODE_PATTERN, code):
+            continue
+        quality = 1.0
+        match = re.fullmatch(r"\s*q\s*=\s*([0-9.]+)\s*", parameters) if parameters else None
+        if parameters and match is None:
+            continue
+        if match:
+            try:
+                quality = float(match.group(1))
+            except ValueError:
+                continue
+        if quality > 0:
+            weighted.append((-quality, position, code))
+    codes: list[str] = []
+    for _, _, code in sorted(weighted):
+        if code not in codes:
+            codes.append(code)
+    return codes
+
+
+def starting_language(offered: list[str], campaign_default: str | None, accept_language: str | None) -> str:
+    """The language a form opens in: the campaign's default, else the browser's first offered
+    language, else the first offered (the instrument's default)."""
+    if campaign_default in offered:
+        return campaign_default
+    return next((code for code in accepted_languages(accept_language) if code in offered), offered[0])
