@@ -46,7 +46,6 @@ from storage.surveys import (
     save_instrument,
 )
 from storage.tabular import TableReadError, is_xlsx, xlsx_rows
-from survey.app_text import app_languages, app_text
 from survey.flat_coercions import Coercion
 from survey.flat_csv import CHUNK_BYTES, FlatFileError, csv_rows
 from survey.flat_responses import TECHNOLOGY_ID, CoercionCount, FlatRecord, FlatResponsesReader, export_flat
@@ -317,8 +316,7 @@ def export_instrument_file(engine: Engine, name: str, fmt: str, version: int | N
         warning = dropped_languages_warning(stored.instrument)
         return InstrumentFile(stored, text.encode("utf-8"), (warning,) if warning else ())
     stored = _instrument(engine, name, version)
-    exported = export_xlsform(stored.instrument, {code: {"yes": app_text(code, "yes"), "no": app_text(code, "no")}
-                                                  for code in app_languages()})
+    exported = export_xlsform(stored.instrument)
     with write_session(engine) as session:
         record_audit(session, actor, None, "export", f"instrument:{stored.id}", "success",
                      {"format": "xlsform", "questions": sum(1 for _ in stored.instrument.answer_slots()),

@@ -187,10 +187,12 @@ def list_instruments(engine: Engine, *, actor: Any = None) -> pd.DataFrame:
             "instrument_id": row.id, "name": row.name, "version": row.version, "title": row.title, "source": row.source,
             "sections": len(stored.instrument.sections),
             "questions": sum(1 for _ in stored.instrument.answer_slots()),
+            "languages": ", ".join(language.code for language in stored.instrument.languages),
             "import_warnings": len(row.import_warnings or ()), "responses": counts.get(row.id, 0),
             "published_at": as_utc(row.created_at),
         })
-    columns = ["instrument_id", "name", "version", "title", "source", "sections", "questions", "import_warnings", "responses", "published_at"]
+    columns = ["instrument_id", "name", "version", "title", "source", "sections", "questions", "languages", "import_warnings",
+               "responses", "published_at"]
     return pd.DataFrame(records, columns=columns)
 
 

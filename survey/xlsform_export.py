@@ -16,6 +16,7 @@ from dataclasses import dataclass, field as dataclass_field
 from datetime import date
 from typing import Any
 
+from survey.app_text import app_text
 from survey.expressions import And, Answered, BooleanConstant, Comparison, Literal, Node, Not, Or, Selected, Variable, parse
 from survey.instrument import Field, FieldType, Instrument, Language
 from survey.workbooks import workbook_bytes
@@ -94,10 +95,9 @@ def _constraint(field: Field) -> str:
 
 
 class _Writer:
-    def __init__(self, instrument: Instrument, yes_no_labels: dict[str, dict[str, str]]) -> None:
+    def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
         self.languages = instrument.languages
-        self.yes_no_labels = yes_no_labels
         self.survey: list[dict[str, str]] = []
         self.choices: list[dict[str, str]] = []
         self.warnings: list[str] = []
@@ -182,8 +182,7 @@ class _Writer:
         kind = field.type
         if kind is FieldType.YES_NO:
             self.warnings.append(f"field {field.variable!r}: yes/no is exported as a single choice of yes and no")
-            labels = [(code, {f"label::{language.label}": self.yes_no_labels.get(language.code, {}).get(code)
-                              or self.yes_no_labels.get("en", {}).get(code, code) for language in self.languages})
+            labels = [(code, {f"label::{language.label}": app_text(language.code, code) for language in self.languages})
                       for code in ("yes", "no")]
         elif kind in (FieldType.RATING_5, FieldType.RATING_9):
             self.warnings.append(f"field {field.variable!r}: the rating is exported as a single choice of its points")
@@ -211,13 +210,13 @@ def _header(rows: list[dict[str, str]], leading: list[str]) -> list[str]:
     return columns
 
 
-def export_xlsform(instrument: Instrument, yes_no_labels: dict[str, dict[str, str]] | None = None) -> XLSFormExport:
+def export_xlsform(instrument: Instrument) -> XLSFormExport:
     """The instrument as XLSForm .xlsx bytes plus warnings for what XLSForm cannot hold.
 
-    ``yes_no_labels``: ``{language code: {"yes": text, "no": text}}`` for yes/no questions (the
-    form's own words in each language); English "Yes"/"No" where a language has none.
+    Yes/no questions get the form's own words for yes and no in each language (English where a
+    language has no locale file).
     """
-    writer = _Writer(instrument, {"en": {"yes": "Yes", "no": "No"}, **(yes_no_labels or {})})
+    writer = _Writer(instrument)
     writer.write()
     languages: tuple[Language, ...] = instrument.languages
     label_columns = [f"label::{language.label}" for language in languages]
