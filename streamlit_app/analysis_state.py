@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import nullcontext
+from functools import partial
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -29,7 +30,7 @@ from sqlalchemy.exc import DBAPIError
 
 from analysis import schemas as s
 from analysis.blending import BlendSettings
-from analysis.disclosure import RespondentFilter
+from analysis.disclosure import RespondentFilter, response_languages
 from analysis.disclosure import submission_months as respondent_months
 from analysis.track_record import ScaleRule
 from analysis.views import Filters
@@ -63,6 +64,7 @@ from streamlit_app.widgets import (
     record_download,
     vocabulary_labels,
 )
+from survey.languages import language_name
 
 FILTERS_KEY = "analysis_filters"  # dict of Filters fields, kept across pages
 SETTINGS_KEY = "analysis_settings"  # dict of the BlendSettings fields the sliders set
@@ -376,6 +378,7 @@ _RESPONDENT_FILTERS: dict[str, tuple[str, str]] = {
     "respondent_site_types": ("Organisation type they work for", "site_type"),
     "staff_groups": ("Staff group", "staff_group"),
 }
+LANGUAGE_FILTER = "Language they answered in"
 _FIXED_OPTIONS = {"region": s.REGIONS, "deployment_horizon": s.HORIZONS, "site_type": s.SITE_TYPES}
 
 
@@ -393,16 +396,15 @@ def filter_sidebar() -> Filters:
     sidebar.header("Filters")
     sidebar.caption("Within a filter any choice matches; across filters all must match. Empty means all.")
 
-    def multiselect(field: str, text: str, vocabulary: str, disabled: bool = False) -> None:
+    def multiselect(field: str, text: str, options: list[str], describe: Callable[[str], str], disabled: bool = False) -> None:
         key = f"af_{field}"
-        options = _filter_options(vocabulary, labels)
         _seed(FILTERS_KEY, field, key, [])
         st.session_state[key] = [code for code in st.session_state[key] if code in options]  # a retired code drops out
-        sidebar.multiselect(text, options, key=key, format_func=lambda code, v=vocabulary: label(v, code),
+        sidebar.multiselect(text, options, key=key, format_func=describe,
                             on_change=_remember, args=(FILTERS_KEY, field, key), disabled=disabled)
 
     for field, (text, vocabulary) in _MULTI_FILTERS.items():
-        multiselect(field, text, vocabulary)
+        multiselect(field, text, _filter_options(vocabulary, labels), partial(label, vocabulary))
     _seed(FILTERS_KEY, "min_strength", "af_min_strength", None)
     sidebar.selectbox("Evidence strength (time to deployment)", list(STRENGTH_CHOICES), key="af_min_strength",
                       format_func=STRENGTH_CHOICES.get, on_change=_remember, args=(FILTERS_KEY, "min_strength", "af_min_strength"))
@@ -413,7 +415,8 @@ def filter_sidebar() -> Filters:
         sidebar.caption("Whose answers count in the estimates and training needs. A group too small to publish, or one "
                         "that would single out a few respondents against a wider choice, has its survey evidence withheld.")
     for field, (text, vocabulary) in _RESPONDENT_FILTERS.items():
-        multiselect(field, text, vocabulary, disabled=past)
+        multiselect(field, text, _filter_options(vocabulary, labels), partial(label, vocabulary), disabled=past)
+    multiselect("languages", LANGUAGE_FILTER, answered_languages(), language_label, disabled=past)
     _month_range(sidebar, disabled=past)
     sidebar.button("Clear filters", on_click=clear_filters, key="af_clear")
     return current_filters()
@@ -446,6 +449,17 @@ def submission_months() -> list[str]:
     return respondent_months(inputs.responses)
 
 
+def answered_languages() -> list[str]:
+    """The languages survey responses were given in, for the language filter."""
+    engine = get_engine()
+    _stamp, inputs = analysis_cache(engine.url.render_as_string(hide_password=False)).inputs()
+    return response_languages(inputs.responses)
+
+
+def language_label(code: str) -> str:
+    return f"{language_name(code)} ({code})"
+
+
 def current_filters() -> Filters:
     return Filters(**st.session_state.get(FILTERS_KEY, {}))
 
@@ -458,7 +472,7 @@ def filters_caption(filters: Filters) -> str:
     chosen = {field: value for field, value in filters.model_dump().items() if value}
     if current_day() < dt.date.today():  # a past day counts every respondent
         chosen = {field: value for field, value in chosen.items()
-                  if field not in _RESPONDENT_FILTERS and field not in ("submitted_from", "submitted_to")}
+                  if field not in _RESPONDENT_FILTERS and field not in ("languages", "submitted_from", "submitted_to")}
     if not chosen:
         return "Filters: none (all technologies)."
     label = labeller()
@@ -470,6 +484,8 @@ def filters_caption(filters: Filters) -> str:
             parts.append(f"respondents who answered from {_month_label(value)}")
         elif field == "submitted_to":
             parts.append(f"respondents who answered up to {_month_label(value)}")
+        elif field == "languages":
+            parts.append(f"respondents by {LANGUAGE_FILTER.lower()}: " + ", ".join(language_label(code) for code in value))
         else:
             text, vocabulary = {**_MULTI_FILTERS, **_RESPONDENT_FILTERS}[field]
             prefix = "respondents by " if field in _RESPONDENT_FILTERS else ""
