@@ -10,8 +10,8 @@ progress bar, errors as text directly under the field, a review page and a confi
 
 Language: the form state holds the language shown (``state["language"]``). The instrument's
 texts come from its translations and the form's own words from :mod:`survey.app_text`. Answers
-are stored as codes, so switching language keeps every answer; the widgets are re-seeded from
-the answers because their labels (and so their identity) change.
+are stored as codes and widgets are keyed by variable (not by label), so switching language
+keeps every answer.
 """
 
 from __future__ import annotations
@@ -148,11 +148,7 @@ def form_language(stored: StoredInstrument, state: dict[str, Any]) -> str:
 
 
 def _switch_language(state: dict[str, Any]) -> None:
-    # Widget labels change with the language, so the widgets are dropped and re-seeded from the answers.
     state["language"] = st.session_state[LANGUAGE_KEY]
-    prefix = f"svf_{state['idempotency_key'][:10]}_"
-    for key in [key for key in st.session_state if isinstance(key, str) and key.startswith(prefix)]:
-        del st.session_state[key]
 
 
 def render_language_picker(stored: StoredInstrument, state: dict[str, Any]) -> None:
