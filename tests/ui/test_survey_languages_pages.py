@@ -4,20 +4,24 @@ kept, the form's texts follow the language, and the response is stored with the 
 from __future__ import annotations
 
 import datetime as dt
+import io
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import select
 
 from storage.db import make_engine, read_session
 from storage.demo import load_demo_catalogue
-from storage.models.survey import SurveyResponse
-from storage.surveys import CampaignInput, create_campaign, save_instrument
+from storage.models.survey import SurveyCampaign, SurveyResponse
+from storage.surveys import CampaignInput, create_campaign, get_instrument, save_instrument
+from survey.translations import translation_workbook
 from survey.xlsform import import_xlsform
 from tests.ui.helpers import open_app, prepare_environment, texts
 from tests.ui.test_survey_pages import answer, next_page, widget
 
 BILINGUAL = Path(__file__).resolve().parents[1] / "fixtures" / "survey" / "xlsform_bilingual.csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @pytest.fixture
@@ -116,3 +120,54 @@ def test_a_single_language_instrument_offers_no_language_choice(bilingual_db, mo
     at = open_app(None, "survey_take.py", query={"c": campaign_link(engine, ids["clinician_experience"], None)})
     assert not [radio for radio in at.radio if radio.key == "sv_language"]
     assert at.button(key="sv_next").label == "Next"
+
+
+def translator_workbook(instrument, row_edits: dict[tuple[str, str], str]) -> bytes:
+    """The translator's workbook with Welsh cells changed as ``{(key, text): new Welsh text}``."""
+    workbook = openpyxl.load_workbook(io.BytesIO(translation_workbook(instrument)))
+    sheet = workbook["translations"]
+    for row in sheet.iter_rows(min_row=2):
+        if (row[0].value, row[1].value) in row_edits:
+            row[4].value = row_edits[(row[0].value, row[1].value)]
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_the_instruments_page_publishes_translations_or_names_every_rejected_row(bilingual_db):
+    engine, instrument_id = bilingual_db
+    instrument = get_instrument(engine, "staff_bilingual").instrument
+    at = open_app("lead", "survey_instruments.py")
+    at.selectbox(key="sv_instrument_pick").set_value(instrument_id).run()
+    assert "**Languages:** English (en), Cymraeg (cy) (the first is the default)" in shown(at)
+    assert "Cymraeg (cy) is dropped (export as xlsform to keep every language)" in shown(at)
+    upload = next(uploader for uploader in at.file_uploader if uploader.key.startswith("sv_translations_file_"))
+
+    bad = translator_workbook(instrument, {("field:years", "label"): "[cy] Sawl blwyddyn?"})
+    upload.set_value(("texts.xlsx", bad, XLSX)).run()
+    next(button for button in at.button if button.key.startswith("sv_translations_publish_")).click().run()
+    assert "Nothing was published: 1 problem(s)." in shown(at)
+    problems = next(frame.value for frame in at.dataframe if list(frame.value.columns) == ["problem"])["problem"].tolist()
+    assert problems[0].startswith("row ") and "(question years — label)" in problems[0] and "${name}" in problems[0]
+    assert get_instrument(engine, "staff_bilingual").version == 1
+
+    good = translator_workbook(instrument, {("instrument", "title"): "[cy] Arolwg staff"})
+    upload = next(uploader for uploader in at.file_uploader if uploader.key.startswith("sv_translations_file_"))
+    upload.set_value(("texts.xlsx", good, XLSX)).run()
+    next(button for button in at.button if button.key.startswith("sv_translations_publish_")).click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert "Published staff_bilingual version 2 in English (en), Cymraeg (cy)." in shown(at)
+    assert get_instrument(engine, "staff_bilingual").instrument.text("title", "cy") == "[cy] Arolwg staff"
+
+
+def test_a_lead_sets_the_language_a_campaign_opens_in(bilingual_db):
+    engine, instrument_id = bilingual_db
+    at = open_app("lead", "survey_campaigns.py")
+    next(t for t in at.text_input if "Title" in t.label).set_value("Arolwg")
+    next(s for s in at.selectbox if s.label == "Instrument and version").set_value(instrument_id)
+    language = next(s for s in at.selectbox if s.label.startswith("Language the form opens in"))
+    language.set_value("cy")
+    next(b for b in at.button if b.label == "Create campaign").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    with read_session(engine) as session:
+        assert session.scalar(select(SurveyCampaign.default_language).where(SurveyCampaign.title == "Arolwg")) == "cy"
