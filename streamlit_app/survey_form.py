@@ -156,7 +156,7 @@ def render_language_picker(stored: StoredInstrument, state: dict[str, Any]) -> N
     languages = stored.instrument.languages
     if len(languages) < 2:
         return
-    names = {language.code: language.name for language in languages}
+    names = {language.code: md_escape(language.name) for language in languages}  # radio options are markdown
     st.session_state[LANGUAGE_KEY] = form_language(stored, state)
     st.radio(app_text(state.get("language"), "language"), list(names), format_func=names.get, key=LANGUAGE_KEY,
              horizontal=True, on_change=_switch_language, args=(state,))

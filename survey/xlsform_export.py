@@ -26,6 +26,8 @@ __all__ = ["XLSFormExport", "export_xlsform", "xpath_condition"]
 # (XLSForm column, model attribute) of a question's translatable texts, in column order.
 _FIELD_TEXTS = (("label", "label"), ("hint", "help"))
 _MESSAGE_TEXTS = (("constraint_message", "constraint_message"), ("required_message", "required_message"))
+_SELECT_TYPES = frozenset({FieldType.SINGLE_CHOICE, FieldType.DROPDOWN, FieldType.MULTIPLE_CHOICE, FieldType.YES_NO,
+                           FieldType.RATING_5, FieldType.RATING_9})
 _SIMPLE_TYPES = {FieldType.INTEGER: "integer", FieldType.DECIMAL: "decimal", FieldType.SHORT_TEXT: "text",
                  FieldType.LONG_TEXT: "text", FieldType.DATE: "date", FieldType.DESCRIPTIVE: "note",
                  FieldType.SLIDER: "range"}
@@ -137,11 +139,18 @@ class _Writer:
             group = {"type": "begin group", "name": self.group_name(section.id),
                      **self.texts(section, (("label", "title"), ("hint", "description")))}
             if section.show_if:
-                group["relevant"] = xpath_condition(parse(section.show_if).root)
+                group["relevant"] = self.relevant(section.show_if, f"section {section.id!r}")
             self.survey.append(group)
             for field in section.fields:
                 self.field(field)
             self.survey.append({"type": "end group"})
+
+    def relevant(self, condition: str, where: str) -> str:
+        try:
+            return xpath_condition(parse(condition).root)
+        except ValueError as error:
+            self.warnings.append(f"{where}: its condition is not exported ({error}); it is always shown")
+            return ""
 
     def field(self, field: Field) -> None:
         where = f"field {field.variable!r}"
@@ -149,7 +158,7 @@ class _Writer:
         if field.required:
             row["required"] = "yes"
         if field.show_if:
-            row["relevant"] = xpath_condition(parse(field.show_if).root)
+            row["relevant"] = self.relevant(field.show_if, where)
         constraint = _constraint(field)
         if constraint:
             row["constraint"] = constraint
@@ -175,8 +184,10 @@ class _Writer:
                 self.survey.append({**{k: v for k, v in row.items() if not k.startswith(("label", "hint"))},
                                     "type": f"select_one {field.variable}", "name": item.variable,
                                     **self.texts(item, (("label", "label"),))})
-        else:
+        elif kind in _SELECT_TYPES:
             self.select(field, row)
+        else:
+            self.warnings.append(f"{where}: {kind.value} questions have no XLSForm export; the question is left out")
 
     def select(self, field: Field, row: dict[str, str]) -> None:
         kind = field.type

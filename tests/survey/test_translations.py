@@ -145,6 +145,14 @@ def test_pyxform_converts_the_export_of_each_built_in_instrument(name: str, tmp_
     assert import_xlsform(exported.content, "export.xlsx").warnings == []
 
 
+def test_built_in_instruments_ship_in_english_with_a_workbook_ready_for_a_translator():
+    for instrument in builtin_instruments().values():
+        assert instrument.languages == (instrument.default_language,) and instrument.default_language.code == "en"
+        _, worksheet = sheet(translation_workbook(instrument))
+        assert [cell.value for cell in worksheet[1]] == ["key", "text", "where", "English (en)"]
+        assert worksheet.max_row > 50
+
+
 def test_xlsform_export_says_what_it_cannot_hold():
     warnings = export_xlsform(builtin_instruments()["organisation_adoption"]).warnings
     assert any("asked once per chosen technology" in warning for warning in warnings)
