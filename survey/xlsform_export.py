@@ -132,6 +132,9 @@ class _Writer:
         return name
 
     def write(self) -> None:
+        if self.instrument.translations:
+            self.warnings.append("the translations of the instrument's own title and description have no XLSForm "
+                                 "column and are not exported")
         for section in self.instrument.sections:
             if section.repeat_per_technology:
                 self.warnings.append(f"section {section.id!r}: asked once per chosen technology here; exported as "

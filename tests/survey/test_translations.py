@@ -157,6 +157,9 @@ def test_xlsform_export_says_what_it_cannot_hold():
     warnings = export_xlsform(builtin_instruments()["organisation_adoption"]).warnings
     assert any("asked once per chosen technology" in warning for warning in warnings)
     assert any("the unit 'staff' has no XLSForm column" in warning for warning in warnings)
+    titled = instrument_from_dict({**instrument_to_dict(bilingual()), "translations": {"cy": {"title": "[cy] Arolwg"}}})
+    assert export_xlsform(titled).warnings == ["the translations of the instrument's own title and description have no "
+                                               "XLSForm column and are not exported"]
 
 
 def test_text_that_looks_like_a_formula_is_exported_as_text():
