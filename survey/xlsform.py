@@ -53,6 +53,7 @@ from survey.imports import (
 )
 from survey.instrument import CODE_PATTERN, ENGLISH, IDENTIFIER_PATTERN, FieldType, Language
 from survey.languages import parse_language
+from survey.translations import placeholders
 
 __all__ = ["ImportResult", "ImportWarning", "InstrumentImportError", "import_xlsform"]
 
@@ -410,6 +411,7 @@ class _SurveyReader:
         if kind is FieldType.SHORT_TEXT and "multiline" in record.get("appearance", "").lower():
             kind = FieldType.LONG_TEXT
         texts = self.languages.element(record, _FIELD_TEXT_COLUMNS)
+        self.check_references(number, variable, texts)
         if not texts["label"]:
             if kind is FieldType.DESCRIPTIVE:
                 self.warn(number, variable, "row skipped: a note without a label shows nothing")
@@ -438,6 +440,15 @@ class _SurveyReader:
             conditions.append(record["relevant"].strip())
         if conditions:
             self.relevants.append((draft, conditions, variable))
+
+    def check_references(self, number: int, variable: str, texts: dict[str, Any]) -> None:
+        """Warn where a translation pipes in other answers (``${x}``) than the default text does."""
+        for code, translated in texts.get("translations", {}).items():
+            for attribute, text in translated.items():
+                expected, found = placeholders(texts[attribute], frozenset()), placeholders(text, frozenset())
+                if found != expected:
+                    self.warn(number, variable, f"the {code} {attribute} refers to {', '.join(sorted(found)) or 'no answer'} "
+                                                f"but the default text to {', '.join(sorted(expected)) or 'no answer'}")
 
     def required(self, number: int, variable: str, text: str) -> bool:
         word = text.strip().lower()

@@ -94,6 +94,14 @@ def test_default_language_comes_from_the_settings_sheet():
     assert (field.label, field.text("label", "en")) == ("Oed", "Age")
 
 
+def test_a_translation_that_pipes_in_other_answers_is_reported():
+    form = ("survey,type,name,label::English (en),label::Cymraeg (cy)\n,text,name,Name,Enw\n"
+            ",integer,age,\"Age of ${name}\",\"[cy] Oed ${enw}\"\n")
+    result = import_xlsform(form.encode(), "form.csv")
+    assert [str(warning) for warning in result.warnings] == [
+        "row 3, field 'age': the cy label refers to ${enw} but the default text to ${name}"]
+
+
 def test_a_column_naming_no_known_language_is_reported_not_guessed():
     form = "survey,type,name,label::English (en),label::Klingon\n,integer,age,Age,Tlhegh\n"
     result = import_xlsform(form.encode(), "form.csv")
