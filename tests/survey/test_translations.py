@@ -176,6 +176,10 @@ def test_text_that_looks_like_a_formula_is_exported_as_text():
     workbook = openpyxl.load_workbook(io.BytesIO(export_xlsform(instrument_from_dict(data)).content))
     cell = next(row[2] for row in workbook["survey"].iter_rows() if row[1].value == "intro")
     assert cell.value.startswith("=HYPERLINK") and cell.data_type == "s"
+    texts = translation_workbook(instrument_from_dict(data))
+    cell = next(row[3] for row in sheet(texts)[1].iter_rows(min_row=2) if row[0].value == "field:intro")
+    assert cell.value.startswith("=HYPERLINK") and cell.data_type == "s"
+    assert apply_translation_workbook(instrument_from_dict(data), texts) == instrument_from_dict(data)
 
 
 # --------------------------------------------------------------------------- translator's workbook
