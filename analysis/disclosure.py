@@ -119,7 +119,7 @@ def _protect_lines(values: np.ndarray, suppressed: np.ndarray, lines: list[np.nd
 # --- differencing: views over a filtered set of respondents ---------------------------------------
 
 # Respondent attributes a view can be filtered by (columns of the ``responses`` frame).
-RESPONDENT_DIMENSIONS: tuple[str, ...] = ("region", "site_type", "staff_group")
+RESPONDENT_DIMENSIONS: tuple[str, ...] = ("region", "site_type", "staff_group", "language")
 _MONTH = "%Y-%m"
 
 # Why a key's evidence cannot be published (``GuardResult.reason``).
@@ -139,6 +139,7 @@ class RespondentFilter(BaseModel):
     regions: tuple[str, ...] = ()
     site_types: tuple[str, ...] = ()
     staff_groups: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()  # ISO 639-1 codes of the language the response was given in
     submitted_from: str | None = Field(None, pattern=r"^\d{4}-\d{2}$")
     submitted_to: str | None = Field(None, pattern=r"^\d{4}-\d{2}$")
 
@@ -151,7 +152,8 @@ class RespondentFilter(BaseModel):
     @property
     def choices(self) -> dict[str, tuple[str, ...]]:
         """The restricted categorical dimensions and the codes allowed in each."""
-        chosen = {"region": self.regions, "site_type": self.site_types, "staff_group": self.staff_groups}
+        chosen = {"region": self.regions, "site_type": self.site_types, "staff_group": self.staff_groups,
+                  "language": self.languages}
         return {dimension: codes for dimension, codes in chosen.items() if codes}
 
     @property
@@ -285,6 +287,13 @@ def submission_months(responses: pd.DataFrame) -> list[str]:
         return []
     first, last = (moment.tz_convert(None).to_period("M") for moment in (submitted.min(), submitted.max()))
     return [str(period) for period in pd.period_range(first, last, freq="M")]
+
+
+def response_languages(responses: pd.DataFrame) -> list[str]:
+    """The languages responses were given in (sorted codes): the choices of a language filter."""
+    if "language" not in responses:
+        return []
+    return sorted({str(code) for code in responses["language"].dropna().unique()})
 
 
 def _require_responses(responses: pd.DataFrame | None) -> pd.DataFrame:

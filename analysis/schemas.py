@@ -20,7 +20,8 @@ Frames (one row per ...):
     start_date datetime|NaT, end_date datetime|NaT (NaT while ongoing), updated_at datetime.
 ``responses`` (submitted survey response)
     response_id int, instrument str, submitted_at datetime, region / site_type / staff_group
-    code|NA (profile answers copied out for filtering), is_demo bool.
+    code|NA (profile answers copied out for filtering), is_demo bool, language code|NA (ISO 639-1 code
+    of the language the response was given in; optional).
 ``answers`` (one answer; one row per selected code for multiple choice)
     response_id int, technology_id int|NA (NA for profile questions), variable str, value str.
 ``catalogue_history`` (one revision of a technology's catalogue entry; optional, for views as of a past day)
@@ -154,6 +155,9 @@ class ColumnSpec:
     nullable: bool = False
     codes: tuple[str, ...] | None = None
     ordered: bool = False
+    # An absent optional column is added with every value missing (a nullable column added after
+    # frames were first written, such as responses.language).
+    optional: bool = False
 
 
 FRAME_SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
@@ -194,6 +198,7 @@ FRAME_SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
         ColumnSpec("site_type", "code", nullable=True, codes=SITE_TYPES),
         ColumnSpec("staff_group", "code", nullable=True),
         ColumnSpec("is_demo", "bool"),
+        ColumnSpec("language", "code", nullable=True, optional=True),
     ),
     "answers": (
         ColumnSpec("response_id", "int"),
@@ -250,6 +255,9 @@ def validate_frame(frame: pd.DataFrame, frame_name: str) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
         raise FrameValidationError(f"{frame_name}: expected a pandas DataFrame, got {type(frame).__name__}")
     specs = _schema(frame_name)
+    absent = [spec.name for spec in specs if spec.optional and spec.name not in frame.columns]
+    if absent:
+        frame = frame.assign(**{name: pd.Series(pd.NA, index=frame.index, dtype="object") for name in absent})
     missing = [spec.name for spec in specs if spec.name not in frame.columns]
     if missing:
         raise FrameValidationError(f"{frame_name}: missing column(s) {', '.join(repr(m) for m in missing)}")

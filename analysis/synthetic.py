@@ -224,6 +224,7 @@ def _survey(rng, technology_ids, true_p, true_minutes, minutes_spread, n_respons
         "site_type": rng.choice(np.array(s.SITE_TYPES, dtype=object), n_responses),
         "staff_group": staff,
         "is_demo": False,
+        "language": "en",
     })
     parts: list[tuple[np.ndarray, np.ndarray | None, str, np.ndarray]] = [
         (response_id, None, "staff_group", staff),
@@ -308,7 +309,7 @@ _DEFAULTS: dict[str, dict[str, object]] = {
     "adoption": {"region": "london", "site_type": "acute_trust", "start_date": "2024-01-01", "end_date": None,
                  "updated_at": "2024-06-01"},
     "responses": {"instrument": "clinician", "submitted_at": "2025-01-01", "region": None, "site_type": None,
-                  "staff_group": None, "is_demo": False},
+                  "staff_group": None, "is_demo": False, "language": None},
     "answers": {"technology_id": None},
     "workshop_results": {"round": 1, "consensus": "in", "n_participants": 10, "rule": ">=70% in band",
                          "closed_at": "2024-12-01"},

@@ -75,13 +75,15 @@ class Filters(BaseModel):
     respondent_regions: list[str] = Field(default_factory=list, description="Respondents working in these regions.")
     respondent_site_types: list[str] = Field(default_factory=list, description="Respondents working for these organisation types.")
     staff_groups: list[str] = Field(default_factory=list, description="Respondents in these staff groups.")
+    languages: list[str] = Field(default_factory=list, description="Respondents who answered in these languages (ISO 639-1 codes).")
     submitted_from: str | None = Field(None, pattern=r"^\d{4}-\d{2}$", description="Responses submitted in this month or later.")
     submitted_to: str | None = Field(None, pattern=r"^\d{4}-\d{2}$", description="Responses submitted in this month or earlier.")
 
     def respondent_filter(self) -> RespondentFilter:
         """The respondent part of the filters (the technology part does not change who counts)."""
         return RespondentFilter(regions=tuple(self.respondent_regions), site_types=tuple(self.respondent_site_types),
-                                staff_groups=tuple(self.staff_groups), submitted_from=self.submitted_from,
+                                staff_groups=tuple(self.staff_groups), languages=tuple(self.languages),
+                                submitted_from=self.submitted_from,
                                 submitted_to=self.submitted_to)
 
 

@@ -192,7 +192,7 @@ def load_demo_evidence(engine: Engine, catalogue_skipped: bool = False) -> dict[
                                           {str(t.id): _technology_answers(rng, t) for t in chosen})
             insert_response(session, instrument_id=clinician.id, campaign_id=campaigns["clinician_experience"], document=document,
                             idempotency_key=f"demo:clinician_experience:{index + 1}", receipt_code=new_code(), respondent=None,
-                            source="demo", is_demo=True, submitted_at=_moment(rng))
+                            source="demo", is_demo=True, submitted_at=_moment(rng), language="en")
         returns = [sites[i % len(sites)] for i in range(ADOPTION_RETURNS)]
         for index, site in enumerate(returns):
             moment = _moment(rng)
@@ -204,7 +204,7 @@ def load_demo_evidence(engine: Engine, catalogue_skipped: bool = False) -> dict[
             document = validated_document(adoption.instrument, organisation, per_technology)
             insert_response(session, instrument_id=adoption.id, campaign_id=campaigns["organisation_adoption"], document=document,
                             idempotency_key=f"demo:organisation_adoption:{index + 1}", receipt_code=new_code(), respondent=None,
-                            source="demo", is_demo=True, submitted_at=moment)
+                            source="demo", is_demo=True, submitted_at=moment, language="en")
             apply_adoption_return(session, document, is_demo=True)
         bump_data_version(session)
     return {"survey_responses": CLINICIAN_RESPONSES, "adoption_returns": ADOPTION_RETURNS}

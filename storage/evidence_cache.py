@@ -208,7 +208,7 @@ def _apply(connection: Connection, evidence: Evidence, changes: ChangeSet, now: 
                         | in_ranges(answers["technology_id"].to_numpy(dtype=np.int64, na_value=0), technology_ranges))
         answers = replace_rows(answers, drop_answers, new_answers, "answer_id", ("variable", "value"))
         drop_responses = in_ranges(responses["response_id"].to_numpy(), response_ranges)
-        responses = replace_rows(responses, drop_responses, new_responses, "response_id", ("staff_group",))
+        responses = replace_rows(responses, drop_responses, new_responses, "response_id", ("staff_group", "language"))
     catalogue = evidence.catalogue
     if everything_small or changes.catalogue or technology_ranges:
         catalogue = catalogue_frames(connection)

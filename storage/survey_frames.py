@@ -21,7 +21,7 @@ from storage.change_log import STAMP_SQL, DataStamp, stamp_from_columns
 from storage.column_reads import Columns, arrow_available, arrow_snapshot, driver_columns, snapshot_connection, typed_column
 from storage.permissions import guarded
 
-RESPONSE_COLUMNS = ("response_id", "instrument", "submitted_at", "region", "site_type", "staff_group", "is_demo")
+RESPONSE_COLUMNS = ("response_id", "instrument", "submitted_at", "region", "site_type", "staff_group", "is_demo", "language")
 ANSWER_COLUMNS = ("response_id", "technology_id", "variable", "value")
 RAW_ANSWER_COLUMNS = ("answer_id", *ANSWER_COLUMNS)
 # No NULLs come back (see storage/column_reads.py): missing profile codes are '' and a missing
@@ -30,7 +30,7 @@ RAW_ANSWER_COLUMNS = ("answer_id", *ANSWER_COLUMNS)
 RESPONSES_SQL = (
     "SELECT r.id AS response_id, i.name AS instrument, r.submitted_at AS submitted_at, "
     "COALESCE(r.region, '') AS region, COALESCE(r.site_type, '') AS site_type, "
-    "COALESCE(r.staff_group, '') AS staff_group, r.is_demo AS is_demo "
+    "COALESCE(r.staff_group, '') AS staff_group, r.is_demo AS is_demo, COALESCE(r.language, '') AS language "
     "FROM survey_response r JOIN survey_instrument i ON i.id = r.instrument_id"
 )
 ANSWERS_SQL = (
@@ -48,7 +48,7 @@ def ranges_condition(column: str, ranges: Iterable[tuple[int, int]]) -> str:
 # Column -> (kind, options) for storage.column_reads.typed_column.
 RESPONSE_KINDS = {"response_id": ("int", {}), "instrument": ("text", {}), "submitted_at": ("datetime", {}),
                   "region": ("text", {}), "site_type": ("text", {}), "staff_group": ("code", {"blank_is_missing": True}),
-                  "is_demo": ("bool", {})}
+                  "is_demo": ("bool", {}), "language": ("code", {"blank_is_missing": True})}
 ANSWER_KINDS = {"answer_id": ("int", {}), "response_id": ("int", {}), "technology_id": ("id", {}),
                 "variable": ("code", {}), "value": ("code", {})}
 
@@ -63,7 +63,7 @@ def _typed_frame(columns: Columns, kinds: dict) -> pd.DataFrame:
 def responses_frame(columns: Columns) -> pd.DataFrame:
     """responses: response_id int64, instrument str, submitted_at datetime64[ns] (UTC), region /
     site_type str or NA (checked against their vocabularies by analysis/schemas.py), staff_group
-    categorical or NA, is_demo bool; in response id order."""
+    categorical or NA, is_demo bool, language categorical or NA; in response id order."""
     frame = _typed_frame(columns, RESPONSE_KINDS)
     for column in ("region", "site_type"):
         frame[column] = frame[column].where(frame[column] != "")
@@ -134,7 +134,8 @@ def load_survey_frames(engine: Engine, *, actor: Any = None) -> dict[str, pd.Dat
     """``{"responses": ..., "answers": ...}``:
 
     responses: response_id int64, instrument str, submitted_at datetime64[ns] (UTC), region /
-    site_type str or NA and staff_group categorical or NA (profile answers), is_demo bool.
+    site_type str or NA and staff_group categorical or NA (profile answers), is_demo bool,
+    language categorical or NA (the language the response was given in).
     answers: response_id int64, technology_id Int64 (NA for questions not asked per technology),
     variable / value categorical.
     """

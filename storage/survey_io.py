@@ -35,14 +35,26 @@ from storage.models.survey import SurveyResponse
 from storage.permissions import guarded
 from storage.security import PseudonymKeyRing, pseudonymise
 from storage.survey_submit import apply_adoption_return, insert_responses, is_adoption_return, response_values
-from storage.surveys import StoredInstrument, SurveyError, as_utc, get_instrument, moment_or_now
+from storage.surveys import (
+    StoredInstrument,
+    SurveyError,
+    as_utc,
+    get_instrument,
+    instrument_by_id,
+    moment_or_now,
+    next_instrument_version,
+    save_instrument,
+)
 from storage.tabular import TableReadError, is_xlsx, xlsx_rows
 from survey.flat_coercions import Coercion
 from survey.flat_csv import CHUNK_BYTES, FlatFileError, csv_rows
 from survey.flat_responses import TECHNOLOGY_ID, CoercionCount, FlatRecord, FlatResponsesReader, export_flat
 from survey.imports import ImportResult
+from survey.instrument import Instrument
 from survey.redcap import export_data_dictionary, import_data_dictionary
+from survey.translations import TranslationImportError, apply_translation_workbook, translation_workbook
 from survey.xlsform import import_xlsform
+from survey.xlsform_export import export_xlsform
 
 
 def _instrument(engine: Engine, name: str, version: int | None) -> StoredInstrument:
@@ -65,13 +77,13 @@ def export_responses(engine: Engine, name: str, version: int | None = None, *, l
     stored = _instrument(engine, name, version)
     if deidentified and keyring is None:
         raise SurveyError("a de-identified export needs the pseudonym key (ROADMAP_PSEUDONYM_KEY)")
-    query = select(SurveyResponse.id, SurveyResponse.document, SurveyResponse.submitted_at).where(
+    query = select(SurveyResponse.id, SurveyResponse.document, SurveyResponse.submitted_at, SurveyResponse.language).where(
         SurveyResponse.instrument_id == stored.id).order_by(SurveyResponse.id)
     if campaign_id is not None:
         query = query.where(SurveyResponse.campaign_id == campaign_id)
     with read_session(engine) as session:
         rows = session.execute(query).all()
-    records = [FlatRecord(str(row.id), row.document, as_utc(row.submitted_at)) for row in rows]
+    records = [FlatRecord(str(row.id), row.document, as_utc(row.submitted_at), row.language) for row in rows]
     rename = (lambda record_id: pseudonymise(record_id, keyring, purpose="export-record")) if deidentified else None
     return export_flat(stored.instrument, records, labels=labels, deidentify=deidentified, pseudonymise=rename)
 
@@ -165,12 +177,12 @@ def _file_digest(stream: BinaryIO) -> str:
 def _spool_records(reader: FlatResponsesReader, stream: BinaryIO, spool: BinaryIO) -> int:
     """Validate every record into ``spool`` (pickled batches) while the file is clean; returns the records read.
     The spool is our own unnamed temporary file, so pickle reads back only what this process wrote."""
-    batch: list[tuple[str, datetime | None, dict]] = []
+    batch: list[tuple[str, datetime | None, dict, str | None]] = []
     for record in reader.records(_flat_rows(stream)):
         if not reader.ok:
             batch.clear()  # the file will be refused: stop keeping records, keep finding problems
             continue
-        batch.append((record.record_id, record.submitted_at, record.document))
+        batch.append((record.record_id, record.submitted_at, record.document, record.language))
         if len(batch) == WRITE_BATCH:
             pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
             batch = []
@@ -179,7 +191,7 @@ def _spool_records(reader: FlatResponsesReader, stream: BinaryIO, spool: BinaryI
     return reader.records_read
 
 
-def _spooled(spool: BinaryIO) -> Iterator[list[tuple[str, datetime | None, dict]]]:
+def _spooled(spool: BinaryIO) -> Iterator[list[tuple[str, datetime | None, dict, str | None]]]:
     spool.seek(0)
     while True:
         try:
@@ -211,7 +223,7 @@ def _write_records(engine: Engine, stored: StoredInstrument, file_digest: str, s
     with write_session(engine) as session, large_write(session.connection()):
         imported = 0
         for batch in _spooled(spool):
-            keys = [f"import:{file_digest}:{hashlib.sha256(record_id.encode()).hexdigest()[:32]}" for record_id, _, _ in batch]
+            keys = [f"import:{file_digest}:{hashlib.sha256(record_id.encode()).hexdigest()[:32]}" for record_id, *_ in batch]
             present = set(session.scalars(select(SurveyResponse.idempotency_key).where(SurveyResponse.idempotency_key.in_(keys))))
             fresh = [(key, record) for key, record in zip(keys, batch, strict=True) if key not in present]
             if not fresh:
@@ -219,10 +231,10 @@ def _write_records(engine: Engine, stored: StoredInstrument, file_digest: str, s
             insert_responses(session, [
                 response_values(instrument_id=stored.id, campaign_id=None, document=document, idempotency_key=key,
                                 receipt_code=secrets.token_urlsafe(16), respondent=None, source="import", is_demo=False,
-                                submitted_at=as_utc(submitted_at) or now)
-                for key, (_, submitted_at, document) in fresh])
+                                submitted_at=as_utc(submitted_at) or now, language=language)
+                for key, (_, submitted_at, document, language) in fresh])
             if adoption:
-                for _, (_, _, document) in fresh:
+                for _, (_, _, document, _) in fresh:
                     apply_adoption_return(session, document, is_demo=False)
             imported += len(fresh)
         if imported:
@@ -277,7 +289,68 @@ def export_instrument_dictionary(engine: Engine, name: str, version: int | None 
     return stored, text
 
 
+@dataclass(frozen=True)
+class InstrumentFile:
+    """An exported instrument file and what the format could not hold."""
+
+    stored: StoredInstrument
+    content: bytes
+    warnings: tuple[str, ...]
+
+
+def dropped_languages_warning(instrument: Instrument) -> str | None:
+    """Why a single-language export leaves out the instrument's other languages (None if it has none)."""
+    if not instrument.other_languages:
+        return None
+    dropped = ", ".join(language.label for language in instrument.other_languages)
+    return (f"a REDCap data dictionary holds one language: {instrument.default_language.label} is exported and "
+            f"{dropped} is dropped (export as xlsform to keep every language)")
+
+
+def export_instrument_file(engine: Engine, name: str, fmt: str, version: int | None = None, *,
+                           actor: Any = None) -> InstrumentFile:
+    """A published instrument as a REDCap dictionary (``redcap``, default language only) or an
+    XLSForm workbook with every language (``xlsform``); audited (``export``)."""
+    if fmt == "redcap":
+        stored, text = export_instrument_dictionary(engine, name, version, actor=actor)
+        warning = dropped_languages_warning(stored.instrument)
+        return InstrumentFile(stored, text.encode("utf-8"), (warning,) if warning else ())
+    stored = _instrument(engine, name, version)
+    exported = export_xlsform(stored.instrument)
+    with write_session(engine) as session:
+        record_audit(session, actor, None, "export", f"instrument:{stored.id}", "success",
+                     {"format": "xlsform", "questions": sum(1 for _ in stored.instrument.answer_slots()),
+                      "languages": [language.code for language in stored.instrument.languages]})
+    return InstrumentFile(stored, exported.content, tuple(exported.warnings))
+
+
+def export_translations(engine: Engine, name: str, version: int | None = None, *, actor: Any = None) -> InstrumentFile:
+    """The translator's workbook of a published instrument (see :mod:`survey.translations`); audited."""
+    stored = _instrument(engine, name, version)
+    content = translation_workbook(stored.instrument)
+    with write_session(engine) as session:
+        record_audit(session, actor, None, "export", f"instrument:{stored.id}", "success",
+                     {"format": "translations", "languages": [language.code for language in stored.instrument.languages]})
+    return InstrumentFile(stored, content, ())
+
+
+def import_translations(engine: Engine, name: str, data: bytes, *, actor: Any = None) -> StoredInstrument:
+    """Publish the next version of ``name`` with the workbook's translations, or nothing.
+
+    Raises :class:`survey.translations.TranslationImportError` naming every rejected row.
+    """
+    current = _instrument(engine, name, None)
+    translated = apply_translation_workbook(current.instrument, data)
+    if translated == current.instrument:
+        raise TranslationImportError(["the workbook changes no translation; no new version was published"])
+    translated = translated.model_copy(update={"version": next_instrument_version(engine, name)})
+    instrument_id = save_instrument(engine, translated, current.source,
+                                    [f"translations imported onto version {current.version}"], actor=actor)
+    return instrument_by_id(engine, instrument_id)
+
+
 INSTRUMENT_FORMATS = ("auto", "redcap", "xlsform")
+INSTRUMENT_EXPORT_FORMATS = ("redcap", "xlsform")
 
 
 def detect_instrument_format(path: str, data: bytes) -> str:

@@ -97,7 +97,8 @@ def _existing(session: Session, idempotency_key: str, receipt_code: str | None) 
 
 
 def response_values(*, instrument_id: int, campaign_id: int | None, document: Mapping[str, Any], idempotency_key: str,
-                    receipt_code: str, respondent: str | None, source: str, is_demo: bool, submitted_at: datetime) -> dict[str, Any]:
+                    receipt_code: str, respondent: str | None, source: str, is_demo: bool, submitted_at: datetime,
+                    language: str | None = None) -> dict[str, Any]:
     """The ``survey_response`` row of one validated response (profile codes copied out for filtering)."""
     if source not in RESPONSE_SOURCES:
         raise ValueError(f"unknown response source {source!r}")
@@ -105,7 +106,7 @@ def response_values(*, instrument_id: int, campaign_id: int | None, document: Ma
     profile = {column: shared.get(column) if isinstance(shared.get(column), str) else None for column in PROFILE_COLUMNS}
     return {"instrument_id": instrument_id, "campaign_id": campaign_id, "idempotency_key": idempotency_key,
             "receipt_hash": digest(receipt_code), "respondent": respondent, "submitted_at": submitted_at,
-            "document": dict(document), "source": source, "is_demo": is_demo, **profile}
+            "document": dict(document), "source": source, "is_demo": is_demo, "language": language, **profile}
 
 
 def insert_responses(session: Session, responses: list[dict[str, Any]]) -> list[int]:
@@ -207,7 +208,7 @@ def submit_response(engine: Engine, target: int | CampaignAccess, answers: Mappi
                     technology_answers: Mapping[Any, Mapping[str, object]] | None, idempotency_key: str, *,
                     receipt_code: str | None = None, respondent_id: str | None = None, keyring: PseudonymKeyRing | None = None,
                     resume_code: str | None = None, source: str = "app", is_demo: bool = False,
-                    now: datetime | None = None) -> Submission:
+                    now: datetime | None = None, language: str | None = None) -> Submission:
     """Validate and store one response to a campaign (by id, or the access an invitation/link opened).
 
     Refuses (``SubmissionRefused``) closed or not-yet-open campaigns, full response limits and
@@ -215,7 +216,9 @@ def submit_response(engine: Engine, target: int | CampaignAccess, answers: Mappi
     the signed-in respondent as a keyed pseudonym under the current key of ``keyring``. The
     link or invitation is the credential, so no role is checked; the submission is audited
     (``response_submit``) as "anonymous" or the respondent's pseudonym, never a name. Database
-    outages propagate as SQLAlchemy ``OperationalError`` with nothing stored.
+    outages propagate as SQLAlchemy ``OperationalError`` with nothing stored. ``language`` is the
+    code of the language the form was shown in; one the instrument does not offer is stored as its
+    default language.
     """
     if not idempotency_key or len(idempotency_key) > 100:
         raise ValueError("an idempotency key of 1 to 100 characters is required")
@@ -245,7 +248,8 @@ def submit_response(engine: Engine, target: int | CampaignAccess, answers: Mappi
             respondent = pseudonymise(respondent_id, keyring) if respondent_id and keyring and not campaign.anonymous else None
             response_id = insert_response(session, instrument_id=instrument_id, campaign_id=campaign.id, document=document,
                                           idempotency_key=idempotency_key, receipt_code=receipt, respondent=respondent,
-                                          source=source, is_demo=is_demo, submitted_at=moment)
+                                          source=source, is_demo=is_demo, submitted_at=moment,
+                                          language=stored.instrument.language(language).code)
             if invitation is not None:
                 invitation.used_at = moment
                 invitation.response_id = response_id

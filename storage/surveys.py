@@ -39,7 +39,8 @@ from storage.permissions import guarded
 from storage.retention import RETENTION_HOOKS, ErasureSubject, RetentionHook
 from storage.security import PseudonymKeyRing, pseudonym_candidates
 from storage.survey_codes import code_digest, digest, new_code, new_link_token, normalise_code
-from survey.instrument import TEXT_TYPES, FieldType, Instrument, builtin_instruments, instrument_from_dict, instrument_to_dict
+from survey.app_text import choice_text
+from survey.instrument import LANGUAGE_CODE_PATTERN, TEXT_TYPES, FieldType, Instrument, builtin_instruments, instrument_from_dict, instrument_to_dict
 from survey.validation import format_value
 
 INSTRUMENT_SOURCES = ("builtin", "redcap", "xlsform")
@@ -186,10 +187,12 @@ def list_instruments(engine: Engine, *, actor: Any = None) -> pd.DataFrame:
             "instrument_id": row.id, "name": row.name, "version": row.version, "title": row.title, "source": row.source,
             "sections": len(stored.instrument.sections),
             "questions": sum(1 for _ in stored.instrument.answer_slots()),
+            "languages": ", ".join(language.code for language in stored.instrument.languages),
             "import_warnings": len(row.import_warnings or ()), "responses": counts.get(row.id, 0),
             "published_at": as_utc(row.created_at),
         })
-    columns = ["instrument_id", "name", "version", "title", "source", "sections", "questions", "import_warnings", "responses", "published_at"]
+    columns = ["instrument_id", "name", "version", "title", "source", "sections", "questions", "languages", "import_warnings",
+               "responses", "published_at"]
     return pd.DataFrame(records, columns=columns)
 
 
@@ -227,6 +230,8 @@ class CampaignInput(BaseModel):
     invitations: int = Field(default=0, ge=0, le=MAX_INVITATIONS_PER_BATCH)
     response_limit: int | None = Field(default=None, ge=1)
     is_demo: bool = False
+    # The language the form opens in (one of the instrument's); None: the respondent's browser language.
+    default_language: str | None = Field(default=None, pattern=LANGUAGE_CODE_PATTERN)
 
     @field_validator("opens_at", "closes_at")
     @classmethod
@@ -272,13 +277,19 @@ def create_campaign(engine: Engine, data: CampaignInput, created_by: str | None 
     if created_by is None and actor is not None:
         created_by = actor.user_id
     with write_session(engine) as session:
-        if session.get(SurveyInstrument, data.instrument_id) is None:
+        instrument_row = session.get(SurveyInstrument, data.instrument_id)
+        if instrument_row is None:
             raise SurveyError(f"no instrument with id {data.instrument_id}")
+        offered = [language.code for language in _stored(instrument_row).instrument.languages]
+        if data.default_language is not None and data.default_language not in offered:
+            raise SurveyError(f"default_language: {data.default_language!r} is not one of the instrument's languages "
+                              f"({', '.join(offered)})")
         link_token = new_link_token() if data.access == "open" else None
         campaign = SurveyCampaign(instrument_id=data.instrument_id, title=data.title, opens_at=data.opens_at,
                                   closes_at=data.closes_at, anonymous=data.anonymous, access=data.access,
                                   link_token_hash=digest(link_token) if link_token else None,
-                                  response_limit=data.response_limit, created_by=created_by, is_demo=data.is_demo)
+                                  response_limit=data.response_limit, created_by=created_by, is_demo=data.is_demo,
+                                  default_language=data.default_language)
         session.add(campaign)
         session.flush()
         tokens = _new_invitations(session, campaign.id, data.invitations)
@@ -368,6 +379,7 @@ class CampaignAccess:
     anonymous: bool
     state: str  # open | scheduled | closed | used
     message: str
+    default_language: str | None = None  # the campaign's; None: the respondent's browser language
 
     @property
     def is_open(self) -> bool:
@@ -382,7 +394,7 @@ def _access(session: Session, campaign: SurveyCampaign, invitation: SurveyInvita
     if state == "open" and invitation is not None and invitation.used_at is not None:
         state, message = "used", _INVITATION_USED_MESSAGE
     return CampaignAccess(campaign.id, invitation.id if invitation else None, campaign.instrument_id, campaign.title,
-                          campaign.anonymous, state, message)
+                          campaign.anonymous, state, message, campaign.default_language)
 
 
 def open_by_link(engine: Engine, token: str, now: datetime | None = None) -> CampaignAccess | None:
@@ -495,6 +507,7 @@ class SubmittedRecord:
     instrument: StoredInstrument
     campaign_title: str | None
     document: dict[str, Any]
+    language: str | None = None  # the language it was answered in (None if not recorded)
 
 
 def _records(session: Session, responses: Sequence[SurveyResponse]) -> list[SubmittedRecord]:
@@ -502,7 +515,7 @@ def _records(session: Session, responses: Sequence[SurveyResponse]) -> list[Subm
     for response in responses:
         campaign = session.get(SurveyCampaign, response.campaign_id) if response.campaign_id else None
         records.append(SubmittedRecord(response.id, as_utc(response.submitted_at), _stored(session.get(SurveyInstrument, response.instrument_id)),
-                                       campaign.title if campaign else None, dict(response.document)))
+                                       campaign.title if campaign else None, dict(response.document), response.language))
     return records
 
 
@@ -536,20 +549,22 @@ def technology_names(engine: Engine, technology_ids: Iterable[object]) -> dict[s
         return {str(i): name for i, name in session.execute(select(Technology.id, Technology.name).where(Technology.id.in_(ids))).all()}
 
 
-def answer_text(instrument: Instrument, variable: str, value: object) -> str:
-    """An answer as a person reads it: choice labels, units, yes/no."""
+def answer_text(instrument: Instrument, variable: str, value: object, language: str | None = None) -> str:
+    """An answer as a person reads it (in ``language``; default: the instrument's): choice labels, units, yes/no."""
     _, slot = instrument.slot(variable)
     field = slot.field
     values = value if isinstance(value, list) else [value]
     if field.type in (FieldType.SINGLE_CHOICE, FieldType.DROPDOWN, FieldType.MULTIPLE_CHOICE, FieldType.MATRIX, FieldType.YES_NO,
                       FieldType.RATING_5, FieldType.RATING_9) and (field.effective_choices() or field.type is FieldType.YES_NO):
-        return "; ".join(field.choice_label(format_value(v)) for v in values)
+        return "; ".join(choice_text(field, format_value(v), language) for v in values)
     text = "; ".join(format_value(v) for v in values)
     return f"{text} {field.unit}" if field.unit else text
 
 
-def document_rows(instrument: Instrument, document: Mapping[str, Any], names: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """A submitted (or about to be submitted) document as rows: section, technology, question, answer."""
+def document_rows(instrument: Instrument, document: Mapping[str, Any], names: Mapping[str, str] | None = None,
+                  language: str | None = None) -> pd.DataFrame:
+    """A submitted (or about to be submitted) document as rows: section, technology, question, answer
+    (texts in ``language``, the instrument's default language when None)."""
     names = names or {}
     records = []
     shared = document.get("answers", {})
@@ -559,9 +574,12 @@ def document_rows(instrument: Instrument, document: Mapping[str, Any], names: Ma
         for technology_id, values in blocks:
             for slot in section.answer_slots():
                 if slot.variable in values:
-                    label = slot.label if slot.field.type is not FieldType.MATRIX else f"{slot.field.label} — {slot.label}"
-                    records.append({"section": section.title, "technology": names.get(technology_id, technology_id),
-                                    "question": label, "answer": answer_text(instrument, slot.variable, values[slot.variable])})
+                    label = slot.text(language)
+                    if slot.field.type is FieldType.MATRIX:
+                        label = f"{slot.field.text('label', language)} — {label}"
+                    records.append({"section": section.text("title", language),
+                                    "technology": names.get(technology_id, technology_id), "question": label,
+                                    "answer": answer_text(instrument, slot.variable, values[slot.variable], language)})
     return pd.DataFrame(records, columns=["section", "technology", "question", "answer"])
 
 

@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import nullcontext
+from functools import partial
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -29,7 +30,7 @@ from sqlalchemy.exc import DBAPIError
 
 from analysis import schemas as s
 from analysis.blending import BlendSettings
-from analysis.disclosure import RespondentFilter
+from analysis.disclosure import RespondentFilter, response_languages
 from analysis.disclosure import submission_months as respondent_months
 from analysis.track_record import ScaleRule
 from analysis.views import Filters
@@ -46,6 +47,7 @@ from storage.evidence_cache import EvidenceCache
 from streamlit_app.auth import Identity
 from streamlit_app.charts import ChartExportError, Labeller, figure_html, figure_png
 from streamlit_app.report import (
+    LANGUAGE_FILTER,
     MULTI_FILTERS,
     RESPONDENT_FILTERS,
     SETTING_NAMES,
@@ -58,6 +60,7 @@ from streamlit_app.report import (
     compute_estimates,
     describe_filters,
     inputs_on,
+    language_label,
     month_label,
     past_day,
     track_record,
@@ -388,16 +391,15 @@ def filter_sidebar() -> Filters:
     sidebar.header("Filters")
     sidebar.caption("Within a filter any choice matches; across filters all must match. Empty means all.")
 
-    def multiselect(field: str, text: str, vocabulary: str, disabled: bool = False) -> None:
+    def multiselect(field: str, text: str, options: list[str], describe: Callable[[str], str], disabled: bool = False) -> None:
         key = f"af_{field}"
-        options = _filter_options(vocabulary, labels)
         _seed(FILTERS_KEY, field, key, [])
         st.session_state[key] = [code for code in st.session_state[key] if code in options]  # a retired code drops out
-        sidebar.multiselect(text, options, key=key, format_func=lambda code, v=vocabulary: label(v, code),
+        sidebar.multiselect(text, options, key=key, format_func=describe,
                             on_change=_remember, args=(FILTERS_KEY, field, key), disabled=disabled)
 
     for field, (text, vocabulary) in MULTI_FILTERS.items():
-        multiselect(field, text, vocabulary)
+        multiselect(field, text, _filter_options(vocabulary, labels), partial(label, vocabulary))
     _seed(FILTERS_KEY, "min_strength", "af_min_strength", None)
     sidebar.selectbox("Evidence strength (time to deployment)", list(STRENGTH_CHOICES), key="af_min_strength",
                       format_func=STRENGTH_CHOICES.get, on_change=_remember, args=(FILTERS_KEY, "min_strength", "af_min_strength"))
@@ -408,7 +410,8 @@ def filter_sidebar() -> Filters:
         sidebar.caption("Whose answers count in the estimates and training needs. A group too small to publish, or one "
                         "that would single out a few respondents against a wider choice, has its survey evidence withheld.")
     for field, (text, vocabulary) in RESPONDENT_FILTERS.items():
-        multiselect(field, text, vocabulary, disabled=past)
+        multiselect(field, text, _filter_options(vocabulary, labels), partial(label, vocabulary), disabled=past)
+    multiselect("languages", LANGUAGE_FILTER, answered_languages(), language_label, disabled=past)
     _month_range(sidebar, disabled=past)
     sidebar.button("Clear filters", on_click=clear_filters, key="af_clear")
     return current_filters()
@@ -437,6 +440,13 @@ def submission_months() -> list[str]:
     return respondent_months(inputs.responses)
 
 
+def answered_languages() -> list[str]:
+    """The languages survey responses were given in, for the language filter."""
+    engine = get_engine()
+    _stamp, inputs = analysis_cache(engine.url.render_as_string(hide_password=False)).inputs()
+    return response_languages(inputs.responses)
+
+
 def current_filters() -> Filters:
     return Filters(**st.session_state.get(FILTERS_KEY, {}))
 
@@ -447,7 +457,7 @@ def clear_filters() -> None:
 
 def filters_caption(filters: Filters) -> str:
     if current_day() < dt.date.today():  # a past day counts every respondent
-        filters = filters.model_copy(update={field: [] for field in RESPONDENT_FILTERS}
+        filters = filters.model_copy(update={field: [] for field in (*RESPONDENT_FILTERS, "languages")}
                                      | {"submitted_from": None, "submitted_to": None})
     return f"Filters: {describe_filters(filters, labeller())}."
 

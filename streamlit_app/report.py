@@ -64,6 +64,7 @@ from storage.db import read_session
 from storage.vocabularies import EDITABLE_VOCABULARIES, SEEDED_VOCABULARIES, labels
 from streamlit_app import charts
 from streamlit_app.charts import OVERVIEW_DIMENSIONS, Labeller
+from survey.languages import language_name
 
 METHOD_PAGE = Path(__file__).resolve().parent.parent / "docs" / "method.md"
 HEADLINE_LABELS = {
@@ -111,7 +112,12 @@ RESPONDENT_FILTERS: dict[str, tuple[str, str]] = {
     "respondent_site_types": ("Organisation type they work for", "site_type"),
     "staff_groups": ("Staff group", "staff_group"),
 }
+LANGUAGE_FILTER = "Language they answered in"
 STRENGTH_CHOICES = {None: "any", "moderate": "moderate or strong", "strong": "strong only"}
+
+
+def language_label(code: str) -> str:
+    return f"{language_name(code)} ({code})"
 
 
 def month_label(month: str) -> str:
@@ -130,6 +136,8 @@ def describe_filters(filters: Filters, label: Labeller) -> str:
             parts.append(f"respondents who answered from {month_label(value)}")
         elif field == "submitted_to":
             parts.append(f"respondents who answered up to {month_label(value)}")
+        elif field == "languages":
+            parts.append(f"respondents by {LANGUAGE_FILTER.lower()}: " + ", ".join(language_label(code) for code in value))
         else:
             text, vocabulary = {**MULTI_FILTERS, **RESPONDENT_FILTERS}[field]
             prefix = "respondents by " if field in RESPONDENT_FILTERS else ""

@@ -11,6 +11,8 @@ column                         content
 ``redcap_repeat_instance``     empty on the main row; 1, 2, ... per technology within the record
 ``technology_id``              empty on the main row; the catalogue technology id otherwise
 ``submitted_at``               ISO timestamp on the main row (date only when de-identified)
+``response_language``          on the main row, the ISO 639-1 code of the language the response
+                               was given in (empty when it was not recorded)
 ``<variable>``                 one column per answer variable, in instrument order; matrix items
                                are their own variables; descriptive fields have none
 ``<variable>___<code>``        a multiple-choice question gives one column per option: ``1``
@@ -71,7 +73,8 @@ REPEAT_INSTRUMENT = "redcap_repeat_instrument"
 REPEAT_INSTANCE = "redcap_repeat_instance"
 TECHNOLOGY_ID = "technology_id"
 SUBMITTED_AT = "submitted_at"
-FIXED_COLUMNS = (RECORD_ID, REPEAT_INSTRUMENT, REPEAT_INSTANCE, TECHNOLOGY_ID, SUBMITTED_AT)
+LANGUAGE = "response_language"
+FIXED_COLUMNS = (RECORD_ID, REPEAT_INSTRUMENT, REPEAT_INSTANCE, TECHNOLOGY_ID, SUBMITTED_AT, LANGUAGE)
 MAX_LISTED = 1000
 """Problems and coercions listed in full; beyond this many they are counted."""
 _IGNORED_COLUMNS = {"redcap_survey_identifier", "redcap_data_access_group"}
@@ -84,16 +87,19 @@ class FlatRecord:
     record_id: str
     document: Mapping[str, Any]
     submitted_at: datetime | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
 class ImportedRecord:
-    """One validated record read from a flat file; ``row_number`` is its first row in the file."""
+    """One validated record read from a flat file; ``row_number`` is its first row in the file.
+    ``language`` is one of the instrument's language codes, or None when the file gives none."""
 
     record_id: str
     document: dict[str, Any]
     submitted_at: datetime | None
     row_number: int
+    language: str | None = None
 
 
 _CELL_KINDS = {
@@ -184,7 +190,8 @@ def export_flat(instrument: Instrument, records: Iterable[FlatRecord], labels: b
     for record in records:
         record_id = pseudonymise(record.record_id) if pseudonymise is not None else record.record_id
         answers = record.document.get("answers", {})
-        main = {RECORD_ID: record_id, SUBMITTED_AT: _timestamp(record.submitted_at, deidentify)}
+        main = {RECORD_ID: record_id, SUBMITTED_AT: _timestamp(record.submitted_at, deidentify),
+                LANGUAGE: record.language}
         main.update({column.name: _cell(column, answers, labels) for column in shared})
         rows.append(main)
         technologies = record.document.get("technologies", {})
@@ -273,6 +280,7 @@ class _RecordRows:
     last_row: int = 0
     main_row: int | None = None
     submitted_at: datetime | None = None
+    language: str | None = None
     answers: dict[str, Any] = dataclass_field(default_factory=dict)
     technologies: dict[str, dict[str, Any]] = dataclass_field(default_factory=dict)
     technology_rows: dict[tuple[str, str], int] = dataclass_field(default_factory=dict)
@@ -470,7 +478,19 @@ class FlatResponsesReader:
         submitted = cells[position].strip() if position is not None else ""
         if submitted:
             record.submitted_at = self._submitted_at(number, submitted)
+        record.language = self._language(number, cells)
         return record.answers
+
+    def _language(self, number: int, cells: list[str]) -> str | None:
+        position = self._fixed.get(LANGUAGE)
+        code = cells[position].strip().lower() if position is not None and position < len(cells) else ""
+        if not code:
+            return None
+        offered = [language.code for language in self.instrument.languages]
+        if code not in offered:
+            self.problem(number, LANGUAGE, f"{code[:20]!r} is not one of the instrument's languages ({', '.join(offered)})")
+            return None
+        return code
 
     def _submitted_at(self, number: int, text: str) -> datetime | None:
         try:
@@ -541,7 +561,7 @@ class FlatResponsesReader:
         result = validate_submission(self.instrument, record.answers, record.technologies)
         for problem in result.errors:
             self.problem(_row_of(record, problem.section_id, problem.technology_id), problem.variable, problem.message)
-        return ImportedRecord(record.record_id, result.document, record.submitted_at, record.first_row)
+        return ImportedRecord(record.record_id, result.document, record.submitted_at, record.first_row, record.language)
 
 
 def _row_section(column: _Column) -> str | None:

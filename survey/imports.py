@@ -34,7 +34,7 @@ from survey.expressions import (
     Variable,
     parse,
 )
-from survey.instrument import Field, FieldType, Instrument, Section, expression_problems
+from survey.instrument import Field, FieldType, Instrument, Language, Section, expression_problems
 
 __all__ = [
     "DraftField",
@@ -103,6 +103,7 @@ class DraftSection:
     show_if: str | None = None
     repeat_per_technology: bool = False
     fields: list[DraftField] = dataclass_field(default_factory=list)
+    translations: dict[str, dict[str, str]] = dataclass_field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -249,8 +250,12 @@ def _build_field(draft: DraftField, warnings: list[ImportWarning]) -> Field | No
 
 
 def build_instrument(*, name: str, version: int, title: str, description: str,
-                     drafts: list[DraftSection], warnings: list[ImportWarning]) -> Instrument:
-    """Validate drafts into an instrument, skipping what cannot be represented (with warnings)."""
+                     drafts: list[DraftSection], warnings: list[ImportWarning],
+                     languages: tuple[Language, ...] = ()) -> Instrument:
+    """Validate drafts into an instrument, skipping what cannot be represented (with warnings).
+
+    ``languages``: the default language first, then the others the drafts' translations use.
+    """
     seen: set[str] = set()
     sections: list[Section] = []
     rows: dict[tuple[str, str | None], int | None] = {}
@@ -274,7 +279,7 @@ def build_instrument(*, name: str, version: int, title: str, description: str,
             continue
         section_data = {"id": draft.id, "title": draft.title or humanise(draft.id), "description": draft.description,
                         "show_if": draft.show_if, "repeat_per_technology": draft.repeat_per_technology,
-                        "fields": fields}
+                        "fields": fields, "translations": draft.translations}
         try:
             sections.append(Section.model_validate(section_data))
         except ValidationError as error:
@@ -286,7 +291,8 @@ def build_instrument(*, name: str, version: int, title: str, description: str,
         raise InstrumentImportError("no questions could be imported from the file")
     sections = _drop_unusable_conditions(sections, rows, warnings)
     try:
-        return Instrument(name=name, version=version, title=title, description=description, sections=tuple(sections))
+        return Instrument(name=name, version=version, title=title, description=description, sections=tuple(sections),
+                          **({"default_language": languages[0], "other_languages": languages[1:]} if languages else {}))
     except ValidationError as error:
         raise InstrumentImportError("the imported instrument is invalid: " + _validation_summary(error)) from None
 

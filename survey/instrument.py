@@ -17,6 +17,12 @@ Answer values (what :mod:`survey.validation` produces): choice codes as strings,
 ``"yes"``/``"no"``, multiple choice as a list of codes, integers and ratings as ``int``, decimals
 and sliders as numbers, dates as ISO ``YYYY-MM-DD`` strings, text as strings. A matrix stores one
 code per item under the item's own variable.
+
+Languages: the plain text of every label, hint, choice label, section title and validation
+message is in the instrument's ``default_language`` (English unless set). Each of those elements
+may carry ``translations``: ``{language code: {attribute: text}}`` for the ``other_languages``;
+:meth:`_Translatable.text` falls back to the default text where a translation is missing, so
+stored instruments without translations load unchanged.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from datetime import date
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field as ModelField, ValidationError, field_validator, model_validator
@@ -54,6 +60,7 @@ __all__ = [
     "FieldType",
     "Instrument",
     "InstrumentError",
+    "Language",
     "MatrixItem",
     "Section",
     "Validation",
@@ -71,6 +78,8 @@ EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 """The pattern used for e-mail address fields (and mapped to REDCap's ``email`` validation)."""
 
 Identifier = Annotated[str, ModelField(pattern=IDENTIFIER_PATTERN, max_length=100)]
+LANGUAGE_CODE_PATTERN = r"^[a-z]{2}$"
+"""An ISO 639-1 language code (two lower-case letters)."""
 
 
 class InstrumentError(ValueError):
@@ -107,9 +116,57 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Choice(_Strict):
+class Language(_Strict):
+    """A language an instrument is offered in: its ISO 639-1 code and the name shown to respondents."""
+
+    code: Annotated[str, ModelField(pattern=LANGUAGE_CODE_PATTERN)]
+    name: Annotated[str, ModelField(min_length=1, max_length=100)]
+
+    @property
+    def label(self) -> str:
+        """``Name (code)``, the XLSForm spelling."""
+        return f"{self.name} ({self.code})"
+
+
+ENGLISH = Language(code="en", name="English")
+
+
+class _Translatable(_Strict):
+    """An element whose ``TRANSLATABLE`` text attributes may hold text per language."""
+
+    TRANSLATABLE: ClassVar[tuple[str, ...]] = ()
+    translations: dict[Annotated[str, ModelField(pattern=LANGUAGE_CODE_PATTERN)], dict[str, str]] = {}
+
+    @field_validator("translations")
+    @classmethod
+    def _known_attributes(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for language, texts in value.items():
+            unknown = sorted(set(texts) - set(cls.TRANSLATABLE))
+            if unknown:
+                raise ValueError(f"translations[{language!r}]: {', '.join(unknown)} cannot be translated here "
+                                 f"(only {', '.join(cls.TRANSLATABLE)})")
+        # Empty texts mean "not translated": dropping them keeps stored definitions canonical.
+        return {language: {key: text for key, text in texts.items() if text.strip()}
+                for language, texts in value.items() if any(text.strip() for text in texts.values())}
+
+    def __hash__(self) -> int:
+        # Frozen models stay hashable although translations is a dict; leaving it out of the hash
+        # only makes elements that differ in translation alone collide, which is allowed.
+        return hash((type(self), *(value for key, value in self.__dict__.items() if key != "translations")))
+
+    def text(self, attribute: str, language: str | None = None) -> str:
+        """The text of ``attribute`` in ``language``; the default-language text where it is not translated."""
+        if language is not None:
+            translated = self.translations.get(language, {}).get(attribute)
+            if translated:
+                return translated
+        return getattr(self, attribute)
+
+
+class Choice(_Translatable):
     """One answer option. ``exclusive`` options (e.g. "None of these") cannot be combined with others."""
 
+    TRANSLATABLE: ClassVar[tuple[str, ...]] = ("label",)
     code: Annotated[str, ModelField(pattern=CODE_PATTERN, max_length=100)]
     label: Annotated[str, ModelField(min_length=1)]
     exclusive: bool = False
@@ -126,9 +183,10 @@ class Choice(_Strict):
 YES_NO_CHOICES = (Choice(code="yes", label="Yes"), Choice(code="no", label="No"))
 
 
-class MatrixItem(_Strict):
+class MatrixItem(_Translatable):
     """One row of a matrix: its own variable, answered on the matrix's shared scale."""
 
+    TRANSLATABLE: ClassVar[tuple[str, ...]] = ("label",)
     variable: Identifier
     label: Annotated[str, ModelField(min_length=1)]
 
@@ -191,10 +249,22 @@ class AnswerSlot:
     def type(self) -> FieldType:
         return self.field.type
 
+    def text(self, language: str | None = None) -> str:
+        """The slot's label in ``language`` (a matrix item's own label for a matrix slot)."""
+        for item in self.field.items:
+            if item.variable == self.variable:
+                return item.text("label", language)
+        return self.field.text("label", language)
 
-class Field(_Strict):
-    """A question (or, for ``descriptive``, a block of text with no answer)."""
 
+class Field(_Translatable):
+    """A question (or, for ``descriptive``, a block of text with no answer).
+
+    ``constraint_message`` / ``required_message`` replace the standard message when an answer
+    breaks the validation rules / is missing.
+    """
+
+    TRANSLATABLE: ClassVar[tuple[str, ...]] = ("label", "help", "constraint_message", "required_message")
     variable: Identifier
     label: Annotated[str, ModelField(min_length=1)]
     help: str = ""
@@ -206,6 +276,8 @@ class Field(_Strict):
     identifier: bool = False
     show_if: str | None = None
     items: tuple[MatrixItem, ...] = ()
+    constraint_message: str = ""
+    required_message: str = ""
 
     @field_validator("show_if")
     @classmethod
@@ -226,10 +298,10 @@ class Field(_Strict):
     def choice_codes(self) -> frozenset[str]:
         return frozenset(choice.code for choice in self.effective_choices())
 
-    def choice_label(self, code: str) -> str:
+    def choice_label(self, code: str, language: str | None = None) -> str:
         for choice in self.effective_choices():
             if choice.code == code:
-                return choice.label
+                return choice.text("label", language)
         return code
 
     def answer_slots(self) -> tuple[AnswerSlot, ...]:
@@ -305,9 +377,10 @@ def _field_type_problems(field: Field) -> list[str]:
     return problems
 
 
-class Section(_Strict):
+class Section(_Translatable):
     """A page of the form. ``repeat_per_technology`` sections are asked once per chosen technology."""
 
+    TRANSLATABLE: ClassVar[tuple[str, ...]] = ("title", "description")
     id: Identifier
     title: Annotated[str, ModelField(min_length=1)]
     description: str = ""
@@ -325,21 +398,52 @@ class Section(_Strict):
             yield from field.answer_slots()
 
 
-class Instrument(_Strict):
-    """A whole survey definition. ``name`` + ``version`` identify it."""
+class Instrument(_Translatable):
+    """A whole survey definition. ``name`` + ``version`` identify it.
 
+    The plain text is in ``default_language``; ``other_languages`` are those translations may use.
+    """
+
+    TRANSLATABLE: ClassVar[tuple[str, ...]] = ("title", "description")
     name: Identifier
     version: Annotated[int, ModelField(ge=1)]
     title: Annotated[str, ModelField(min_length=1)]
     description: str = ""
     sections: tuple[Section, ...] = ModelField(min_length=1)
+    default_language: Language = ENGLISH
+    other_languages: tuple[Language, ...] = ()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Instrument":
         problems = _identity_problems(self.sections) + [text for _, _, text in expression_problems(self.sections)]
+        problems += _language_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    @property
+    def languages(self) -> tuple[Language, ...]:
+        """Every language the instrument is offered in, the default first."""
+        return (self.default_language, *self.other_languages)
+
+    def language(self, code: str | None) -> Language:
+        """The language with this code; the default language for None or an unknown code."""
+        return next((language for language in self.languages if language.code == code), self.default_language)
+
+    def translatable_elements(self) -> Iterator[tuple[str, _Translatable]]:
+        """Every element that holds translatable text, with a stable key naming it.
+
+        Keys: ``instrument``, ``section:ID``, ``field:VAR``, ``choice:VAR:CODE``, ``item:VAR``.
+        """
+        yield "instrument", self
+        for section in self.sections:
+            yield f"section:{section.id}", section
+            for field in section.fields:
+                yield f"field:{field.variable}", field
+                for choice in field.choices:
+                    yield f"choice:{field.variable}:{choice.code}", choice
+                for item in field.items:
+                    yield f"item:{item.variable}", item
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:
@@ -361,6 +465,17 @@ class Instrument(_Strict):
     @property
     def has_technology_sections(self) -> bool:
         return any(section.repeat_per_technology for section in self.sections)
+
+
+def _language_problems(instrument: Instrument) -> list[str]:
+    codes = [language.code for language in instrument.languages]
+    problems = [f"language {code!r} is listed twice" for code in sorted({c for c in codes if codes.count(c) > 1})]
+    for key, element in instrument.translatable_elements():
+        stray = sorted(set(element.translations) - set(codes[1:]))
+        if stray:
+            problems.append(f"{key.replace(':', ' ', 1)}: translations into {', '.join(stray)}, which is not "
+                            f"one of the instrument's other languages ({', '.join(codes[1:]) or 'none'})")
+    return problems
 
 
 def _identity_problems(sections: tuple[Section, ...]) -> list[str]:

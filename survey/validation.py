@@ -66,6 +66,9 @@ class FieldError:
     technology_id: str | None
     variable: str
     message: str
+    # "required" (no answer) or "invalid" (an answer that breaks the rules), so a form can word it
+    # in the respondent's language.
+    kind: str = "invalid"
 
 
 @dataclass
@@ -356,9 +359,11 @@ class _Walk:
                 given = raw.get(variable)
                 value, message = (None, None) if given is None or is_unanswered(given) else coerce(given)
                 if message is None and value is None and field.required:
-                    message = REQUIRED_MESSAGE
-                if message is not None:
-                    self.errors.append(FieldError(section_id, technology_id, variable, message))
+                    self.errors.append(FieldError(section_id, technology_id, variable,
+                                                  field.required_message or REQUIRED_MESSAGE, "required"))
+                elif message is not None:
+                    self.errors.append(FieldError(section_id, technology_id, variable,
+                                                  field.constraint_message or message))
                 elif value is not None:
                     store[variable] = value
 

@@ -18,9 +18,13 @@ Mapping:
   pattern, ``string-length(.) <= n`` -> max length;
 - ``settings``: ``form_id`` -> name, ``form_title`` -> title, ``version`` -> version.
 
-Sheet and column names are case-insensitive; ``label::English (en)`` style columns are read
-(plain ``label`` first, then an English one, then the first language). Legacy spellings
-(``select one x``, ``select all that apply x``, ``begin_group``, ``list name``) are accepted.
+Sheet and column names are case-insensitive. Languages: every translatable column (``label``,
+``hint``, ``constraint_message``, ``required_message``, choice and group labels) may be written
+per language as ``label::Welsh (cy)``, ``label::cy``, or the legacy ``label:Welsh`` / ``label:cy``.
+The default language is the settings sheet's ``default_language``; else a plain ``label`` column
+is English; else English if the form has it, else its first language. Legacy spellings
+(``select one x``, ``select all that apply x``, ``begin_group``, ``list name``,
+``jr:constraintMsg``) are accepted.
 Everything else (repeats, calculations, GPS, media, metadata, other constraints) is reported as
 a warning naming the row of the survey sheet. Warnings about the choices sheet name the list.
 """
@@ -47,7 +51,9 @@ from survey.imports import (
     slugify,
     strip_html,
 )
-from survey.instrument import CODE_PATTERN, IDENTIFIER_PATTERN, FieldType
+from survey.instrument import CODE_PATTERN, ENGLISH, IDENTIFIER_PATTERN, FieldType, Language
+from survey.languages import parse_language
+from survey.translations import placeholders
 
 __all__ = ["ImportResult", "ImportWarning", "InstrumentImportError", "import_xlsform"]
 
@@ -91,11 +97,21 @@ class _Sheet:
                 for number, cells in self.rows]
 
 
+_TRANSLATABLE_COLUMNS = ("label", "hint", "constraint_message", "required_message")
+_COLUMN_ALIASES = {"jr:constraintmsg": "constraint_message", "jr:requiredmsg": "required_message"}
+
+
 def _column_name(cell: str) -> str:
-    name = " ".join(cell.strip().lower().split())
+    """``Label::Welsh (cy)`` -> ``label::Welsh (cy)``: the column lower-cased, its language kept as written."""
+    name = " ".join(cell.strip().split())
     base, separator, language = name.partition("::")
-    base = base.replace(" ", "_")
-    return f"{base}::{language}" if separator else base
+    if not separator:
+        head, colon, rest = name.partition(":")
+        if colon and head.strip().lower() in _TRANSLATABLE_COLUMNS:  # legacy ``label:Welsh``
+            base, separator, language = head, "::", rest
+    base = base.strip().lower().replace(" ", "_")
+    base = _COLUMN_ALIASES.get(base, base)
+    return f"{base}::{language.strip()}" if separator else base
 
 
 def _cell_text(value: Any) -> str:
@@ -158,14 +174,83 @@ def _pick(record: dict[str, str], base: str) -> str:
     if record.get(base):
         return record[base]
     variants = [key for key in record if key.startswith(base + "::")]
-    english = [key for key in variants if "english" in key or "(en)" in key]
+    english = [key for key in variants if "english" in key.lower() or "(en)" in key.lower()]
     for key in english + variants:
         if record[key]:
             return record[key]
     return ""
 
 
-def _choice_lists(sheet: _Sheet | None, warnings: list[ImportWarning]) -> dict[str, list[dict[str, Any]]]:
+@dataclass
+class _Languages:
+    """Which language each column's language part means, and the form's default language."""
+
+    default: Language
+    others: tuple[Language, ...]
+    codes: dict[str, str]  # language part as written -> code
+
+    def texts(self, record: dict[str, str], base: str) -> tuple[str, dict[str, str]]:
+        """(default-language text, {other language code: text}) of one translatable column."""
+        default_text = ""
+        translated: dict[str, str] = {}
+        for key, value in record.items():
+            column, separator, language = key.partition("::")
+            code = self.codes.get(language) if separator and column == base else None
+            text = strip_html(value)
+            if code is None or not text:
+                continue
+            if code == self.default.code:
+                default_text = default_text or text
+            else:
+                translated.setdefault(code, text)
+        return default_text or strip_html(record.get(base, "")), translated
+
+    def element(self, record: dict[str, str], columns: dict[str, str]) -> dict[str, Any]:
+        """The model data of several columns (``{column: attribute}``): default texts plus translations."""
+        data: dict[str, Any] = {}
+        translations: dict[str, dict[str, str]] = {}
+        for column, attribute in columns.items():
+            text, translated = self.texts(record, column)
+            data[attribute] = text
+            for code, value in translated.items():
+                translations.setdefault(code, {})[attribute] = value
+        if translations:
+            data["translations"] = translations
+        return data
+
+
+def _languages(sheets: list[_Sheet | None], default_setting: str, warnings: list[ImportWarning]) -> _Languages:
+    found: dict[str, Language] = {}
+    codes: dict[str, str] = {}
+    plain = False
+    for sheet in sheets:
+        for column in sheet.columns if sheet is not None else ():
+            base, separator, part = column.partition("::")
+            if base not in _TRANSLATABLE_COLUMNS:
+                continue
+            if not separator:
+                plain = plain or (base == "label" and any(record.get(base) for _, record in sheet.records()))
+                continue
+            language = parse_language(part)
+            if language is None:
+                warnings.append(ImportWarning(None, None, f"column {base}::{part} names no ISO 639-1 language; write it "
+                                                          f"as '{base}::{part} (xx)' with the two-letter code; its text "
+                                                          f"is ignored"))
+                continue
+            codes[part] = language.code
+            found.setdefault(language.code, language)
+    default = parse_language(default_setting) if default_setting else None
+    if default_setting and default is None:
+        warnings.append(ImportWarning(None, None, f"settings: default_language {default_setting!r} names no ISO 639-1 "
+                                                  f"language; it is ignored"))
+    if default is None:
+        default = found.get("en", ENGLISH) if plain or not found else found.get("en", next(iter(found.values())))
+    default = found.get(default.code, default)  # the name the columns give it
+    return _Languages(default, tuple(language for code, language in found.items() if code != default.code), codes)
+
+
+def _choice_lists(sheet: _Sheet | None, languages: _Languages,
+                  warnings: list[ImportWarning]) -> dict[str, list[dict[str, Any]]]:
     lists: dict[str, list[dict[str, Any]]] = {}
     if sheet is None:
         return lists
@@ -174,16 +259,16 @@ def _choice_lists(sheet: _Sheet | None, warnings: list[ImportWarning]) -> dict[s
         code = record.get("name") or record.get("value") or ""
         if not list_name and not code:
             continue
-        label = strip_html(_pick(record, "label")) or code
+        texts = languages.element(record, {"label": "label"})
         if not re.fullmatch(CODE_PATTERN, code):
             warnings.append(ImportWarning(None, list_name or None, f"choices sheet row {number}: choice {code!r} "
                                                                    f"skipped (codes are letters, digits, _ . -)"))
             continue
-        lists.setdefault(list_name, []).append({"code": code, "label": label})
+        lists.setdefault(list_name, []).append({"code": code, **texts, "label": texts["label"] or code})
     return lists
 
 
-def _settings(sheet: _Sheet | None, warnings: list[ImportWarning], filename_hint: str | None) -> tuple[str, str, int]:
+def _settings(sheet: _Sheet | None, warnings: list[ImportWarning], filename_hint: str | None) -> tuple[str, str, int, str]:
     record = sheet.records()[0][1] if sheet is not None and sheet.rows else {}
     fallback = re.sub(r"\.(xlsx|xls|csv)$", "", (filename_hint or "xlsform").rsplit("/", 1)[-1], flags=re.IGNORECASE)
     name = slugify(record.get("form_id") or fallback, fallback="form")
@@ -196,7 +281,7 @@ def _settings(sheet: _Sheet | None, warnings: list[ImportWarning], filename_hint
         else:
             warnings.append(ImportWarning(None, None, f"settings: version {version_text!r} is not a positive whole "
                                                       f"number; version 1 is used"))
-    return name, title, version
+    return name, title, version, record.get("default_language", "").strip()
 
 
 # --------------------------------------------------------------------------- survey sheet
@@ -214,6 +299,7 @@ class _SurveyReader:
     choices: dict[str, list[dict[str, Any]]]
     title: str
     warnings: list[ImportWarning]
+    languages: _Languages
     sections: list[DraftSection] = dataclass_field(default_factory=list)
     groups: list[_Group] = dataclass_field(default_factory=list)
     renames: dict[str, str] = dataclass_field(default_factory=dict)
@@ -279,8 +365,9 @@ class _SurveyReader:
             self.groups.append(_Group(name, relevant or None, starts_section=False))
             return
         section_id = self.unique_section_id(slugify(name, fallback="section"))
-        label = strip_html(_pick(record, "label")) or humanise(section_id)
-        section = _DraftSection(section_id, label, number, description=strip_html(_pick(record, "hint")))
+        texts = self.languages.element(record, {"label": "title", "hint": "description"})
+        section = _DraftSection(section_id, texts["title"] or humanise(section_id), number,
+                                description=texts["description"], translations=texts.get("translations", {}))
         section.row_is_group = True
         self.sections.append(section)
         self.groups.append(_Group(name, None, starts_section=True))
@@ -323,20 +410,25 @@ class _SurveyReader:
         self.renames[original] = variable
         if kind is FieldType.SHORT_TEXT and "multiline" in record.get("appearance", "").lower():
             kind = FieldType.LONG_TEXT
-        label = strip_html(_pick(record, "label"))
-        if not label:
+        texts = self.languages.element(record, _FIELD_TEXT_COLUMNS)
+        self.check_references(number, variable, texts)
+        if not texts["label"]:
             if kind is FieldType.DESCRIPTIVE:
                 self.warn(number, variable, "row skipped: a note without a label shows nothing")
                 return
             self.warn(number, variable, "the question has no label; its name is used")
-        data: dict[str, Any] = {"variable": variable, "type": kind.value, "label": label or humanise(variable),
-                                "help": strip_html(_pick(record, "hint")), **extra}
+        data: dict[str, Any] = {"variable": variable, "type": kind.value, **texts,
+                                "label": texts["label"] or humanise(variable), **extra}
         validation: dict[str, Any] = {}
         if kind is FieldType.SLIDER:
             validation.update(self.range_parameters(number, variable, record.get("parameters", "")))
         validation.update(_constraint(record.get("constraint", ""), kind, number, variable, self.warnings))
         if validation:
             data["validation"] = validation
+        elif data["constraint_message"] or any("constraint_message" in texts
+                                               for texts in data.get("translations", {}).values()):
+            self.warn(number, variable, "constraint_message ignored: the question has no constraint that was imported")
+            _drop_text(data, "constraint_message")
         if kind is not FieldType.DESCRIPTIVE:
             data["required"] = self.required(number, variable, record.get("required", ""))
         section = self.section_for_field(number)
@@ -348,6 +440,15 @@ class _SurveyReader:
             conditions.append(record["relevant"].strip())
         if conditions:
             self.relevants.append((draft, conditions, variable))
+
+    def check_references(self, number: int, variable: str, texts: dict[str, Any]) -> None:
+        """Warn where a translation pipes in other answers (``${x}``) than the default text does."""
+        for code, translated in texts.get("translations", {}).items():
+            for attribute, text in translated.items():
+                expected, found = placeholders(texts[attribute], frozenset()), placeholders(text, frozenset())
+                if found != expected:
+                    self.warn(number, variable, f"the {code} {attribute} refers to {', '.join(sorted(found)) or 'no answer'} "
+                                                f"but the default text to {', '.join(sorted(expected)) or 'no answer'}")
 
     def required(self, number: int, variable: str, text: str) -> bool:
         word = text.strip().lower()
@@ -382,6 +483,17 @@ class _SurveyReader:
 @dataclass
 class _DraftSection(DraftSection):
     row_is_group: bool = False
+
+
+_FIELD_TEXT_COLUMNS = {"label": "label", "hint": "help", "constraint_message": "constraint_message",
+                       "required_message": "required_message"}
+
+
+def _drop_text(data: dict[str, Any], attribute: str) -> None:
+    """Remove one text attribute from field data, in every language."""
+    data[attribute] = ""
+    for texts in data.get("translations", {}).values():
+        texts.pop(attribute, None)
 
 
 def _normalise_type(text: str) -> str:
@@ -462,10 +574,12 @@ def import_xlsform(data: bytes, filename_hint: str | None = None) -> ImportResul
     if "type" not in survey.columns or "name" not in survey.columns:
         missing = [column for column in ("type", "name") if column not in survey.columns]
         raise InstrumentImportError(f"not an XLSForm: the survey sheet lacks the column(s) {', '.join(missing)}")
-    name, title, version = _settings(sheets.get("settings"), warnings, filename_hint)
-    reader = _SurveyReader(_choice_lists(sheets.get("choices"), warnings), title, warnings)
+    name, title, version, default_language = _settings(sheets.get("settings"), warnings, filename_hint)
+    languages = _languages([survey, sheets.get("choices")], default_language, warnings)
+    reader = _SurveyReader(_choice_lists(sheets.get("choices"), languages, warnings), title, warnings, languages)
     reader.read(survey.records())
     reader.translate_conditions()
     instrument = build_instrument(name=name, version=version, title=title, description="",
-                                  drafts=list(reader.sections), warnings=warnings)
+                                  drafts=list(reader.sections), warnings=warnings,
+                                  languages=(languages.default, *languages.others))
     return ImportResult(instrument, warnings)

@@ -139,10 +139,11 @@ def test_choice_lists_match_what_the_commands_accept() -> None:
 
     from storage.catalogue_io import ImportFormat
     from storage.permissions import ROLES
-    from storage.survey_io import INSTRUMENT_FORMATS
+    from storage.survey_io import INSTRUMENT_EXPORT_FORMATS, INSTRUMENT_FORMATS
     from storage.workshops import EXPORT_TABLES
 
     assert parsers.ROLE_CHOICES == ROLES
     assert parsers.INSTRUMENT_FORMAT_CHOICES == INSTRUMENT_FORMATS
+    assert parsers.INSTRUMENT_EXPORT_CHOICES == INSTRUMENT_EXPORT_FORMATS
     assert parsers.WORKSHOP_TABLE_CHOICES == EXPORT_TABLES
     assert parsers.CATALOGUE_FORMAT_CHOICES == get_args(ImportFormat)

@@ -56,6 +56,8 @@ class SurveyCampaign(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    # ISO 639-1 code the form opens in (None: the browser's language, else the instrument's default).
+    default_language: Mapped[str | None] = mapped_column(String(12))
 
 
 class SurveyInvitation(Base):
@@ -104,6 +106,8 @@ class SurveyResponse(Base):
     # app | import | demo
     source: Mapped[str] = mapped_column(String(20), default="app")
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # ISO 639-1 code of the language the respondent answered in (None before it was recorded).
+    language: Mapped[str | None] = mapped_column(String(12))
 
 
 class SurveyAnswer(Base):

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 
 from streamlit_app.commands.common import Result
 
-# The same values as storage.permissions.ROLES, storage.survey_io.INSTRUMENT_FORMATS,
+# The same values as storage.permissions.ROLES, storage.survey_io.INSTRUMENT_FORMATS (and its
+# INSTRUMENT_EXPORT_FORMATS),
 # storage.workshops.EXPORT_TABLES and storage.catalogue_io.ImportFormat (checked by a test).
 ROLE_CHOICES = ("respondent", "facilitator", "lead", "admin")
 NO_ROLE = "none"
 INSTRUMENT_FORMAT_CHOICES = ("auto", "redcap", "xlsform")
+INSTRUMENT_EXPORT_CHOICES = ("redcap", "xlsform")
 WORKSHOP_TABLE_CHOICES = ("ratings", "summary", "accord")
 CATALOGUE_FORMAT_CHOICES = ("auto", "template", "fda")
 
@@ -86,12 +88,26 @@ def _surveys(groups: Groups, common: argparse.ArgumentParser) -> None:
     importer.add_argument("--name", help="instrument name for a REDCap dictionary (default: the file name)")
     importer.add_argument("--new-version", action="store_true", help="publish as the next version of an existing instrument")
     importer.set_defaults(handler=Handler("surveys", "instrument_import"))
-    exporter = commands.add_parser("export", parents=[common], help="export an instrument as a REDCap data dictionary")
+    exporter = commands.add_parser("export", parents=[common], help="export an instrument as a REDCap data dictionary "
+                                   "(default language only) or an XLSForm (every language)")
     exporter.add_argument("name", help="instrument name")
-    exporter.add_argument("path", help="output CSV file")
-    exporter.add_argument("--format", choices=["redcap"], default="redcap", help="output format")
+    exporter.add_argument("path", help="output file: CSV for redcap, .xlsx for xlsform")
+    exporter.add_argument("--format", choices=INSTRUMENT_EXPORT_CHOICES, default="redcap", help="output format")
     exporter.add_argument("--version", type=int, help="instrument version (default: latest)")
     exporter.set_defaults(handler=Handler("surveys", "instrument_export"))
+    translations = commands.add_parser("translations", help="the translator's workbook: every text, a column per language")
+    actions = translations.add_subparsers(dest="translations_command", required=True, metavar="SUBCOMMAND")
+    exporter = actions.add_parser("export", parents=[common], help="write an .xlsx with one row per text and a column "
+                                  "per language (empty where a translation is missing)")
+    exporter.add_argument("name", help="instrument name")
+    exporter.add_argument("path", help="output .xlsx file")
+    exporter.add_argument("--version", type=int, help="instrument version (default: latest)")
+    exporter.set_defaults(handler=Handler("surveys", "translations_export"))
+    importer = actions.add_parser("import", parents=[common], help="publish the next version with the workbook's "
+                                  "translations (all-or-nothing; every rejected row is named)")
+    importer.add_argument("name", help="instrument name")
+    importer.add_argument("path", help="the filled-in .xlsx workbook")
+    importer.set_defaults(handler=Handler("surveys", "translations_import"))
 
     commands = _subcommands(groups, "responses", "survey response import and export")
     importer = commands.add_parser("import", parents=[common], help="import REDCap-style flat responses (all-or-nothing)")

@@ -1,4 +1,4 @@
-"""`roadmap instrument import|export` and `roadmap responses import|export`.
+"""`roadmap instrument import|export|translations` and `roadmap responses import|export`.
 
 The operator at the command line acts as ``cli_actor()``: trusted (no role check) but audited.
 """
@@ -12,15 +12,18 @@ from storage.audit import cli_actor
 from storage.exports import format_from_path
 from storage.survey_io import (
     detect_instrument_format,
-    export_instrument_dictionary,
+    export_instrument_file,
     export_responses_file,
+    export_translations,
     import_responses,
+    import_translations,
     read_instrument_file,
 )
 from storage.surveys import SurveyError, next_instrument_version, save_instrument
 from streamlit_app.commands.common import CommandError, Result, open_database, pseudonym_keys, read_input_file, write_output_file
 from survey.flat_responses import ResponsesImportError
 from survey.imports import InstrumentImportError
+from survey.translations import TranslationImportError
 
 
 def instrument_import(args: argparse.Namespace) -> Result:
@@ -46,15 +49,51 @@ def instrument_import(args: argparse.Namespace) -> Result:
     return Result(data_out, lines)
 
 
+_FORMAT_NAMES = {"redcap": "a REDCap data dictionary", "xlsform": "an XLSForm"}
+
+
 def instrument_export(args: argparse.Namespace) -> Result:
     engine = open_database(args)
     try:
-        stored, text = export_instrument_dictionary(engine, args.name, args.version, actor=cli_actor())
+        exported = export_instrument_file(engine, args.name, args.format, args.version, actor=cli_actor())
     except SurveyError as error:
         raise CommandError(str(error)) from None
-    write_output_file(args.path, text.encode("utf-8"))
-    return Result({"path": args.path, "name": stored.name, "version": stored.version, "format": args.format},
-                  [f"wrote {stored.name} version {stored.version} as a REDCap data dictionary to {args.path}"])
+    write_output_file(args.path, exported.content)
+    stored = exported.stored
+    return Result({"path": args.path, "name": stored.name, "version": stored.version, "format": args.format,
+                   "languages": [language.code for language in stored.instrument.languages],
+                   "warnings": list(exported.warnings)},
+                  [f"wrote {stored.name} version {stored.version} as {_FORMAT_NAMES[args.format]} to {args.path}"]
+                  + [f"warning: {warning}" for warning in exported.warnings])
+
+
+def translations_export(args: argparse.Namespace) -> Result:
+    engine = open_database(args)
+    try:
+        exported = export_translations(engine, args.name, args.version, actor=cli_actor())
+    except SurveyError as error:
+        raise CommandError(str(error)) from None
+    write_output_file(args.path, exported.content)
+    stored = exported.stored
+    languages = [language.label for language in stored.instrument.languages]
+    return Result({"path": args.path, "name": stored.name, "version": stored.version,
+                   "languages": [language.code for language in stored.instrument.languages]},
+                  [f"wrote the texts of {stored.name} version {stored.version} ({', '.join(languages)}) to {args.path}"])
+
+
+def translations_import(args: argparse.Namespace) -> Result:
+    data = read_input_file(args.path)
+    engine = open_database(args)
+    try:
+        stored = import_translations(engine, args.name, data, actor=cli_actor())
+    except TranslationImportError as error:
+        raise CommandError(f"cannot import {args.path}: {error}") from None
+    except SurveyError as error:
+        raise CommandError(str(error)) from None
+    languages = [language.label for language in stored.instrument.languages]
+    return Result({"instrument_id": stored.id, "name": stored.name, "version": stored.version,
+                   "languages": [language.code for language in stored.instrument.languages]},
+                  [f"published {stored.name} version {stored.version} in {', '.join(languages)}"])
 
 
 SHOWN_PROBLEMS = 20

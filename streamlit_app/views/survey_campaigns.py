@@ -24,8 +24,10 @@ from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
 from streamlit_app.survey_form import pseudonym_keys
 from streamlit_app.widgets import download_table, md_escape, people_table, show_problems
+from survey.languages import language_name
 
 TAKE_PAGE = "take-survey"
+BROWSER_LANGUAGE = "browser"
 
 identity = require_role("lead")
 actor = identity.actor
@@ -86,23 +88,32 @@ with create_tab:
             "open": "One open link anyone can use", "invitation": "Single-use invitation links"}.get, horizontal=True)
         invitations = st.number_input("Number of invitation links (invitation access only)", min_value=0, max_value=5000, value=0, step=1)
         limit = st.number_input("Response limit (0 = no limit)", min_value=0, value=0, step=1)
+        offered = sorted({code.strip() for codes in instruments["languages"] for code in codes.split(",") if code.strip()})
+        opening_language = st.selectbox("Language the form opens in (respondents can switch)", [BROWSER_LANGUAGE, *offered],
+                                        format_func=lambda code: "The respondent's browser language, else the instrument's "
+                                        "default" if code == BROWSER_LANGUAGE else f"{language_name(code)} ({code})")
         create = st.form_submit_button("Create campaign", type="primary")
     if create:
         try:
             data = CampaignInput(instrument_id=instrument_id, title=title, opens_at=_utc(opens_on, opens_time),
                                  closes_at=_utc(closes_on, dt.time(23, 59, 59)) if closes_on else None, anonymous=anonymous,
                                  access=access, invitations=int(invitations) if access == "invitation" else 0,
-                                 response_limit=int(limit) or None)
+                                 response_limit=int(limit) or None,
+                                 default_language=None if opening_language == BROWSER_LANGUAGE else opening_language)
         except ValidationError as error:
             show_problems("The campaign was not created", [f"{'.'.join(map(str, e['loc'])) or 'campaign'}: {e['msg'].removeprefix('Value error, ')}"
                                                            for e in error.errors()])
         else:
-            created = create_campaign(engine, data, actor=actor)
-            st.session_state["sv_created"] = {"message": f"Created “{md_escape(data.title)}”.",
-                                              "link": survey_link("c", created.link_token) if created.link_token else None,
-                                              "invitations": [survey_link("i", t) for t in created.invitation_tokens],
-                                              "stem": f"invitation-links-campaign-{created.campaign_id}"}
-            st.rerun()
+            try:
+                created = create_campaign(engine, data, actor=actor)
+            except SurveyError as error:
+                show_problems("The campaign was not created", [str(error)])
+            else:
+                st.session_state["sv_created"] = {"message": f"Created “{md_escape(data.title)}”.",
+                                                  "link": survey_link("c", created.link_token) if created.link_token else None,
+                                                  "invitations": [survey_link("i", t) for t in created.invitation_tokens],
+                                                  "stem": f"invitation-links-campaign-{created.campaign_id}"}
+                st.rerun()
     new_links_panel("sv_created")
 
 with list_tab:

@@ -1,5 +1,6 @@
-"""Instruments (lead): published instruments and versions, preview, REDCap export, import with warnings,
-and import of responses from a flat file (every problem, or every cell read tolerantly, listed)."""
+"""Instruments (lead): published instruments and versions, preview, REDCap and XLSForm export, the
+translator's workbook out and back in (publishing the next version), import with warnings, and import
+of responses from a flat file (every problem, or every cell read tolerantly, listed)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from storage.survey_io import ResponsesImportSummary, detect_instrument_format, import_responses, read_instrument_file
+from storage.survey_io import (
+    ResponsesImportSummary,
+    detect_instrument_format,
+    dropped_languages_warning,
+    import_responses,
+    import_translations,
+    read_instrument_file,
+)
 from storage.surveys import SurveyError, instrument_by_id, instrument_fields_frame, list_instruments, next_instrument_version, save_instrument
 from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
@@ -16,6 +24,10 @@ from streamlit_app.widgets import md_escape, record_download
 from survey.flat_responses import ResponsesImportError
 from survey.imports import InstrumentImportError
 from survey.redcap import export_data_dictionary
+from survey.translations import TranslationImportError, translation_workbook
+from survey.xlsform_export import export_xlsform
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 identity = require_role("lead")
 actor = identity.actor
@@ -41,9 +53,49 @@ with list_tab:
         # deliberately written raw as REDCap expects, not through the spreadsheet formula guard used for data
         # tables (storage.exports.table_bytes). The download is still audited.
         dictionary_stem = f"{stored.name}_v{stored.version}_data_dictionary"
+        st.write("**Languages:** " + ", ".join(md_escape(language.label) for language in stored.instrument.languages)
+                 + " (the first is the default)")
+        if dropped := dropped_languages_warning(stored.instrument):
+            st.caption(md_escape(dropped))
         st.download_button("Export as REDCap data dictionary (CSV)", export_data_dictionary(stored.instrument).encode("utf-8"),
                            file_name=f"{dictionary_stem}.csv", mime="text/csv", key="sv_export_dictionary",
                            on_click=record_download, args=(dictionary_stem, "redcap_dictionary", len(fields)))
+        xlsform = export_xlsform(stored.instrument)
+        xlsform_stem = f"{stored.name}_v{stored.version}_xlsform"
+        st.download_button("Export as XLSForm with every language (.xlsx)", xlsform.content, file_name=f"{xlsform_stem}.xlsx",
+                           mime=XLSX_MIME, key="sv_export_xlsform", on_click=record_download,
+                           args=(xlsform_stem, "xlsform", len(fields)))
+        if xlsform.warnings:
+            with st.expander(f"What the XLSForm cannot hold ({len(xlsform.warnings)})"):
+                st.dataframe(pd.DataFrame({"warning": xlsform.warnings}), hide_index=True, width="stretch")
+
+        st.subheader("Translations")
+        st.write("Download every text of this instrument for a translator: one row per text, a column per language, "
+                 "empty where a translation is missing. The translator fills in the empty cells (or adds a column "
+                 "headed like *Cymraeg (cy)* for a new language) and keeps every `${…}` or `[…]` reference as it is. "
+                 "Uploading the workbook publishes the next version of the latest version; a workbook with any problem "
+                 "publishes nothing and lists every row it rejects.")
+        if message := st.session_state.pop("sv_translations_done", None):
+            st.success(message)
+        texts_stem = f"{stored.name}_v{stored.version}_translations"
+        st.download_button("Download the texts for a translator (.xlsx)", translation_workbook(stored.instrument),
+                           file_name=f"{texts_stem}.xlsx", mime=XLSX_MIME, key="sv_export_translations",
+                           on_click=record_download, args=(texts_stem, "translations", len(fields)))
+        translated = st.file_uploader("Translated workbook (.xlsx)", type=["xlsx"], key=f"sv_translations_file_{stored.name}")
+        if translated is not None and st.button("Publish the translations as the next version", type="primary",
+                                                key=f"sv_translations_publish_{stored.name}"):
+            try:
+                published = import_translations(engine, stored.name, translated.getvalue(), actor=actor)
+            except TranslationImportError as error:
+                st.error(f"Nothing was published: {len(error.problems)} problem(s).")
+                st.dataframe(pd.DataFrame({"problem": error.problems}), hide_index=True, width="stretch")
+            except SurveyError as error:
+                st.error(md_escape(str(error)))
+            else:
+                languages = ", ".join(language.label for language in published.instrument.languages)
+                st.session_state["sv_translations_done"] = (f"Published {md_escape(published.name)} version "
+                                                             f"{published.version} in {md_escape(languages)}.")
+                st.rerun()
 
 with import_tab:
     st.write("Import a REDCap Data Dictionary (CSV) or an XLSForm (.xlsx, or its CSV form). You see every field the "

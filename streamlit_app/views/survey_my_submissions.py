@@ -36,7 +36,8 @@ def show_submission(record: SubmittedRecord) -> int:
     if record.campaign_title:
         details += f" to “{record.campaign_title}”"
     st.text(details)
-    rows = document_rows(record.instrument.instrument, record.document, technology_names(engine, record.document.get("technologies", {})))
+    rows = document_rows(record.instrument.instrument, record.document, technology_names(engine, record.document.get("technologies", {})),
+                         record.language)
     st.dataframe(rows, hide_index=True, width="stretch")
     return len(rows)
 

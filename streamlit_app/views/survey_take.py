@@ -15,8 +15,10 @@ from storage.survey_submit import submitted_at_for_key
 from storage.surveys import CampaignAccess, campaign_access, instrument_by_id, open_by_invitation, open_by_link, resume_draft
 from streamlit_app.auth import current_identity
 from streamlit_app.runtime import get_engine
-from streamlit_app.survey_form import FORM_STATE, new_form_state, receipt_code, render_form, state_from_draft
+from streamlit_app.survey_form import FORM_STATE, form_language, new_form_state, receipt_code, render_form, state_from_draft
 from streamlit_app.widgets import md_escape
+from survey.app_text import app_text
+from survey.languages import starting_language
 
 _KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 
@@ -35,7 +37,9 @@ def _open_from_link() -> CampaignAccess | None:
 
 def _start(access: CampaignAccess) -> None:
     key = params.get("k")
-    state = new_form_state(access, key if key and _KEY_PATTERN.fullmatch(key) else None)
+    offered = [language.code for language in instrument_by_id(engine, access.instrument_id).instrument.languages]
+    language = starting_language(offered, access.default_language, st.context.headers.get("Accept-Language"))
+    state = new_form_state(access, key if key and _KEY_PATTERN.fullmatch(key) else None, language)
     submitted_at = submitted_at_for_key(engine, state["idempotency_key"])
     if submitted_at is not None:
         # This form was already submitted (refresh or second tab): show its confirmation, store nothing.
@@ -74,9 +78,10 @@ if state is None:
 
 access = campaign_access(engine, state["campaign_id"], state["invitation_id"])
 if access.state == "used" and state["submitted"]:
-    access = CampaignAccess(access.campaign_id, access.invitation_id, access.instrument_id, access.title, access.anonymous, "open", "")
+    access = CampaignAccess(access.campaign_id, access.invitation_id, access.instrument_id, access.title, access.anonymous, "open", "",
+                            access.default_language)
 stored = instrument_by_id(engine, state["instrument_id"])
 respondent_id = identity.user_id if identity is not None else None
 render_form(engine, access, stored, state, respondent_id)
 if state.get("resume_code") and not state["submitted"]:
-    st.caption(f"Saved answers: resume code {md_escape(state['resume_code'])}")
+    st.caption(app_text(form_language(stored, state), "resume_caption", code=md_escape(state["resume_code"])))

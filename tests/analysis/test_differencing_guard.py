@@ -1,6 +1,7 @@
 """The differencing guard (analysis.disclosure.differencing_guard): any two respondent views whose
 boxes are nested, and that both publish a key, differ by 0 or at least the threshold of that key's
-respondents. Checked against a direct count on random respondents and random nested boxes."""
+respondents. Checked against a direct count on random respondents and random nested boxes, over
+every respondent dimension (the language a response was given in included)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from analysis.disclosure import PUBLISHABLE, SINGLES_OUT, TOO_FEW, RespondentFilter, differencing_guard
 
 THRESHOLD = 3
-REGIONS, STAFF, SITES = ("a", "b", "c"), ("x", "y"), ("p", "q")
+REGIONS, STAFF, SITES, LANGUAGES = ("a", "b", "c"), ("x", "y"), ("p", "q"), ("en", "cy")
 MONTHS = ("2025-01", "2025-02", "2025-03", "2025-04")
 N_KEYS = 3
 
@@ -21,6 +22,7 @@ respondent = st.fixed_dictionaries({
     "region": st.sampled_from([*REGIONS, None]),
     "staff_group": st.sampled_from([*STAFF, None]),
     "site_type": st.sampled_from(SITES),
+    "language": st.sampled_from([*LANGUAGES, None]),
     "month": st.sampled_from(MONTHS),
     "keys": st.sets(st.integers(0, N_KEYS - 1)),
 })
@@ -32,6 +34,7 @@ def frame(people: list[dict]) -> pd.DataFrame:
         "region": pd.Series([p["region"] for p in people], dtype=object),
         "site_type": pd.Series([p["site_type"] for p in people], dtype=object),
         "staff_group": pd.Series([p["staff_group"] for p in people], dtype=object),
+        "language": pd.Series([p["language"] for p in people], dtype=object),
         "submitted_at": pd.to_datetime([f"{p['month']}-10" for p in people]),
     })
 
@@ -46,6 +49,7 @@ def inside(person: dict, box: RespondentFilter) -> bool:
     return ((not box.regions or person["region"] in box.regions)
             and (not box.staff_groups or person["staff_group"] in box.staff_groups)
             and (not box.site_types or person["site_type"] in box.site_types)
+            and (not box.languages or person["language"] in box.languages)
             and (box.submitted_from is None or person["month"] >= box.submitted_from)
             and (box.submitted_to is None or person["month"] <= box.submitted_to))
 
@@ -54,7 +58,7 @@ def inside(person: dict, box: RespondentFilter) -> bool:
 def nested_boxes(draw) -> tuple[RespondentFilter, RespondentFilter]:
     """A box and a box inside it (each dimension's choice narrowed or kept; a month range shrunk)."""
     wide, narrow = {}, {}
-    for field, codes in (("regions", REGIONS), ("staff_groups", STAFF), ("site_types", SITES)):
+    for field, codes in (("regions", REGIONS), ("staff_groups", STAFF), ("site_types", SITES), ("languages", LANGUAGES)):
         chosen = tuple(sorted(draw(st.sets(st.sampled_from(codes)))))
         wide[field] = chosen
         pool = chosen or codes
@@ -99,8 +103,8 @@ def test_nested_views_that_both_publish_never_differ_by_a_few(people, boxes):
 
 
 def test_reasons_on_a_hand_made_example():
-    people = ([{"region": "a", "staff_group": "x", "site_type": "p", "month": "2025-01", "keys": {0, 1}}] * 6
-              + [{"region": "b", "staff_group": "x", "site_type": "p", "month": "2025-01", "keys": {0}}] * 2)
+    people = ([{"region": "a", "staff_group": "x", "site_type": "p", "language": "en", "month": "2025-01", "keys": {0, 1}}] * 6
+              + [{"region": "b", "staff_group": "x", "site_type": "p", "language": "en", "month": "2025-01", "keys": {0}}] * 2)
     response_ids, keys = members(people)
     result = differencing_guard(response_ids, keys, 3, frame(people), RespondentFilter(regions=("a",)), THRESHOLD)
     # key 0: 6 in the view, 8 in all -> the two in region b would be singled out
@@ -116,3 +120,17 @@ def test_a_respondent_filter_needs_the_respondents_attributes():
         differencing_guard(np.array([1]), np.array([0]), 1, None, RespondentFilter(regions=("a",)), THRESHOLD)
     with pytest.raises(ValueError, match="submitted_from"):
         RespondentFilter(submitted_from="2025-03", submitted_to="2025-01")
+
+
+def test_a_language_filter_withholds_what_would_single_out_a_few_respondents():
+    # Seven answered in English and two in Welsh: choosing English alone would, against the
+    # unfiltered view, single out the two Welsh respondents.
+    people = ([{"region": "a", "staff_group": "x", "site_type": "p", "language": "en", "month": "2025-01", "keys": {0}}] * 7
+              + [{"region": "a", "staff_group": "x", "site_type": "p", "language": "cy", "month": "2025-01", "keys": {0}}] * 2)
+    response_ids, keys = members(people)
+    english = differencing_guard(response_ids, keys, 1, frame(people), RespondentFilter(languages=("en",)), THRESHOLD)
+    assert english.n.tolist() == [7] and english.reason.tolist() == [SINGLES_OUT]
+    people += [{"region": "a", "staff_group": "x", "site_type": "p", "language": "cy", "month": "2025-01", "keys": {0}}]
+    response_ids, keys = members(people)
+    english = differencing_guard(response_ids, keys, 1, frame(people), RespondentFilter(languages=("en",)), THRESHOLD)
+    assert english.n.tolist() == [7] and english.reason.tolist() == [PUBLISHABLE]

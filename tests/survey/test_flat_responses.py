@@ -38,7 +38,7 @@ def records(clinician):
 
 def test_export_layout(clinician, records):
     frame = export_flat(clinician, records)
-    assert list(frame.columns[:5]) == list(FIXED_COLUMNS)
+    assert list(frame.columns[:6]) == list(FIXED_COLUMNS)
     assert "archetypes___creator" in frame.columns and "archetypes" not in frame.columns
     assert "consent_information" not in frame.columns and "tech_confidence" not in frame.columns
     assert "conf_clin_context" in frame.columns
@@ -92,7 +92,7 @@ def test_export_then_import_round_trips(clinician, records):
 
 def test_empty_export_has_the_columns(clinician):
     frame = export_flat(clinician, [])
-    assert frame.empty and list(frame.columns[:5]) == list(FIXED_COLUMNS)
+    assert frame.empty and list(frame.columns[:6]) == list(FIXED_COLUMNS)
 
 
 def problems(clinician, text):

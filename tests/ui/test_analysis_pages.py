@@ -249,6 +249,25 @@ def test_respondent_filters_recompute_the_estimates_and_withhold_what_would_sing
     assert f"respondents who answered from {pd.Timestamp(f'{months[1]}-01'):%b %Y}" in plain(at)
 
 
+def test_the_language_respondents_answered_in_is_a_respondent_filter(demo_url: str) -> None:
+    # A third of the demonstration clinicians answered in Welsh (the demo evidence is all English).
+    engine = make_engine(demo_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE survey_response SET language = 'cy' WHERE id % 3 = 0")
+    engine.dispose()
+    at = open_app("lead", ESTIMATES)
+    assert at.multiselect(key="af_languages").options == ["Welsh (cy)", "English (en)"]
+    at.multiselect(key="af_languages").set_value(["cy"]).run()
+    assert not at.exception
+    welsh = expected(demo_url, Filters(languages=["cy"])).estimates_table
+    everyone = expected(demo_url).estimates_table
+    assert (welsh["n_survey"].to_numpy() < everyone["n_survey"].to_numpy()).any()
+    assert ((welsh["n_survey"] == 0) | (welsh["n_survey"] >= 5)).all()  # the differencing guard applies
+    assert at.dataframe[0].value["Survey respondents"].astype(str).tolist() == [
+        "withheld (<5)" if hidden else str(count) for hidden, count in zip(welsh["survey_withheld"], welsh["n_survey"], strict=True)]
+    assert "respondents by language they answered in: Welsh (cy)" in plain(at)
+
+
 def test_the_roadmap_as_of_a_past_day(demo_url: str) -> None:
     at = open_app("lead", ROADMAP)
     at.date_input(key="af_as_of").set_value(dt.date(2026, 3, 1)).run()
