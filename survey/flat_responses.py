@@ -17,6 +17,10 @@ column                         content
                                chosen, ``0`` not chosen, empty when the question was not answered
 =============================  ==================================================================
 
+A calculated field is exported like any answer (its stored value). On import its column is
+accepted but never read: the value is computed again on the server from the other answers
+(:mod:`survey.validation`), so a file cannot set it.
+
 Numeric answers have numeric dtypes (integer and rating questions ``Int64``, decimal and slider
 questions ``Float64``), so negative numbers survive the spreadsheet-formula guard of the CSV
 writer; every other column has pandas' ``str`` dtype. A missing answer is NA. Raw values are
@@ -386,7 +390,8 @@ class FlatResponsesReader:
                 continue
             seen.add(name)
             if name in self._columns:
-                mapping[position] = self._columns[name]
+                if self._columns[name].slot.type is not FieldType.CALCULATED:  # recomputed, never read
+                    mapping[position] = self._columns[name]
             elif name in FIXED_COLUMNS:
                 self._fixed[name] = position
             elif name == "redcap_event_name":
