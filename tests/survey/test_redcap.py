@@ -94,7 +94,7 @@ def test_unsupported_rows_become_warnings_naming_row_and_variable():
     assert fields["bmi"].calculation == "weight div (height * height)"
     found = {(w.row, w.variable): w.message for w in result.warnings}
     assert (5, "bmi") not in found
-    assert found[(17, "root")] == ("field skipped: calculation 'sqrt([weight])' could not be translated "
+    assert found[(18, "root")] == ("field skipped: calculation 'sqrt([weight])' could not be translated "
                                    "(the function sqrt() is not supported at position 1)")
     assert found[(6, "scan")] == "field skipped: file upload fields are not supported"
     assert found[(7, "lookup")] == "field skipped: SQL fields are not supported"
