@@ -35,7 +35,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 from survey.expressions import Calculation, Expression, is_unanswered, parse, parse_calculation
-from survey.instrument import EMAIL_PATTERN, AnswerSlot, Field, FieldType, Instrument, Section
+from survey.instrument import EMAIL_PATTERN, PHONE_PATTERN, AnswerSlot, Field, FieldType, Instrument, Section
 
 __all__ = [
     "FieldError",
@@ -216,6 +216,8 @@ def _coerce_text(raw: object, field: Field) -> tuple[object, str | None]:
     if pattern is not None and not re.fullmatch(pattern, text):
         if pattern == EMAIL_PATTERN:
             return None, "Enter an e-mail address, for example name@nhs.net."
+        if pattern == PHONE_PATTERN:
+            return None, "Enter a phone number, for example 020 7946 0018 or +44 20 7946 0018."
         return None, "The answer is not in the expected format."
     return text, None
 

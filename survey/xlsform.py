@@ -105,6 +105,8 @@ class _Sheet:
 
 def _column_name(cell: str) -> str:
     name = " ".join(cell.strip().lower().split())
+    if "::" not in name and re.fullmatch(r"[a-z_ ]+:[^:].*", name):
+        name = name.replace(":", "::", 1)  # the legacy spelling label:English, which pyxform still reads
     base, separator, language = name.partition("::")
     base = base.replace(" ", "_")
     return f"{base}::{language}" if separator else base
