@@ -194,7 +194,8 @@ def list_instruments(engine: Engine, *, actor: Any = None) -> pd.DataFrame:
 
 
 def instrument_fields_frame(instrument: Instrument) -> pd.DataFrame:
-    """A preview of every question: section, variable, type, label, required, identifier, condition, choices."""
+    """A preview of every question: section, variable, type, label, required, identifier, condition, choices,
+    matrix items and (for a calculated field) its calculation."""
     records = []
     for section in instrument.sections:
         for field in section.fields:
@@ -206,8 +207,10 @@ def instrument_fields_frame(instrument: Instrument) -> pd.DataFrame:
                 "shown_if": " and ".join(f"({c})" for c in (section.show_if, field.show_if) if c),
                 "choices": choices,
                 "items": "; ".join(item.variable for item in field.items),
+                "calculation": field.calculation or "",
             })
-    return pd.DataFrame(records, columns=["section", "variable", "type", "label", "required", "identifier", "shown_if", "choices", "items"])
+    return pd.DataFrame(records, columns=["section", "variable", "type", "label", "required", "identifier", "shown_if", "choices",
+                                          "items", "calculation"])
 
 
 # --------------------------------------------------------------------------- campaigns
