@@ -1,9 +1,10 @@
 """REDCap Data Dictionary import and export (DESIGN.md section 4).
 
 Import maps each dictionary row to a field; each Form Name becomes a section. What REDCap can say
-but we cannot (calculated fields, file uploads, SQL fields, action tags such as ``@HIDDEN``,
-logic with functions or events) is reported as an :class:`ImportWarning` naming the row and
-variable. The first row is REDCap's record identifier field and is not a question.
+but we cannot (file uploads, SQL fields, action tags such as ``@HIDDEN``, logic or calculations
+with functions or events we do not have) is reported as an :class:`ImportWarning` naming the row
+and variable. The first row is REDCap's record identifier field and is not a question; its name
+is kept as the instrument's ``record_id`` and the export writes it back under that name.
 
 Mapping, both ways:
 
@@ -19,12 +20,17 @@ radio / dropdown / checkbox   single_choice / dropdown / multiple_choice
 yesno, truefalse              yes_no (REDCap's 1/0 become 'yes'/'no')
 slider                        slider (min/max default 0/100)
 descriptive                   descriptive
+calc                          calculated (equation translated: ``[x]`` -> ``x``, ``/`` ->
+                              ``div``, ``datediff(a, b, "d")`` -> ``abs(days_between(a, b))``,
+                              a yes/no as 1/0, a checkbox option ``[x(c)]`` as 1/0)
 rows sharing a Matrix Group   one matrix field with one item per row
 ============================  ===============================================
 
 Things REDCap has no column for travel in Field Annotation as tags of our own, which REDCap
 ignores: ``@ROADMAP-TYPE="rating_5"``, ``@ROADMAP-UNIT="minutes"``, ``@ROADMAP-STEP="5"``,
-``@ROADMAP-PATTERN="..."`` and ``@ROADMAP-REPEAT`` (the form is repeated per technology). The
+``@ROADMAP-PATTERN="..."``, ``@ROADMAP-REPEAT`` (the form is repeated per technology) and
+``@ROADMAP-CALC="..."`` (a calculation in our syntax, written where REDCap's equation can only
+approximate it: ``mod``, ``int()``, ``coalesce()``, date subtraction). The
 REDCap tags ``@CHARLIMIT=n`` (max length) and ``@NONEOFTHEABOVE='code'`` (exclusive options) are
 read and written as REDCap defines them.
 
@@ -353,6 +359,9 @@ def _translate_calculation(text: str, renames: dict[str, str]) -> str:
     """A REDCap calculation -> our syntax (still to be parsed); raises ExpressionError naming what
     has no equivalent (a function, datediff's units or 'today', round() without its places)."""
     text = normalise_quotes(text)
+    event = re.search(r"\]\s*\[", text)
+    if event:
+        raise ExpressionError("[event][field] references to events or instances are not supported", event.start())
     masked = re.sub(r"\[[^\]]*\]", lambda match: " " * len(match.group()), text)  # [field(code)] is not a call
     unsupported_function_check(masked, _REDCAP_FUNCTIONS)
     translated = _DATEDIFF.sub(_datediff, _translate_logic(text, renames))

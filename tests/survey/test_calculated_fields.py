@@ -134,6 +134,7 @@ REDCAP = dictionary([
     ["hours", "baseline", "", "calc", "Hours", 'datediff([enrolled],[visit],"h")'],
     ["rounded", "baseline", "", "calc", "Rounded", "round([weight])"],
     ["later", "baseline", "", "calc", "Later", "[final] + 1"],
+    ["event", "baseline", "", "calc", "Event", "[baseline_arm_1][weight] * 2"],
     ["advice", "baseline", "", "yesno", "Advice?", "", "", "", "", "", "", "[risk] >= 3"],
     ["final", "baseline", "", "text", "Final", "", "", "integer"],
 ])
@@ -159,7 +160,8 @@ def test_redcap_calc_fields_are_translated_or_skipped_with_a_warning_naming_row_
     assert "round() needs its number of decimal places" in warnings[(17, "rounded")]
     assert warnings[(18, "later")] == ("field skipped: section 'baseline', field 'later': calculation reads 'final', "
                                        "which is not a question answered before this point")
-    assert not {"root", "power", "age", "hours", "rounded", "later"} & set(fields)
+    assert "[event][field] references to events or instances are not supported" in warnings[(19, "event")]
+    assert not {"root", "power", "age", "hours", "rounded", "later", "event"} & set(fields)
     answers = {"weight": "100", "height": "2", "smoker": "1", "tools": ["1"], "enrolled": "2024-01-01",
                "visit": "2024-03-01", "advice": "1"}
     document = validate_submission(result.instrument, answers).document["answers"]
