@@ -130,6 +130,9 @@ def test_random_instruments_round_trip_through_redcap_structure(instrument):
     result = import_data_dictionary(text, name=instrument.name, title=instrument.title)
     assert [slot.variable for _, slot in result.instrument.answer_slots()] == [
         slot.variable for _, slot in instrument.answer_slots()]
+    # calculations come back exactly (REDCap's syntax, or our own text where REDCap's only approximates)
+    assert [slot.field.calculation for _, slot in result.instrument.answer_slots()] == [
+        slot.field.calculation for _, slot in instrument.answer_slots()]
 
 
 def acceptable_import(call, data) -> None:
