@@ -627,8 +627,10 @@ def delete_response_by_receipt(engine: Engine, receipt_code: str) -> DeletedResp
 
 
 def free_text_variables(instrument: Instrument) -> frozenset[str]:
-    """Variables whose answers are typed free text (short and long text questions)."""
-    return frozenset(slot.variable for _, slot in instrument.answer_slots() if slot.field.type in TEXT_TYPES)
+    """Variables whose answers are typed free text (short and long text questions), and the
+    calculated fields that read them (a calculation may copy the text)."""
+    typed = frozenset(slot.variable for _, slot in instrument.answer_slots() if slot.field.type in TEXT_TYPES)
+    return typed | instrument.calculated_from(typed)
 
 
 def _without_free_text(document: Mapping[str, Any], variables: frozenset[str]) -> dict[str, Any] | None:

@@ -400,6 +400,18 @@ class Instrument(_Strict):
     def has_technology_sections(self) -> bool:
         return any(section.repeat_per_technology for section in self.sections)
 
+    def calculated_from(self, variables: set[str] | frozenset[str]) -> frozenset[str]:
+        """The calculated fields that read any of ``variables``, directly or through another
+        calculated field: what must go wherever those answers go (a de-identified export, a purge
+        of free text), since a calculation such as ``coalesce(comments, '')`` can copy them."""
+        tainted = set(variables)
+        found: set[str] = set()
+        for _, slot in self.answer_slots():  # in order: a calculation reads only earlier fields
+            if slot.field.calculation and parse_calculation(slot.field.calculation).variables & tainted:
+                found.add(slot.variable)
+                tainted.add(slot.variable)
+        return frozenset(found)
+
 
 def _identity_problems(sections: tuple[Section, ...]) -> list[str]:
     problems: list[str] = []

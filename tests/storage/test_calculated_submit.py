@@ -10,7 +10,7 @@ from sqlalchemy import select
 from storage.db import read_session
 from storage.models.survey import SurveyAnswer, SurveyResponse
 from storage.survey_submit import submit_response
-from storage.surveys import CampaignInput, create_campaign, save_instrument
+from storage.surveys import CampaignInput, create_campaign, free_text_variables, save_instrument
 from survey.instrument import instrument_from_dict
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -42,3 +42,14 @@ def test_the_server_value_is_stored_and_the_client_value_ignored(engine):
     with read_session(engine) as session:
         stored = session.scalar(select(SurveyResponse.document).where(SurveyResponse.id == empty.response_id))
     assert stored["answers"] == {"minutes_before": 0, "minutes_after": 0}
+
+
+def test_the_retention_purge_treats_a_calculation_over_free_text_as_free_text():
+    copying = instrument_from_dict({"name": "copying", "version": 1, "title": "Copying", "sections": [
+        {"id": "main", "title": "Main", "fields": [
+            {"variable": "comments", "type": "long_text", "label": "Comments"},
+            {"variable": "n", "type": "integer", "label": "N"},
+            {"variable": "said", "type": "calculated", "label": "Said", "calculation": "coalesce(comments, 'nothing')"},
+            {"variable": "double", "type": "calculated", "label": "Double", "calculation": "n * 2"},
+        ]}]})
+    assert free_text_variables(copying) == {"comments", "said"}

@@ -235,3 +235,21 @@ def test_xlsform_calculations_are_translated_or_skipped_with_a_warning_naming_ro
     document = validate_submission(result.instrument, {"a": 5, "born": "2024-01-01", "seen": "2024-01-31", "b": 1})
     assert document.document["answers"] == {"a": 5, "born": "2024-01-01", "seen": "2024-01-31", "double": 3,
                                             "age_days": 30, "label": "big"}  # b hidden: double is 3
+
+
+def test_a_calculation_reading_free_text_or_an_identifier_goes_where_they_go():
+    leaky = instrument([
+        {"variable": "email", "type": "short_text", "label": "E-mail", "identifier": True},
+        {"variable": "comments", "type": "long_text", "label": "Comments"},
+        {"variable": "n", "type": "integer", "label": "N"},
+        {"variable": "contact", "type": "calculated", "label": "Contact", "calculation": "coalesce(email, 'none')"},
+        {"variable": "said", "type": "calculated", "label": "Said", "calculation": "coalesce(comments, '')"},
+        {"variable": "echo", "type": "calculated", "label": "Echo", "calculation": "if(n > 1, said, 'x')"},
+        {"variable": "double", "type": "calculated", "label": "Double", "calculation": "n * 2"},
+    ])
+    assert leaky.calculated_from({"email", "comments"}) == {"contact", "said", "echo"}
+    document = validate_submission(leaky, {"email": "a@b.nhs.net", "comments": "Private", "n": 3}).document
+    assert document["answers"]["echo"] == "Private"
+    frame = export_flat(leaky, [FlatRecord("R1", document)], deidentify=True, pseudonymise=lambda text: "P")
+    assert [column for column in frame.columns if column in ("email", "comments", "contact", "said", "echo", "double")] == [
+        "double"]
