@@ -293,7 +293,7 @@ class Arithmetic:
             result = _apply(operator, result, operand.compute(answers))
             if result is None:
                 return None
-        return _tidy(_as_number(result)) if not isinstance(result, (int, float)) else result
+        return result
 
     def to_text(self) -> str:
         additive = self.operators[0] in ADDITIVE_OPERATORS
@@ -338,7 +338,6 @@ class Function:
 
 
 Value = Union[Literal, Variable, Negate, Arithmetic, If, Function]
-Operand = Value  # kept for readers of older code: a comparison side is any value
 
 
 @dataclass(frozen=True, slots=True)
