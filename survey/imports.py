@@ -376,10 +376,12 @@ def _drop_unusable_conditions(sections: list[Section], rows: Mapping[tuple[str, 
 
 
 def expression_or_warning(text: str, field_types: Mapping[str, FieldType], row: int | None, variable: str | None,
-                          original: str, warnings: list[ImportWarning]) -> str | None:
-    """Translate a condition, or record a warning naming the original logic and return None."""
+                          original: str, warnings: list[ImportWarning],
+                          prepare: Callable[[str], str] | None = None) -> str | None:
+    """Translate a condition, or record a warning naming the original logic and return None
+    (``prepare`` as in :func:`calculation_or_warning`)."""
     try:
-        return translate_condition(text, field_types).to_text()
+        return translate_condition(prepare(text) if prepare else text, field_types).to_text()
     except ExpressionError as error:
         warnings.append(ImportWarning(row, variable, f"branching logic {original!r} could not be translated "
                                                      f"({error}); the field is always shown"))

@@ -556,8 +556,9 @@ def _apply_logic(sections: dict[str, DraftSection], logic: dict[int, tuple[str, 
                 warnings.append(ImportWarning(draft.row, variable, f"branching logic {original!r} refers to events "
                                                                    f"or instances, which are not supported; the field is always shown"))
                 continue
-            translated = _translate_logic(original, renames)
-            draft.data["show_if"] = expression_or_warning(translated, types, draft.row, variable, original, warnings)
+            draft.data["show_if"] = expression_or_warning(
+                original, types, draft.row, variable, original, warnings,
+                prepare=lambda text: _DATEDIFF.sub(_datediff, _translate_logic(text, renames)))
 
 
 def _apply_calculations(sections: dict[str, DraftSection], calculations: dict[int, tuple[str, str, bool]],

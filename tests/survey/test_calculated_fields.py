@@ -136,6 +136,7 @@ REDCAP = dictionary([
     ["later", "baseline", "", "calc", "Later", "[final] + 1"],
     ["event", "baseline", "", "calc", "Event", "[baseline_arm_1][weight] * 2"],
     ["advice", "baseline", "", "yesno", "Advice?", "", "", "", "", "", "", "[risk] >= 3"],
+    ["recall", "baseline", "", "yesno", "Recall?", "", "", "", "", "", "", 'datediff([enrolled],[visit],"d",true) > 30'],
     ["final", "baseline", "", "text", "Final", "", "", "integer"],
 ])
 
@@ -151,6 +152,7 @@ def test_redcap_calc_fields_are_translated_or_skipped_with_a_warning_naming_row_
     assert fields["days"].calculation == "days_between(enrolled, visit)"
     assert fields["gap"].calculation == "abs(days_between(enrolled, visit) div 30.44)"
     assert fields["advice"].show_if == "risk >= 3"
+    assert fields["recall"].show_if == "days_between(enrolled, visit) > 30"  # datediff works in branching too
     warnings = {(w.row, w.variable): w.message for w in result.warnings}
     prefix = "field skipped: calculation "
     assert warnings[(13, "root")] == prefix + "'sqrt([weight])' could not be translated (the function sqrt() is not supported at position 1)"
@@ -166,6 +168,7 @@ def test_redcap_calc_fields_are_translated_or_skipped_with_a_warning_naming_row_
                "visit": "2024-03-01", "advice": "1"}
     document = validate_submission(result.instrument, answers).document["answers"]
     assert (document["bmi"], document["risk"], document["days"], document["advice"]) == (25, 3, 60, "yes")
+    assert "recall" not in document  # asked only when more than 30 days apart, and not answered here
 
 
 def test_redcap_export_keeps_the_record_id_name_and_writes_calculations_back():
