@@ -95,6 +95,7 @@ __all__ = [
     "Selected",
     "Value",
     "Variable",
+    "children",
     "compare_values",
     "is_condition",
     "is_unanswered",
@@ -443,7 +444,8 @@ def _grouped(node: Node) -> str:
     return f"({text})" if isinstance(node, (And, Or)) else text
 
 
-def _children(node: object) -> tuple:
+def children(node: object) -> tuple:
+    """The direct sub-expressions of a node (none for a variable, literal, selected(), answered())."""
     if isinstance(node, (Not, Negate)):
         return (node.operand,)
     if isinstance(node, (And, Or, Arithmetic)):
@@ -463,7 +465,7 @@ def iter_nodes(node: object) -> Iterator:
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(reversed(_children(current)))
+        stack.extend(reversed(children(current)))
 
 
 def transform(node, rule: Callable):

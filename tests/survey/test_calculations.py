@@ -18,7 +18,7 @@ from survey.expressions import (
     ExpressionError,
     Selected,
     Variable,
-    iter_nodes,
+    children,
     parse,
     parse_calculation,
 )
@@ -241,13 +241,11 @@ class CountingAnswers(Mapping):
 
 
 def tree_depth(root) -> int:
-    from survey.expressions import _children  # the same children iter_nodes walks
-
     deepest, stack = 0, [(root, 1)]
     while stack:
         node, level = stack.pop()
         deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in _children(node))
+        stack.extend((child, level + 1) for child in children(node))
     return deepest
 
 
