@@ -511,6 +511,8 @@ def _code_text(value: object) -> str:
 
 
 def _as_number(value: object) -> float | None:
+    if type(value) is float:  # the usual case first: answers and results are mostly floats
+        return value if math.isfinite(value) else None
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -546,7 +548,7 @@ def _tidy(number: float | None) -> int | float | None:
 
 
 def _apply(operator: str, left: object, right: object) -> int | float | None:
-    if operator == "-":
+    if operator == "-" and type(left) is not float and type(left) is not int:  # a number is not a date
         left_date, right_date = _as_date(left), _as_date(right)
         if left_date is not None and right_date is not None:
             return (left_date - right_date).days
@@ -571,11 +573,18 @@ def _round(arguments: list[object]) -> int | float | None:
         return None
     if abs(number) >= _EXACT_INTEGERS:
         return _tidy(number)  # no fraction left to round
-    try:
-        rounded = Decimal(repr(number)).quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
-    except InvalidOperation:
-        return None
-    return _tidy(float(rounded))
+    # Round the number as written (its shortest decimal spelling), halves away from zero. Only a
+    # written tie (2.25 to 1 place) can round differently from the binary value, which the
+    # built-in round() handles exactly and much faster: ties alone go through Decimal.
+    text = repr(number)
+    fraction = text.partition(".")[2]
+    if "e" in text or (len(fraction) == int(places) + 1 and fraction.endswith("5")):
+        try:
+            rounded = Decimal(text).quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
+        except InvalidOperation:
+            return None
+        return _tidy(float(rounded))
+    return _tidy(round(number, int(places)))
 
 
 def _int(arguments: list[object]) -> int | None:
@@ -976,6 +985,8 @@ class Calculation:
 
 
 def _result(value: object) -> int | float | str | None:
+    if type(value) is int or type(value) is float:
+        return _tidy(_as_number(value))
     if is_unanswered(value):
         return None
     if isinstance(value, bool):

@@ -334,3 +334,13 @@ def test_generated_calculations_parse_print_back_and_never_raise(text, answers):
     assert result is None or isinstance(result, (int, float, str))
     if isinstance(result, float):
         assert result == result and abs(result) != float("inf")
+
+
+@FAST
+@given(st.floats(min_value=-1e15, max_value=1e15, allow_nan=False) | st.decimals(
+    min_value=-10**6, max_value=10**6, places=4, allow_nan=False).map(float), st.integers(0, 10))
+def test_round_is_half_away_from_zero_on_the_number_as_written(number, places):
+    from decimal import ROUND_HALF_UP, Decimal
+
+    expected = float(Decimal(repr(number)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+    assert compute(f"round(a, {places})", a=number) == expected
