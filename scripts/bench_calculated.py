@@ -15,8 +15,10 @@ per response). ``--per-technology`` puts instead, at the end of the per-technolo
 computed and stored for every technology of every response (about three per response). Each
 import runs as its own `roadmap responses import` process into a fresh SQLite database; the two
 are run alternately ``--rounds`` times and the fastest of each is kept (wall time, and the
-import process's CPU time, the steadier figure on a shared machine). The baseline is the import
-without the calculated field, measured in the same run.
+import process's CPU time). The baseline is the import without the calculated field, measured in
+the same run. ``meets_target`` judges the CPU-time overhead: on a shared machine the wall time of
+a minute-long process moves by more than 10% with the other work on the cores, while its own CPU
+time does not (SQLite's work runs inside the import process, so it is counted).
 
     .venv/bin/python scripts/bench_calculated.py [--responses 100000] [--rounds 3] [--per-technology] [--json]
 """
@@ -122,15 +124,15 @@ def main() -> int:
                     computed = stored_calculations(url, field["variable"])
         assert computed > 0, "the calculated field was not stored"
     (base_s, base_cpu), (calc_s, calc_cpu) = best[BASE], best[WITH_CALCULATION]
-    overhead = calc_s / base_s - 1
+    cpu_overhead = calc_cpu / base_cpu - 1
     print_results([{
         "responses": args.responses, "rounds": args.rounds, "calculated_field": field["variable"],
         "calculated_values_stored": computed,
         "import_s": round(base_s, 1), "import_with_calculation_s": round(calc_s, 1),
-        "overhead_ratio": round(calc_s / base_s, 3), "overhead_pct": round(100 * overhead, 1),
+        "overhead_ratio": round(calc_s / base_s, 3), "overhead_pct": round(100 * (calc_s / base_s - 1), 1),
         "import_cpu_s": round(base_cpu, 1), "import_with_calculation_cpu_s": round(calc_cpu, 1),
-        "cpu_overhead_pct": round(100 * (calc_cpu / base_cpu - 1), 1),
-        "meets_target": overhead < TARGET_OVERHEAD,
+        "cpu_overhead_ratio": round(calc_cpu / base_cpu, 3), "cpu_overhead_pct": round(100 * cpu_overhead, 1),
+        "meets_target": cpu_overhead < TARGET_OVERHEAD,
     }], as_json=args.json)
     return 0
 
