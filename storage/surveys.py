@@ -197,7 +197,8 @@ def list_instruments(engine: Engine, *, actor: Any = None) -> pd.DataFrame:
 
 
 def instrument_fields_frame(instrument: Instrument) -> pd.DataFrame:
-    """A preview of every question: section, variable, type, label, required, identifier, condition, choices."""
+    """A preview of every question: section, variable, type, label, required, identifier, condition, choices,
+    matrix items and (for a calculated field) its calculation."""
     records = []
     for section in instrument.sections:
         for field in section.fields:
@@ -209,8 +210,10 @@ def instrument_fields_frame(instrument: Instrument) -> pd.DataFrame:
                 "shown_if": " and ".join(f"({c})" for c in (section.show_if, field.show_if) if c),
                 "choices": choices,
                 "items": "; ".join(item.variable for item in field.items),
+                "calculation": field.calculation or "",
             })
-    return pd.DataFrame(records, columns=["section", "variable", "type", "label", "required", "identifier", "shown_if", "choices", "items"])
+    return pd.DataFrame(records, columns=["section", "variable", "type", "label", "required", "identifier", "shown_if", "choices",
+                                          "items", "calculation"])
 
 
 # --------------------------------------------------------------------------- campaigns
@@ -642,8 +645,10 @@ def delete_response_by_receipt(engine: Engine, receipt_code: str) -> DeletedResp
 
 
 def free_text_variables(instrument: Instrument) -> frozenset[str]:
-    """Variables whose answers are typed free text (short and long text questions)."""
-    return frozenset(slot.variable for _, slot in instrument.answer_slots() if slot.field.type in TEXT_TYPES)
+    """Variables whose answers are typed free text (short and long text questions), and the
+    calculated fields that read them (a calculation may copy the text)."""
+    typed = frozenset(slot.variable for _, slot in instrument.answer_slots() if slot.field.type in TEXT_TYPES)
+    return typed | instrument.calculated_from(typed)
 
 
 def _without_free_text(document: Mapping[str, Any], variables: frozenset[str]) -> dict[str, Any] | None:

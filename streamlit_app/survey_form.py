@@ -115,7 +115,7 @@ def form_pages(stored: StoredInstrument, state: dict[str, Any]) -> list[Page]:
                 pages.append(Page("picker"))
                 picker_added = True
             pages.append(Page("section", section))
-        elif visible_fields(instrument, state["answers"], section):
+        elif any(field.type is not FieldType.CALCULATED for field in visible_fields(instrument, state["answers"], section)):
             pages.append(Page("section", section))
     pages.append(Page("review"))
     return pages
@@ -268,7 +268,7 @@ def render_fields(stored: StoredInstrument, state: dict[str, Any], section: Sect
     for field in section.fields:
         shown = (visible_fields(instrument, state["answers"], section) if technology_id is None
                  else visible_fields(instrument, state["answers"], section, store))
-        if field not in shown:
+        if field not in shown or field.type is FieldType.CALCULATED:  # computed on the server, never an input
             continue
         if field.type is FieldType.DESCRIPTIVE:
             st.markdown(md_escape(field.text("label", language)))

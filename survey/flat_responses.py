@@ -19,14 +19,18 @@ column                         content
                                chosen, ``0`` not chosen, empty when the question was not answered
 =============================  ==================================================================
 
+A calculated field is exported like any answer (its stored value). On import its column is
+accepted but never read: the value is computed again on the server from the other answers
+(:mod:`survey.validation`), so a file cannot set it.
+
 Numeric answers have numeric dtypes (integer and rating questions ``Int64``, decimal and slider
 questions ``Float64``), so negative numbers survive the spreadsheet-formula guard of the CSV
 writer; every other column has pandas' ``str`` dtype. A missing answer is NA. Raw values are
 codes (yes/no as REDCap's ``1``/``0``) and ISO dates. ``labels=True`` writes choice labels
 instead (``Yes``/``No``, ``Checked``/``Unchecked``, and the anchor label of a labelled rating).
 
-``deidentify=True`` drops identifier fields and every free-text field (short and long text) and
-requires ``pseudonymise`` (for example a keyed HMAC) to replace record ids.
+``deidentify=True`` drops identifier fields, every free-text field (short and long text) and
+every calculated field that reads one of them, and requires ``pseudonymise`` (for example a keyed HMAC) to replace record ids.
 
 Import reads that layout back (codes or labels) as a stream: :class:`FlatResponsesReader`
 takes numbered rows (from :func:`survey.flat_csv.csv_rows`, or a spreadsheet's rows), validates
@@ -139,8 +143,10 @@ def _column(name: str, section: Section, slot: AnswerSlot, code: str | None = No
 def flat_columns(instrument: Instrument, deidentify: bool = False) -> list[_Column]:
     """The answer columns of the flat layout, in order (without the fixed columns)."""
     columns: list[_Column] = []
+    dropped = {slot.variable for _, slot in instrument.answer_slots() if slot.field.identifier or slot.type in TEXT_TYPES}
+    dropped |= instrument.calculated_from(dropped)  # a calculation may copy what it reads
     for section, slot in instrument.answer_slots():
-        if deidentify and (slot.field.identifier or slot.type in TEXT_TYPES):
+        if deidentify and slot.variable in dropped:
             continue
         if slot.type is FieldType.MULTIPLE_CHOICE:
             columns.extend(_column(f"{slot.variable}___{choice.code}", section, slot, choice.code)
@@ -394,7 +400,8 @@ class FlatResponsesReader:
                 continue
             seen.add(name)
             if name in self._columns:
-                mapping[position] = self._columns[name]
+                if self._columns[name].slot.type is not FieldType.CALCULATED:  # recomputed, never read
+                    mapping[position] = self._columns[name]
             elif name in FIXED_COLUMNS:
                 self._fixed[name] = position
             elif name == "redcap_event_name":

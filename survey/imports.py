@@ -23,18 +23,23 @@ from pydantic import ValidationError
 
 from survey.expressions import (
     Answered,
+    Arithmetic,
+    Calculation,
     Comparison,
     Expression,
     ExpressionError,
+    Function,
+    If,
     Literal,
+    Negate,
     Node,
     Not,
-    And,
-    Or,
     Variable,
     parse,
+    parse_calculation,
+    transform,
 )
-from survey.instrument import Field, FieldType, Instrument, Language, Section, expression_problems
+from survey.instrument import Field, FieldType, Instrument, Language, Section, calculation_problems, expression_problems
 
 __all__ = [
     "DraftField",
@@ -43,6 +48,8 @@ __all__ = [
     "ImportWarning",
     "InstrumentImportError",
     "build_instrument",
+    "calculation_or_warning",
+    "unsupported_function_check",
     "decode_text",
     "expression_or_warning",
     "humanise",
@@ -50,6 +57,7 @@ __all__ = [
     "read_csv_rows",
     "slugify",
     "strip_html",
+    "translate_calculation",
     "translate_condition",
 ]
 
@@ -182,16 +190,6 @@ def read_csv_rows(text: str) -> list[list[str]]:
 # --------------------------------------------------------------------------- conditions
 
 
-def _rewrite(node: Node, rule: Callable[[Comparison], Node]) -> Node:
-    if isinstance(node, Comparison):
-        return rule(node)
-    if isinstance(node, Not):
-        return Not(_rewrite(node.operand, rule))
-    if isinstance(node, (And, Or)):
-        return type(node)(tuple(_rewrite(operand, rule) for operand in node.operands))
-    return node
-
-
 def _import_comparison_rule(field_types: Mapping[str, FieldType]) -> Callable[[Comparison], Node]:
     yes_no_codes = {"1": "yes", "0": "no", "true": "yes", "false": "no"}
 
@@ -214,15 +212,49 @@ def _import_comparison_rule(field_types: Mapping[str, FieldType]) -> Callable[[C
     return rule
 
 
+def _import_rule(field_types: Mapping[str, FieldType]) -> Callable[[Any], Any]:
+    comparison = _import_comparison_rule(field_types)
+
+    def yes_no_number(operand: Any) -> Any:
+        # Source tools count a yes/no answer as 1/0 in arithmetic (blank stays blank); ours stores 'yes'/'no'.
+        if isinstance(operand, Variable) and field_types.get(operand.name) is FieldType.YES_NO:
+            return If(Answered(operand.name), If(Comparison(operand, "=", Literal("yes", "yes")), Literal(1, "1"),
+                                                  Literal(0, "0")), Literal("", ""))
+        return operand
+
+    def rule(node: Any) -> Any:
+        if isinstance(node, Comparison):
+            return comparison(node)
+        if isinstance(node, Arithmetic):
+            return Arithmetic(tuple(yes_no_number(operand) for operand in node.operands), node.operators)
+        if isinstance(node, Negate):
+            return Negate(yes_no_number(node.operand))
+        if isinstance(node, Function) and node.name != "coalesce":
+            return Function(node.name, tuple(yes_no_number(argument) for argument in node.arguments))
+        return node
+
+    return rule
+
+
 def translate_condition(text: str, field_types: Mapping[str, FieldType]) -> Expression:
     """Parse condition text already rewritten into our syntax, normalising the idioms source tools use.
 
     Raises :class:`ExpressionError` when the text is not expressible in our language.
     """
     expression = parse(text)
-    rewritten = _rewrite(expression.root, _import_comparison_rule(field_types))
-    canonical = rewritten.to_text()
-    return parse(canonical)
+    rewritten = transform(expression.root, _import_rule(field_types))
+    return parse(rewritten.to_text())
+
+
+def translate_calculation(text: str, field_types: Mapping[str, FieldType]) -> Calculation:
+    """Parse calculation text already rewritten into our syntax, with the idioms of
+    :func:`translate_condition` and yes/no answers counted as 1/0 in arithmetic.
+
+    Raises :class:`ExpressionError` when the text is not expressible in our language.
+    """
+    calculation = parse_calculation(text)
+    rewritten = transform(calculation.root, _import_rule(field_types))
+    return parse_calculation(rewritten.to_text())
 
 
 # --------------------------------------------------------------------------- building
@@ -251,10 +283,11 @@ def _build_field(draft: DraftField, warnings: list[ImportWarning]) -> Field | No
 
 def build_instrument(*, name: str, version: int, title: str, description: str,
                      drafts: list[DraftSection], warnings: list[ImportWarning],
-                     languages: tuple[Language, ...] = ()) -> Instrument:
+                     languages: tuple[Language, ...] = (), record_id: str | None = None) -> Instrument:
     """Validate drafts into an instrument, skipping what cannot be represented (with warnings).
 
     ``languages``: the default language first, then the others the drafts' translations use.
+    ``record_id``: the record-id field name of the REDCap project the drafts came from.
     """
     seen: set[str] = set()
     sections: list[Section] = []
@@ -289,12 +322,42 @@ def build_instrument(*, name: str, version: int, title: str, description: str,
         rows[(draft.id, None)] = draft.row
     if not sections:
         raise InstrumentImportError("no questions could be imported from the file")
+    sections = _drop_unusable_calculations(sections, rows, warnings)
     sections = _drop_unusable_conditions(sections, rows, warnings)
     try:
         return Instrument(name=name, version=version, title=title, description=description, sections=tuple(sections),
+                          record_id=record_id,
                           **({"default_language": languages[0], "other_languages": languages[1:]} if languages else {}))
     except ValidationError as error:
         raise InstrumentImportError("the imported instrument is invalid: " + _validation_summary(error)) from None
+
+
+def _drop_unusable_calculations(sections: list[Section], rows: Mapping[tuple[str, str | None], int | None],
+                                warnings: list[ImportWarning]) -> list[Section]:
+    """Skip calculated fields that read unknown or later variables (a skipped one may leave
+    another without its input, hence the loop), warning for each."""
+    result = list(sections)
+    while problems := calculation_problems(result):
+        by_section: dict[int, dict[str, list[str]]] = {}
+        for index, variable, message in problems:
+            by_section.setdefault(index, {}).setdefault(variable, []).append(message)
+        emptied: set[int] = set()
+        for index, per_field in by_section.items():
+            section = result[index]
+            for variable, messages in per_field.items():
+                warnings.append(ImportWarning(rows.get((section.id, variable)), variable,
+                                              "field skipped: " + "; ".join(messages)))
+            fields = tuple(field for field in section.fields if field.variable not in per_field)
+            if fields:
+                result[index] = section.model_copy(update={"fields": fields})
+            else:
+                emptied.add(index)
+                warnings.append(ImportWarning(rows.get((section.id, None)), None,
+                                              f"section {section.id!r} skipped: it has no importable fields"))
+        result = [section for index, section in enumerate(result) if index not in emptied]
+    if not result:
+        raise InstrumentImportError("no questions could be imported from the file")
+    return result
 
 
 def _drop_unusable_conditions(sections: list[Section], rows: Mapping[tuple[str, str | None], int | None],
@@ -320,11 +383,44 @@ def _drop_unusable_conditions(sections: list[Section], rows: Mapping[tuple[str, 
 
 
 def expression_or_warning(text: str, field_types: Mapping[str, FieldType], row: int | None, variable: str | None,
-                          original: str, warnings: list[ImportWarning]) -> str | None:
-    """Translate a condition, or record a warning naming the original logic and return None."""
+                          original: str, warnings: list[ImportWarning],
+                          prepare: Callable[[str], str] | None = None) -> str | None:
+    """Translate a condition, or record a warning naming the original logic and return None
+    (``prepare`` as in :func:`calculation_or_warning`)."""
     try:
-        return translate_condition(text, field_types).to_text()
+        return translate_condition(prepare(text) if prepare else text, field_types).to_text()
     except ExpressionError as error:
         warnings.append(ImportWarning(row, variable, f"branching logic {original!r} could not be translated "
                                                      f"({error}); the field is always shown"))
+        return None
+
+
+_FUNCTION_CALL = re.compile(r"""(['"])(?:(?!\1).)*\1|([A-Za-z_][A-Za-z0-9_.:-]*)\s*\(""")
+_LANGUAGE_WORDS = frozenset({"and", "or", "not", "div", "mod"})
+
+
+def unsupported_function_check(text: str, known: frozenset[str]) -> None:
+    """Raise :class:`ExpressionError` naming the first function call in ``text`` (outside quoted
+    strings) that is not in ``known``; a source tool's own functions (``today()``,
+    ``decimal-date-time()``, ``sqrt()``) are then reported by their own name."""
+    for match in _FUNCTION_CALL.finditer(text):
+        name = match.group(2)
+        if name and name.lower() not in known and name.lower() not in _LANGUAGE_WORDS:
+            raise ExpressionError(f"the function {name}() is not supported", match.start(2))
+
+
+def calculation_or_warning(text: str, field_types: Mapping[str, FieldType], row: int | None, variable: str,
+                           original: str, warnings: list[ImportWarning],
+                           prepare: Callable[[str], str] | None = None) -> str | None:
+    """Translate a calculation, or record a warning naming the original and what is outside our
+    language (the function or operator, and where) and return None: the field is then skipped.
+
+    ``prepare`` rewrites the source tool's syntax into ours first and may itself raise
+    :class:`ExpressionError` for what it cannot rewrite.
+    """
+    try:
+        return translate_calculation(prepare(text) if prepare else text, field_types).to_text()
+    except ExpressionError as error:
+        warnings.append(ImportWarning(row, variable, f"field skipped: calculation {original!r} could not be "
+                                                     f"translated ({error})"))
         return None

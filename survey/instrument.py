@@ -12,6 +12,11 @@ Load-time checks (every problem names the section and field):
   also read earlier fields of the same section; a non-repeated section may not read a repeated
   section's answers), use choice codes that exist, and use ``selected()`` rather than ``=`` for
   multiple-choice answers.
+- a ``calculated`` field has a ``calculation`` (see :func:`survey.expressions.parse_calculation`)
+  that reads only variables answered earlier, under the same rules as ``show_if``, and never a
+  multiple-choice or yes/no answer in arithmetic (their values are codes, not numbers). It is
+  computed on the server when a response is validated, never taken from the respondent, and
+  stored like any other answer; later ``show_if`` conditions may read it.
 
 Answer values (what :mod:`survey.validation` produces): choice codes as strings, yes/no as
 ``"yes"``/``"no"``, multiple choice as a list of codes, integers and ratings as ``int``, decimals
@@ -41,18 +46,23 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field as ModelField, ValidationError, field_validator, model_validator
 
 from survey.expressions import (
+    Arithmetic,
     Comparison,
     ExpressionError,
+    Function,
     Literal,
+    Negate,
     Selected,
     Variable,
     parse,
+    parse_calculation,
 )
 
 __all__ = [
     "CHOICE_TYPES",
     "EMAIL_PATTERN",
     "NUMERIC_TYPES",
+    "PHONE_PATTERN",
     "TEXT_TYPES",
     "AnswerSlot",
     "Choice",
@@ -66,6 +76,7 @@ __all__ = [
     "Validation",
     "YES_NO_CHOICES",
     "builtin_instruments",
+    "calculation_problems",
     "expression_problems",
     "instrument_from_dict",
     "instrument_to_dict",
@@ -76,6 +87,10 @@ IDENTIFIER_PATTERN = r"^[a-z][a-z0-9_]*$"
 CODE_PATTERN = r"^-?[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 """The pattern used for e-mail address fields (and mapped to REDCap's ``email`` validation)."""
+PHONE_PATTERN = r"(?:\+|00)?[0-9][0-9 ()\-]{6,18}[0-9]"
+"""The pattern of an imported XLSForm ``phone number``: UK (``020 7946 0018``, ``07700 900123``)
+or international (``+44 20 7946 0018``, ``0044 ...``) numbers, 8 to 20 characters of digits,
+spaces, brackets and hyphens."""
 
 Identifier = Annotated[str, ModelField(pattern=IDENTIFIER_PATTERN, max_length=100)]
 LANGUAGE_CODE_PATTERN = r"^[a-z]{2}$"
@@ -101,6 +116,7 @@ class FieldType(StrEnum):
     SLIDER = "slider"
     MATRIX = "matrix"
     DESCRIPTIVE = "descriptive"
+    CALCULATED = "calculated"
 
 
 CHOICE_TYPES = frozenset({FieldType.SINGLE_CHOICE, FieldType.MULTIPLE_CHOICE, FieldType.DROPDOWN, FieldType.MATRIX})
@@ -278,11 +294,23 @@ class Field(_Translatable):
     items: tuple[MatrixItem, ...] = ()
     constraint_message: str = ""
     required_message: str = ""
+    calculation: str | None = None
 
     @field_validator("show_if")
     @classmethod
     def _show_if_parses(cls, value: str | None) -> str | None:
         return _checked_expression(value)
+
+    @field_validator("calculation")
+    @classmethod
+    def _calculation_parses(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            parse_calculation(value)
+        except ExpressionError as error:
+            raise ValueError(f"calculation {value!r} is not a valid calculation: {error}") from None
+        return value.strip()
 
     @model_validator(mode="after")
     def _consistent_with_type(self) -> "Field":
@@ -372,8 +400,14 @@ def _field_type_problems(field: Field) -> list[str]:
         problems.append("a slider needs both min and max")
     if kind is FieldType.DESCRIPTIVE and field.required:
         problems.append("a descriptive field cannot be required")
-    if field.unit is not None and kind not in NUMERIC_TYPES:
-        problems.append("unit applies only to integer, decimal and slider fields")
+    if field.unit is not None and kind not in NUMERIC_TYPES and kind is not FieldType.CALCULATED:
+        problems.append("unit applies only to integer, decimal, slider and calculated fields")
+    if kind is FieldType.CALCULATED and field.calculation is None:
+        problems.append("a calculated field needs a calculation")
+    if field.calculation is not None and kind is not FieldType.CALCULATED:
+        problems.append(f"a {kind.value} field cannot have a calculation (use the type calculated)")
+    if kind is FieldType.CALCULATED and field.required:
+        problems.append("a calculated field cannot be required (it is computed, not answered)")
     return problems
 
 
@@ -412,10 +446,14 @@ class Instrument(_Translatable):
     sections: tuple[Section, ...] = ModelField(min_length=1)
     default_language: Language = ENGLISH
     other_languages: tuple[Language, ...] = ()
+    record_id: Identifier | None = None
+    """The record-id field name of the REDCap project the instrument came from (the REDCap
+    export writes it back under this name); None for instruments written here."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Instrument":
-        problems = _identity_problems(self.sections) + [text for _, _, text in expression_problems(self.sections)]
+        problems = _identity_problems(self.sections) + [
+            text for _, _, text in expression_problems(self.sections) + calculation_problems(self.sections)]
         problems += _language_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
@@ -466,6 +504,18 @@ class Instrument(_Translatable):
     def has_technology_sections(self) -> bool:
         return any(section.repeat_per_technology for section in self.sections)
 
+    def calculated_from(self, variables: set[str] | frozenset[str]) -> frozenset[str]:
+        """The calculated fields that read any of ``variables``, directly or through another
+        calculated field: what must go wherever those answers go (a de-identified export, a purge
+        of free text), since a calculation such as ``coalesce(comments, '')`` can copy them."""
+        tainted = set(variables)
+        found: set[str] = set()
+        for _, slot in self.answer_slots():  # in order: a calculation reads only earlier fields
+            if slot.field.calculation and parse_calculation(slot.field.calculation).variables & tainted:
+                found.add(slot.variable)
+                tainted.add(slot.variable)
+        return frozenset(found)
+
 
 def _language_problems(instrument: Instrument) -> list[str]:
     codes = [language.code for language in instrument.languages]
@@ -503,26 +553,59 @@ def expression_problems(sections: tuple[Section, ...] | list[Section]) -> list[t
     Returns ``(section_index, field_variable_or_None, message)`` for each problem, so importers
     can drop an untranslatable condition with a warning instead of failing the whole import.
     """
+    return _scoped_problems(sections, calculations=False)
+
+
+def calculation_problems(sections: tuple[Section, ...] | list[Section]) -> list[tuple[int, str, str]]:
+    """Check every calculated field's ``calculation`` as :func:`expression_problems` checks
+    conditions (importers skip such a field with a warning)."""
+    return _scoped_problems(sections, calculations=True)  # type: ignore[return-value]
+
+
+def _scoped_problems(sections: tuple[Section, ...] | list[Section], calculations: bool) -> list[tuple[int, str | None, str]]:
     problems: list[tuple[int, str | None, str]] = []
     shared_scope: dict[str, AnswerSlot] = {}  # answers of non-repeated sections seen so far
     for index, section in enumerate(sections):
         where = f"section {section.id!r}"
-        if section.show_if:
+        if section.show_if and not calculations:
             for message in _check_condition(section.show_if, shared_scope):
                 problems.append((index, None, f"{where}: show_if {message}"))
         local_scope: dict[str, AnswerSlot] = {}
         for field in section.fields:
-            if field.show_if:
-                scope = {**shared_scope, **local_scope}
+            scope = {**shared_scope, **local_scope}
+            if field.show_if and not calculations:
                 for message in _check_condition(field.show_if, scope):
                     problems.append((index, field.variable, f"{where}, field {field.variable!r}: show_if {message}"))
+            if field.calculation and calculations:
+                for message in _check_calculation(field.calculation, scope):
+                    problems.append((index, field.variable, f"{where}, field {field.variable!r}: calculation {message}"))
             for slot in field.answer_slots():
                 (local_scope if section.repeat_per_technology else shared_scope)[slot.variable] = slot
     return problems
 
 
 def _check_condition(text: str, scope: dict[str, AnswerSlot]) -> list[str]:
-    expression = parse(text)  # already known to parse (checked by the field validator)
+    return _check_tree(parse(text), scope)  # already known to parse (checked by the field validator)
+
+
+def _check_calculation(text: str, scope: dict[str, AnswerSlot]) -> list[str]:
+    calculation = parse_calculation(text)
+    messages = _check_tree(calculation, scope)
+    for node in calculation.nodes():
+        numeric = (node.operands if isinstance(node, Arithmetic) else (node.operand,) if isinstance(node, Negate)
+                   else node.arguments if isinstance(node, Function) and node.name != "coalesce" else ())
+        for operand in numeric:
+            if isinstance(operand, Variable) and operand.name in scope and scope[operand.name].type in (
+                    FieldType.MULTIPLE_CHOICE, FieldType.YES_NO):
+                kind = scope[operand.name].type
+                instead = (f"if({operand.name} = 'yes', 1, 0)" if kind is FieldType.YES_NO
+                           else f"if(selected({operand.name}, 'code'), 1, 0)")
+                messages.append(f"does arithmetic on the {kind.value} answer {operand.name!r}, whose values are "
+                                f"codes, not numbers; use {instead}")
+    return messages
+
+
+def _check_tree(expression, scope: dict[str, AnswerSlot]) -> list[str]:
     messages = [
         f"reads {name!r}, which is not a question answered before this point"
         for name in sorted(expression.variables)

@@ -1,9 +1,10 @@
 """REDCap Data Dictionary import and export (DESIGN.md section 4).
 
 Import maps each dictionary row to a field; each Form Name becomes a section. What REDCap can say
-but we cannot (calculated fields, file uploads, SQL fields, action tags such as ``@HIDDEN``,
-logic with functions or events) is reported as an :class:`ImportWarning` naming the row and
-variable. The first row is REDCap's record identifier field and is not a question.
+but we cannot (file uploads, SQL fields, action tags such as ``@HIDDEN``, logic or calculations
+with functions or events we do not have) is reported as an :class:`ImportWarning` naming the row
+and variable. The first row is REDCap's record identifier field and is not a question; its name
+is kept as the instrument's ``record_id`` and the export writes it back under that name.
 
 Mapping, both ways:
 
@@ -19,12 +20,17 @@ radio / dropdown / checkbox   single_choice / dropdown / multiple_choice
 yesno, truefalse              yes_no (REDCap's 1/0 become 'yes'/'no')
 slider                        slider (min/max default 0/100)
 descriptive                   descriptive
+calc                          calculated (equation translated: ``[x]`` -> ``x``, ``/`` ->
+                              ``div``, ``datediff(a, b, "d")`` -> ``abs(days_between(a, b))``,
+                              a yes/no as 1/0, a checkbox option ``[x(c)]`` as 1/0)
 rows sharing a Matrix Group   one matrix field with one item per row
 ============================  ===============================================
 
 Things REDCap has no column for travel in Field Annotation as tags of our own, which REDCap
 ignores: ``@ROADMAP-TYPE="rating_5"``, ``@ROADMAP-UNIT="minutes"``, ``@ROADMAP-STEP="5"``,
-``@ROADMAP-PATTERN="..."`` and ``@ROADMAP-REPEAT`` (the form is repeated per technology). The
+``@ROADMAP-PATTERN="..."``, ``@ROADMAP-REPEAT`` (the form is repeated per technology) and
+``@ROADMAP-CALC="..."`` (a calculation in our syntax, written where REDCap's equation can only
+approximate it: ``mod``, ``int()``, ``coalesce()``, date subtraction). The
 REDCap tags ``@CHARLIMIT=n`` (max length) and ``@NONEOFTHEABOVE='code'`` (exclusive options) are
 read and written as REDCap defines them.
 
@@ -45,17 +51,26 @@ from datetime import date
 from typing import Any
 
 from survey.expressions import (
+    CONDITION_FUNCTIONS,
+    VALUE_FUNCTIONS,
     And,
     Answered,
+    Arithmetic,
     BooleanConstant,
     Comparison,
+    ExpressionError,
+    Function,
+    If,
     Literal,
+    Negate,
     Node,
     Not,
     Or,
     Selected,
     Variable,
+    iter_nodes,
     parse,
+    parse_calculation,
 )
 from survey.imports import (
     DraftField,
@@ -64,13 +79,16 @@ from survey.imports import (
     ImportWarning,
     InstrumentImportError,
     build_instrument,
+    calculation_or_warning,
     decode_text,
+    translate_calculation,
     expression_or_warning,
     humanise,
     normalise_quotes,
     read_csv_rows,
     slugify,
     strip_html,
+    unsupported_function_check,
 )
 from survey.instrument import EMAIL_PATTERN, IDENTIFIER_PATTERN, Field, FieldType, Instrument
 
@@ -147,7 +165,6 @@ _TEXT_VALIDATION = {
 _CHOICE_FIELD_TYPES = {"radio": FieldType.SINGLE_CHOICE, "dropdown": FieldType.DROPDOWN,
                        "select": FieldType.DROPDOWN, "checkbox": FieldType.MULTIPLE_CHOICE}
 _UNSUPPORTED_TYPES = {
-    "calc": "calculated fields are not supported",
     "file": "file upload fields are not supported",
     "sql": "SQL fields are not supported",
 }
@@ -156,6 +173,11 @@ _TAG = re.compile(r"@([A-Za-z][A-Za-z0-9_-]*)(?:\((?:[^()]|\([^()]*\))*\))?"
 _CHECKBOX_REFERENCE = re.compile(
     r"\[\s*([A-Za-z][A-Za-z0-9_]*)\s*\(\s*([A-Za-z0-9_.\-]+)\s*\)\s*\]\s*(==|=|<>|!=)\s*(?:'([01])'|\"([01])\"|([01])(?![0-9.]))")
 _FIELD_REFERENCE = re.compile(r"\[\s*([A-Za-z][A-Za-z0-9_]*)\s*\]")
+_CHECKBOX_VALUE = re.compile(r"\[\s*([A-Za-z][A-Za-z0-9_]*)\s*\(\s*([A-Za-z0-9_.\-]+)\s*\)\s*\]")
+_DATEDIFF = re.compile(r"datediff\s*\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*,\s*(['\"])(\w+)\3\s*((?:,\s*[^,()]+?\s*)*)\)",
+                       re.IGNORECASE)
+_DATEDIFF_DAYS_PER_UNIT = {"d": None, "y": "365.2425", "M": "30.44"}  # REDCap's own year and month lengths
+_REDCAP_FUNCTIONS = frozenset(VALUE_FUNCTIONS) | frozenset(CONDITION_FUNCTIONS) | {"datediff"}
 
 
 def _header_key(cell: str) -> str | None:
@@ -283,7 +305,7 @@ def _field_type(row: _Row, variable: str, warnings: list[ImportWarning]) -> Fiel
     if raw_type in _CHOICE_FIELD_TYPES:
         return _CHOICE_FIELD_TYPES[raw_type]
     simple = {"notes": FieldType.LONG_TEXT, "yesno": FieldType.YES_NO, "truefalse": FieldType.YES_NO,
-              "slider": FieldType.SLIDER, "descriptive": FieldType.DESCRIPTIVE}
+              "slider": FieldType.SLIDER, "descriptive": FieldType.DESCRIPTIVE, "calc": FieldType.CALCULATED}
     if raw_type in simple:
         return simple[raw_type]
     if raw_type == "text":
@@ -327,7 +349,41 @@ def _translate_logic(text: str, renames: dict[str, str]) -> str:
         return condition if checked else f"not {condition}"
 
     text = _CHECKBOX_REFERENCE.sub(checkbox, text)
+    # A checkbox option on its own counts as 1 (checked) or 0, as REDCap computes with it.
+    text = _CHECKBOX_VALUE.sub(lambda match: f"if(selected({renames.get(match.group(1).lower(), match.group(1).lower())}, "
+                                             f"'{match.group(2)}'), 1, 0)", text)
     return _FIELD_REFERENCE.sub(lambda match: renames.get(match.group(1).lower(), match.group(1).lower()), text)
+
+
+def _translate_calculation(text: str, renames: dict[str, str]) -> str:
+    """A REDCap calculation -> our syntax (still to be parsed); raises ExpressionError naming what
+    has no equivalent (a function, datediff's units or 'today', round() without its places)."""
+    text = normalise_quotes(text)
+    event = re.search(r"\]\s*\[", text)
+    if event:
+        raise ExpressionError("[event][field] references to events or instances are not supported", event.start())
+    masked = re.sub(r"\[[^\]]*\]", lambda match: " " * len(match.group()), text)  # [field(code)] is not a call
+    unsupported_function_check(masked, _REDCAP_FUNCTIONS)
+    translated = _DATEDIFF.sub(_datediff, _translate_logic(text, renames))
+    for node in iter_nodes(parse_calculation(translated).root):
+        if isinstance(node, Function) and node.name == "round" and len(node.arguments) == 1:
+            raise ExpressionError("round() needs its number of decimal places in the calculation, as in round(x, 0)")
+    return translated
+
+
+def _datediff(match: re.Match[str]) -> str:
+    start, end, unit, extra = match.group(1), match.group(2), match.group(4), match.group(5)
+    for argument in (start, end):
+        if not re.fullmatch(IDENTIFIER_PATTERN, argument):
+            raise ExpressionError(f"datediff() with {argument!r} is not supported (only two date fields)", match.start())
+    if unit not in _DATEDIFF_DAYS_PER_UNIT:
+        raise ExpressionError(f"datediff() in units {unit!r} is not supported (only \"d\", \"M\" and \"y\")",
+                              match.start())
+    signed = any(part.strip().strip("'\"").lower() == "true" for part in extra.split(",")[1:])
+    days = f"days_between({start}, {end})"
+    per_unit = _DATEDIFF_DAYS_PER_UNIT[unit]
+    value = f"{days} div {per_unit}" if per_unit else days
+    return value if signed else f"abs({value})"
 
 
 def _field_data(row: _Row, variable: str, kind: FieldType, warnings: list[ImportWarning]) -> dict[str, Any]:
@@ -375,9 +431,13 @@ def _field_data(row: _Row, variable: str, kind: FieldType, warnings: list[Import
         data["unit"] = tags.roadmap["UNIT"]
     if validation:
         data["validation"] = validation
-    if kind is FieldType.DESCRIPTIVE:
+    if kind in (FieldType.DESCRIPTIVE, FieldType.CALCULATED):
         data.pop("required")
+    if "UNIT" in tags.roadmap and kind is FieldType.CALCULATED:
+        data["unit"] = tags.roadmap["UNIT"]
     data["_repeat"] = "REPEAT" in tags.roadmap
+    # Our own exact text (kept by our export where REDCap's is approximate) wins over the equation.
+    data["_calculation"] = ((tags.roadmap["CALC"], True) if tags.roadmap.get("CALC") else (row.get("choices"), False))
     return data
 
 
@@ -391,13 +451,19 @@ def import_data_dictionary(text_or_bytes: bytes | str, *, name: str = "redcap_im
     warnings: list[ImportWarning] = []
     renames: dict[str, str] = {}
     first = rows[0]
+    record_id = None
     if first.get("field_type").lower() == "text":
         warnings.append(ImportWarning(first.number, first.get("variable"), "the first field is REDCap's record "
                                                                              "identifier; it is not imported as a question"))
         rows = rows[1:]
+        original = first.get("variable").lower()
+        # REDCap's default name is our export's default too: only another name needs keeping.
+        keep = original != "record_id" and re.fullmatch(IDENTIFIER_PATTERN, original) and len(original) <= 100
+        record_id = original if keep else None
     sections: dict[str, DraftSection] = {}
     types: dict[str, FieldType] = {}
     logic: dict[int, tuple[str, str]] = {}  # row number -> (variable, REDCap logic)
+    calculations: dict[int, tuple[str, str, bool]] = {}  # row number -> (variable, equation, in our syntax?)
     pending_matrix: list[tuple[_Row, dict[str, Any]]] = []
 
     def flush_matrix() -> None:
@@ -415,6 +481,9 @@ def import_data_dictionary(text_or_bytes: bytes | str, *, name: str = "redcap_im
         section = sections.setdefault(section_id, DraftSection(section_id, humanise(section_id), row.number))
         data = _field_data(row, variable, kind, warnings)
         repeated = data.pop("_repeat")
+        calculation = data.pop("_calculation")
+        if kind is FieldType.CALCULATED:
+            calculations[row.number] = (variable, *calculation)
         section.repeat_per_technology = section.repeat_per_technology or repeated
         if row.get("branching"):
             logic[row.number] = (variable, row.get("branching"))
@@ -435,9 +504,10 @@ def import_data_dictionary(text_or_bytes: bytes | str, *, name: str = "redcap_im
         section.fields.append(DraftField(row.number, data))
     flush_matrix()
     _apply_logic(sections, logic, renames, types, warnings)
+    _apply_calculations(sections, calculations, renames, types, warnings)
     instrument = build_instrument(name=slugify(name, fallback="redcap"), version=version,
                                   title=title or humanise(slugify(name, fallback="redcap")), description="",
-                                  drafts=list(sections.values()), warnings=warnings)
+                                  drafts=list(sections.values()), warnings=warnings, record_id=record_id)
     return ImportResult(instrument, warnings)
 
 
@@ -486,8 +556,29 @@ def _apply_logic(sections: dict[str, DraftSection], logic: dict[int, tuple[str, 
                 warnings.append(ImportWarning(draft.row, variable, f"branching logic {original!r} refers to events "
                                                                    f"or instances, which are not supported; the field is always shown"))
                 continue
-            translated = _translate_logic(original, renames)
-            draft.data["show_if"] = expression_or_warning(translated, types, draft.row, variable, original, warnings)
+            draft.data["show_if"] = expression_or_warning(
+                original, types, draft.row, variable, original, warnings,
+                prepare=lambda text: _DATEDIFF.sub(_datediff, _translate_logic(text, renames)))
+
+
+def _apply_calculations(sections: dict[str, DraftSection], calculations: dict[int, tuple[str, str, bool]],
+                        renames: dict[str, str], types: dict[str, FieldType], warnings: list[ImportWarning]) -> None:
+    """Translate each calc field's equation; a field whose equation cannot be translated is skipped."""
+    for section in sections.values():
+        kept = []
+        for draft in section.fields:
+            if draft.row in calculations and draft.data.get("type") == FieldType.CALCULATED.value:
+                variable, original, ours = calculations[draft.row]
+                if not original.strip():
+                    warnings.append(ImportWarning(draft.row, variable, "field skipped: the calc field has no equation"))
+                    continue
+                translated = calculation_or_warning(original, types, draft.row, variable, original, warnings,
+                                                    prepare=None if ours else lambda text: _translate_calculation(text, renames))
+                if translated is None:
+                    continue
+                draft.data["calculation"] = translated
+            kept.append(draft)
+        section.fields = kept
 
 
 # --------------------------------------------------------------------------- export
@@ -555,13 +646,73 @@ class _LogicWriter:
         return code
 
     def _operand(self, operand: Any, other: Any) -> str:
-        if isinstance(operand, Variable):
-            return f"[{operand.name}]"
         if isinstance(operand, Literal) and isinstance(operand.value, str):
             value = self._code(other.name, operand.value) if isinstance(other, Variable) else operand.value
             quote = '"' if "'" in value else "'"
             return f"{quote}{value}{quote}"
-        return operand.to_text()
+        return self.value(operand)
+
+    def value(self, node: Any) -> str:
+        """A value (a calculation or a comparison side) in REDCap's calculation syntax. ``mod``
+        and ``int()`` have no REDCap function: they are written with rounddown() (exact for
+        values that are not negative) and the export keeps the exact text in @ROADMAP-CALC."""
+        if isinstance(node, Variable):
+            return f"[{node.name}]"
+        if isinstance(node, Negate):
+            return f"-({self.value(node.operand)})"
+        if isinstance(node, Arithmetic):
+            text = self._shown(node.operands[0], node)
+            for position, (operator, operand) in enumerate(zip(node.operators, node.operands[1:])):
+                right = self._shown(operand, node)
+                if operator == "-" and position == 0 and self._is_date(node.operands[0]) and self._is_date(operand):
+                    text = f'datediff({right}, {text}, "d", true)'  # REDCap cannot subtract dates
+                elif operator == "mod":
+                    text = f"({text} - {right} * rounddown({text} / {right}, 0))"
+                else:
+                    text = f"{text} {'/' if operator == 'div' else operator} {right}"
+            return text
+        if isinstance(node, If):
+            return f"if({self.write(node.condition)}, {self.value(node.then)}, {self.value(node.otherwise)})"
+        if isinstance(node, Function):
+            arguments = [self.value(argument) for argument in node.arguments]
+            if node.name == "days_between":
+                return f'datediff({arguments[0]}, {arguments[1]}, "d", true)'
+            if node.name == "round":
+                return f"round({arguments[0]}, {arguments[1] if len(arguments) > 1 else 0})"
+            if node.name == "int":
+                return f"rounddown({arguments[0]}, 0)"
+            if node.name == "coalesce":
+                text = arguments[-1]
+                for argument in reversed(arguments[:-1]):
+                    text = f"if({argument} <> '', {argument}, {text})"
+                return text
+            return f"{node.name}({', '.join(arguments)})"
+        if isinstance(node, Literal) and isinstance(node.value, str):
+            quote = '"' if "'" in node.value else "'"
+            return f"{quote}{node.value}{quote}"
+        return node.to_text()
+
+    def _is_date(self, node: Any) -> bool:
+        return isinstance(node, Variable) and self.types.get(node.name) is FieldType.DATE
+
+    def _shown(self, operand: Any, chain: Arithmetic) -> str:
+        text = self.value(operand)
+        additive = chain.operators[0] in ("+", "-")
+        if isinstance(operand, Arithmetic) and not (additive and operand.operators[0] not in ("+", "-")):
+            return f"({text})"
+        return text
+
+    def calculation(self, text: str) -> tuple[str, bool]:
+        """REDCap's text of a calculation, and whether importing it would not give the same
+        calculation back (``mod``, ``int()``, ``coalesce()`` and date subtraction are written
+        with other functions): the export then keeps the exact text in @ROADMAP-CALC."""
+        ours = parse_calculation(text)
+        redcap = self.value(ours.root)
+        try:
+            back = translate_calculation(_translate_calculation(redcap, {}), self.types).to_text()
+        except ExpressionError:
+            back = None
+        return redcap, back != ours.to_text()
 
 
 def _combined_condition(section_condition: str | None, field_condition: str | None) -> Node | None:
@@ -575,7 +726,7 @@ def _annotation(tags: list[tuple[str, str | None]]) -> str:
     return " ".join(f"@{name}" if value is None else f"@{name}={value}" for name, value in tags)
 
 
-def _field_rows(field: Field, section_id: str, logic: str, header: str) -> list[dict[str, str]]:
+def _field_rows(field: Field, section_id: str, logic: str, header: str, writer: _LogicWriter) -> list[dict[str, str]]:
     """The dictionary rows (as column-key -> text) for one field."""
     base = {"form": section_id, "section_header": header, "label": field.label, "note": field.help,
             "branching": logic, "required": "y" if field.required else "",
@@ -621,6 +772,11 @@ def _field_rows(field: Field, section_id: str, logic: str, header: str) -> list[
         row["field_type"] = "notes"
         if rules.pattern is not None:
             tags.append(("ROADMAP-PATTERN", json.dumps(rules.pattern)))
+    elif kind is FieldType.CALCULATED and field.calculation is not None:
+        row["field_type"] = "calc"
+        row["choices"], approximate = writer.calculation(field.calculation)
+        if approximate:
+            tags.append(("ROADMAP-CALC", json.dumps(field.calculation)))
     else:
         row["field_type"] = {FieldType.YES_NO: "yesno", FieldType.DESCRIPTIVE: "descriptive"}[kind]
     if kind in (FieldType.INTEGER, FieldType.DECIMAL, FieldType.SLIDER, FieldType.DATE):
@@ -647,9 +803,10 @@ def _bound_text(value: Any) -> str:
 
 
 def _record_id_name(instrument: Instrument) -> str:
+    """The record-id field: the REDCap project's own name when the instrument came from one."""
     taken = {slot.variable for _, slot in instrument.answer_slots()}
     taken |= {field.variable for section in instrument.sections for field in section.fields}
-    name = "record_id"
+    name = instrument.record_id or "record_id"
     while name in taken:
         name += "_"
     return name
@@ -665,7 +822,7 @@ def export_data_dictionary(instrument: Instrument) -> str:
         for position, field in enumerate(section.fields):
             condition = _combined_condition(section.show_if, field.show_if)
             logic = writer_logic.write(condition) if condition is not None else ""
-            field_rows = _field_rows(field, section.id, logic, header if position == 0 else "")
+            field_rows = _field_rows(field, section.id, logic, header if position == 0 else "", writer_logic)
             if position == 0 and section.repeat_per_technology:
                 first = field_rows[0]
                 first["annotation"] = _annotation([("ROADMAP-REPEAT", None)]) + (

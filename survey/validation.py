@@ -10,6 +10,10 @@ instrument order, so a hidden field is never validated or stored, even if the ra
 value for it. Within a repeated section the scope is that technology's answers on top of the
 shared answers.
 
+A ``calculated`` field is computed here, from the cleaned answers before it, whenever it is
+shown; a value the input gives for it is ignored (a respondent or a file cannot set it). An
+empty result (a missing input, a division by zero) stores nothing, like an unanswered question.
+
 The cleaned document has the shape::
 
     {"answers": {variable: value}, "technologies": {technology_id: {variable: value}}}
@@ -30,8 +34,8 @@ from datetime import date, datetime
 from functools import lru_cache, partial
 from typing import Any
 
-from survey.expressions import Expression, is_unanswered, parse
-from survey.instrument import EMAIL_PATTERN, AnswerSlot, Field, FieldType, Instrument, Section
+from survey.expressions import Calculation, Expression, is_unanswered, parse, parse_calculation
+from survey.instrument import EMAIL_PATTERN, PHONE_PATTERN, AnswerSlot, Field, FieldType, Instrument, Section
 
 __all__ = [
     "FieldError",
@@ -215,6 +219,8 @@ def _coerce_text(raw: object, field: Field) -> tuple[object, str | None]:
     if pattern is not None and not re.fullmatch(pattern, text):
         if pattern == EMAIL_PATTERN:
             return None, "Enter an e-mail address, for example name@nhs.net."
+        if pattern == PHONE_PATTERN:
+            return None, "Enter a phone number, for example 020 7946 0018 or +44 20 7946 0018."
         return None, "The answer is not in the expected format."
     return text, None
 
@@ -248,11 +254,17 @@ def coerce_answer(slot: AnswerSlot, raw: object) -> tuple[object, str | None]:
 # --------------------------------------------------------------------------- the plan
 
 
+@lru_cache(maxsize=512)
+def _calculation(text: str) -> Calculation:
+    return parse_calculation(text)
+
+
 @dataclass(frozen=True)
 class _FieldPlan:
     field: Field
     condition: Expression | None
     slots: tuple[tuple[str, Coercer], ...]  # (variable, coercer) per answer slot
+    calculation: Calculation | None = None
 
 
 @dataclass(frozen=True)
@@ -310,7 +322,8 @@ def _make_plan(instrument: Instrument) -> _Plan:
                 silent.add(field.variable)
             coerce = _coercer(field)
             fields.append(_FieldPlan(field, _condition(field.show_if) if field.show_if else None,
-                                     tuple((slot.variable, coerce) for slot in slots)))
+                                     tuple((slot.variable, coerce) for slot in slots),
+                                     _calculation(field.calculation) if field.calculation else None))
         sections.append(_SectionPlan(section, _condition(section.show_if) if section.show_if else None, tuple(fields)))
     return _Plan(tuple(sections), frozenset(shared), frozenset(repeated), frozenset(silent))
 
@@ -355,6 +368,11 @@ class _Walk:
                 continue
             field = field_plan.field
             shown.append(field)
+            if field_plan.calculation is not None:
+                value = field_plan.calculation.compute(scope)
+                if value is not None:
+                    store[field.variable] = value
+                continue
             for variable, coerce in field_plan.slots:
                 given = raw.get(variable)
                 value, message = (None, None) if given is None or is_unanswered(given) else coerce(given)

@@ -9,7 +9,15 @@ Mapping:
 - ``select_one L`` -> single_choice (``appearance`` minimal/autocomplete -> dropdown),
   ``select_multiple L`` -> multiple_choice, ``integer``, ``decimal``, ``text`` (``appearance``
   multiline -> long_text), ``date``, ``note`` -> descriptive, ``range`` -> slider,
-  ``acknowledge`` -> yes_no;
+  ``acknowledge`` -> yes_no, ``phone number`` -> short_text with a phone-number pattern,
+  ``calculate`` -> calculated (its ``calculation`` translated: ``${x}`` -> ``x``, ``div``,
+  ``mod``, ``if()``, ``round()``, ``int()``, ``abs()``, ``coalesce()``, ``sum()`` carry over and
+  ``decimal-date-time(${b}) - decimal-date-time(${a})`` becomes the days from ``a`` to ``b``; a
+  calculation with anything else, such as ``today()`` or ``concat()``, skips the row with a
+  warning naming the function);
+- ``select_one L or_other`` adds an ``other`` option and, as pyxform does, a text question
+  ``<name>_other`` ("Specify other.") shown when it is chosen; a ``choice_filter`` is reported
+  (every choice is offered);
 - a top-level ``begin group`` starts a section (its ``relevant`` is the section's condition);
   a nested group's condition is joined onto each of its questions;
 - ``relevant``: ``${x}`` -> ``x``; ``selected(${x}, 'a')``, ``not(...)``, ``and``/``or``,
@@ -25,7 +33,7 @@ The default language is the settings sheet's ``default_language``; else a plain 
 is English; else English if the form has it, else its first language. Legacy spellings
 (``select one x``, ``select all that apply x``, ``begin_group``, ``list name``,
 ``jr:constraintMsg``) are accepted.
-Everything else (repeats, calculations, GPS, media, metadata, other constraints) is reported as
+Everything else (repeats, GPS, media, metadata, other constraints) is reported as
 a warning naming the row of the survey sheet. Warnings about the choices sheet name the list.
 """
 
@@ -36,6 +44,7 @@ import re
 from dataclasses import dataclass, field as dataclass_field
 from typing import Any
 
+from survey.expressions import CONDITION_FUNCTIONS, VALUE_FUNCTIONS
 from survey.imports import (
     DraftField,
     DraftSection,
@@ -43,6 +52,7 @@ from survey.imports import (
     ImportWarning,
     InstrumentImportError,
     build_instrument,
+    calculation_or_warning,
     decode_text,
     expression_or_warning,
     humanise,
@@ -50,8 +60,9 @@ from survey.imports import (
     read_csv_rows,
     slugify,
     strip_html,
+    unsupported_function_check,
 )
-from survey.instrument import CODE_PATTERN, ENGLISH, IDENTIFIER_PATTERN, FieldType, Language
+from survey.instrument import CODE_PATTERN, ENGLISH, IDENTIFIER_PATTERN, PHONE_PATTERN, FieldType, Language
 from survey.languages import parse_language
 from survey.translations import placeholders
 
@@ -59,7 +70,6 @@ __all__ = ["ImportResult", "ImportWarning", "InstrumentImportError", "import_xls
 
 _SHEETS = ("survey", "choices", "settings")
 _UNSUPPORTED = {
-    "calculate": "calculations are not supported",
     "hidden": "hidden values are not supported",
     "geopoint": "locations are not collected",
     "geotrace": "locations are not collected",
@@ -82,6 +92,8 @@ _METADATA = {"start", "end", "today", "deviceid", "subscriberid", "simserial", "
 _SIMPLE_TYPES = {"integer": FieldType.INTEGER, "int": FieldType.INTEGER, "decimal": FieldType.DECIMAL,
                  "text": FieldType.SHORT_TEXT, "string": FieldType.SHORT_TEXT, "date": FieldType.DATE,
                  "note": FieldType.DESCRIPTIVE, "range": FieldType.SLIDER, "acknowledge": FieldType.YES_NO}
+_XPATH_FUNCTIONS = frozenset(VALUE_FUNCTIONS) | frozenset(CONDITION_FUNCTIONS) | {"true", "false", "decimal-date-time"}
+_OTHER_LABEL = "Specify other."  # pyxform's label for the text question of or_other
 _TRUE_WORDS = {"yes", "true", "true()", "1", "y"}
 _FALSE_WORDS = {"", "no", "false", "false()", "0", "n"}
 
@@ -305,6 +317,7 @@ class _SurveyReader:
     renames: dict[str, str] = dataclass_field(default_factory=dict)
     types: dict[str, FieldType] = dataclass_field(default_factory=dict)
     relevants: list[tuple[DraftField | DraftSection, list[str], str]] = dataclass_field(default_factory=list)
+    calculations: list[tuple[DraftSection, DraftField, str]] = dataclass_field(default_factory=list)
 
     def warn(self, row: int | None, variable: str | None, message: str) -> None:
         self.warnings.append(ImportWarning(row, variable, message))
@@ -349,6 +362,10 @@ class _SurveyReader:
             self.add_select(number, record, parts)
         elif kind in _SIMPLE_TYPES:
             self.add_field(number, record, _SIMPLE_TYPES[kind], {})
+        elif type_text == "phone number":
+            self.add_field(number, record, FieldType.SHORT_TEXT, {"validation": {"pattern": PHONE_PATTERN}})
+        elif kind == "calculate":
+            self.add_calculation(number, record)
         elif kind in _METADATA:
             self.warn(number, record.get("name") or kind, f"metadata '{kind}' is not collected; row skipped")
         elif kind in _UNSUPPORTED:
@@ -383,10 +400,12 @@ class _SurveyReader:
             self.warn(number, name, f"row skipped: choice list {parts[1]!r} is not on the choices sheet")
             return
         choices = [dict(choice) for choice in self.choices[parts[1]]]
-        if len(parts) > 2 and parts[2] == "or_other":
-            if all(choice["code"] != "other" for choice in choices):
-                choices.append({"code": "other", "label": "Other"})
-            self.warn(number, name, "'or_other' adds an 'Other' option; the text box for specifying it is not imported")
+        or_other = len(parts) > 2 and parts[2] == "or_other"
+        if or_other and all(choice["code"] != "other" for choice in choices):
+            choices.append({"code": "other", "label": "Other"})
+        if record.get("choice_filter", "").strip():
+            self.warn(number, name, f"choice filter {record['choice_filter'].strip()!r} is not supported; "
+                                    f"every choice of {parts[1]!r} is offered")
         appearance = record.get("appearance", "").lower()
         if parts[0] == "select_multiple":
             kind = FieldType.MULTIPLE_CHOICE
@@ -394,13 +413,27 @@ class _SurveyReader:
             kind = FieldType.DROPDOWN
         else:
             kind = FieldType.SINGLE_CHOICE
-        self.add_field(number, record, kind, {"choices": choices})
+        draft = self.add_field(number, record, kind, {"choices": choices})
+        if or_other and draft is not None:
+            other = {"type": "text", "name": f"{draft.variable}_other", "label": _OTHER_LABEL,
+                     "relevant": f"selected(${{{draft.variable}}}, 'other')"}
+            self.add_field(number, other, FieldType.SHORT_TEXT, {})
 
-    def add_field(self, number: int, record: dict[str, str], kind: FieldType, extra: dict[str, Any]) -> None:
+    def add_calculation(self, number: int, record: dict[str, str]) -> None:
+        calculation = record.get("calculation", "").strip()
+        if not calculation:
+            self.warn(number, record.get("name") or None, "row skipped: a calculate row needs a calculation")
+            return
+        draft = self.add_field(number, {**record, "label": _pick(record, "label") or humanise(record.get("name", ""))},
+                               FieldType.CALCULATED, {"calculation": calculation})
+        if draft is not None:
+            self.calculations.append((self.sections[-1], draft, calculation))
+
+    def add_field(self, number: int, record: dict[str, str], kind: FieldType, extra: dict[str, Any]) -> DraftField | None:
         original = record.get("name", "")
         if not original:
             self.warn(number, None, "row skipped: it has no name")
-            return
+            return None
         variable = original.lower().replace("-", "_").replace(".", "_")
         if not re.fullmatch(IDENTIFIER_PATTERN, variable):
             variable = slugify(variable, fallback="v")
@@ -415,7 +448,7 @@ class _SurveyReader:
         if not texts["label"]:
             if kind is FieldType.DESCRIPTIVE:
                 self.warn(number, variable, "row skipped: a note without a label shows nothing")
-                return
+                return None
             self.warn(number, variable, "the question has no label; its name is used")
         data: dict[str, Any] = {"variable": variable, "type": kind.value, **texts,
                                 "label": texts["label"] or humanise(variable), **extra}
@@ -424,12 +457,12 @@ class _SurveyReader:
             validation.update(self.range_parameters(number, variable, record.get("parameters", "")))
         validation.update(_constraint(record.get("constraint", ""), kind, number, variable, self.warnings))
         if validation:
-            data["validation"] = validation
+            data["validation"] = {**data.get("validation", {}), **validation}
         elif data["constraint_message"] or any("constraint_message" in texts
                                                for texts in data.get("translations", {}).values()):
             self.warn(number, variable, "constraint_message ignored: the question has no constraint that was imported")
             _drop_text(data, "constraint_message")
-        if kind is not FieldType.DESCRIPTIVE:
+        if kind not in (FieldType.DESCRIPTIVE, FieldType.CALCULATED):
             data["required"] = self.required(number, variable, record.get("required", ""))
         section = self.section_for_field(number)
         draft = DraftField(number, data)
@@ -440,6 +473,7 @@ class _SurveyReader:
             conditions.append(record["relevant"].strip())
         if conditions:
             self.relevants.append((draft, conditions, variable))
+        return draft
 
     def check_references(self, number: int, variable: str, texts: dict[str, Any]) -> None:
         """Warn where a translation pipes in other answers (``${x}``) than the default text does."""
@@ -478,6 +512,16 @@ class _SurveyReader:
                 target.data["show_if"] = result
             else:
                 target.show_if = result
+
+    def translate_calculations(self) -> None:
+        """Translate each calculation; a row whose calculation cannot be translated is skipped."""
+        for section, draft, original in self.calculations:
+            translated = calculation_or_warning(original, self.types, draft.row, draft.variable, original, self.warnings,
+                                                prepare=lambda text: _xpath_calculation(text, self.renames))
+            if translated is None:
+                section.fields.remove(draft)
+            else:
+                draft.data["calculation"] = translated
 
 
 @dataclass
@@ -549,6 +593,18 @@ def _xpath_to_expression(text: str, renames: dict[str, str]) -> str:
     return re.sub(r"\b(true|false)\(\s*\)", lambda match: match.group(1), text)
 
 
+def _xpath_calculation(text: str, renames: dict[str, str]) -> str:
+    """An XLSForm calculation -> our syntax (still to be parsed); raises ExpressionError naming
+    the first function we do not have."""
+    text = normalise_quotes(text)
+    masked = re.sub(r"\$\{[^}]*\}", lambda match: " " * len(match.group()), text)
+    unsupported_function_check(masked, _XPATH_FUNCTIONS)
+    # decimal-date-time() of a date counts days, so the difference of two is a number of days;
+    # our subtraction of two dates gives the same number.
+    text = re.sub(r"decimal-date-time\(\s*(\$\{[^}]*\})\s*\)", r"\1", text)
+    return _xpath_to_expression(text, renames)
+
+
 def import_xlsform(data: bytes, filename_hint: str | None = None) -> ImportResult:
     """Read an XLSForm (.xlsx bytes, or the CSV form as bytes) into an instrument plus warnings.
 
@@ -579,6 +635,7 @@ def import_xlsform(data: bytes, filename_hint: str | None = None) -> ImportResul
     reader = _SurveyReader(_choice_lists(sheets.get("choices"), languages, warnings), title, warnings, languages)
     reader.read(survey.records())
     reader.translate_conditions()
+    reader.translate_calculations()
     instrument = build_instrument(name=name, version=version, title=title, description="",
                                   drafts=list(reader.sections), warnings=warnings,
                                   languages=(languages.default, *languages.others))

@@ -17,11 +17,11 @@ from datetime import date
 from typing import Any
 
 from survey.app_text import app_text
-from survey.expressions import And, Answered, BooleanConstant, Comparison, Literal, Node, Not, Or, Selected, Variable, parse
 from survey.instrument import Field, FieldType, Instrument, Language
 from survey.workbooks import workbook_bytes
+from survey.xpath import quoted, xpath_calculation, xpath_condition
 
-__all__ = ["XLSFormExport", "export_xlsform", "xpath_condition"]
+__all__ = ["XLSFormExport", "export_xlsform"]
 
 # (XLSForm column, model attribute) of a question's translatable texts, in column order.
 _FIELD_TEXTS = (("label", "label"), ("hint", "help"))
@@ -37,40 +37,6 @@ _SIMPLE_TYPES = {FieldType.INTEGER: "integer", FieldType.DECIMAL: "decimal", Fie
 class XLSFormExport:
     content: bytes
     warnings: list[str] = dataclass_field(default_factory=list)
-
-
-def _xpath_value(operand: Any) -> str:
-    if isinstance(operand, Variable):
-        return "${" + operand.name + "}"
-    if isinstance(operand, Literal) and isinstance(operand.value, bool):
-        return "true()" if operand.value else "false()"
-    if isinstance(operand, Literal) and isinstance(operand.value, str):
-        return _quoted(operand.value)
-    return operand.to_text()
-
-
-def _quoted(text: str) -> str:
-    quote = '"' if "'" in text else "'"
-    return f"{quote}{text}{quote}"
-
-
-def xpath_condition(node: Node) -> str:
-    """A branching condition as an XLSForm ``relevant`` expression."""
-    if isinstance(node, Comparison):
-        return f"{_xpath_value(node.left)} {node.operator} {_xpath_value(node.right)}"
-    if isinstance(node, Selected):
-        return f"selected(${{{node.variable}}}, {_quoted(node.code)})"
-    if isinstance(node, Answered):
-        return f"${{{node.variable}}} != ''"
-    if isinstance(node, BooleanConstant):
-        return "true()" if node.value else "false()"
-    if isinstance(node, Not):
-        return f"not({xpath_condition(node.operand)})"
-    if isinstance(node, (And, Or)):
-        joiner = " and " if isinstance(node, And) else " or "
-        return joiner.join(f"({xpath_condition(part)})" if isinstance(part, (And, Or)) else xpath_condition(part)
-                           for part in node.operands)
-    raise ValueError(f"the condition part {node!r} has no XLSForm spelling")
 
 
 def _number(value: float | int) -> str:
@@ -90,7 +56,7 @@ def _constraint(field: Field) -> str:
         if rules.max is not None:
             parts.append(f". <= {_bound(rules.max)}")
     if rules.pattern is not None:
-        parts.append(f"regex(., {_quoted(rules.pattern)})")
+        parts.append(f"regex(., {quoted(rules.pattern)})")
     if rules.max_length is not None:
         parts.append(f"string-length(.) <= {rules.max_length}")
     return " and ".join(parts)
@@ -103,6 +69,8 @@ class _Writer:
         self.survey: list[dict[str, str]] = []
         self.choices: list[dict[str, str]] = []
         self.warnings: list[str] = []
+        # Variable -> type: date differences are written with decimal-date-time().
+        self.types = {field.variable: field.type for section in instrument.sections for field in section.fields}
 
     def texts(self, element: Any, pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
         row: dict[str, str] = {}
@@ -150,7 +118,7 @@ class _Writer:
 
     def relevant(self, condition: str, where: str) -> str:
         try:
-            return xpath_condition(parse(condition).root)
+            return xpath_condition(condition, self.types)
         except ValueError as error:
             self.warnings.append(f"{where}: its condition is not exported ({error}); it is always shown")
             return ""
@@ -187,6 +155,10 @@ class _Writer:
                 self.survey.append({**{k: v for k, v in row.items() if not k.startswith(("label", "hint"))},
                                     "type": f"select_one {field.variable}", "name": item.variable,
                                     **self.texts(item, (("label", "label"),))})
+        elif kind is FieldType.CALCULATED:
+            row["type"] = "calculate"
+            row["calculation"] = xpath_calculation(field.calculation, self.types)
+            self.survey.append(row)
         elif kind in _SELECT_TYPES:
             self.select(field, row)
         else:

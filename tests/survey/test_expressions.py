@@ -145,7 +145,8 @@ def test_parse_errors_say_where_and_what_was_expected(text, fragment, position):
         "a = `id`",
         "a = 1 \x00",
         "ünïcode = 1",
-        "a = 1 + 1",
+        "a = 2 ** 3",
+        "a = b[0]",
         "a = {}",
     ],
 )

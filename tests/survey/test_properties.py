@@ -17,7 +17,10 @@ FAST = settings(max_examples=80, deadline=None, database=None, suppress_health_c
 
 CODES = ["a", "b", "1", "2", "none"]
 TYPES = ["single_choice", "multiple_choice", "dropdown", "yes_no", "integer", "decimal", "short_text", "long_text",
-         "date", "rating_5", "rating_9", "slider", "matrix", "descriptive"]
+         "date", "rating_5", "rating_9", "slider", "matrix", "descriptive", "calculated"]
+CALCULATIONS = ["{a} + {b} * 2", "round({a} div {b}, 1)", "coalesce({a}, 0) - {b} mod 3", "if({a} > 3, 'big', 'small')",
+                "sum({a}, {b})", "int(-{a}) + abs({b})", "if(answered({a}), {a}, {b})", "days_between({d}, {e})",
+                "{e} - {d} + 1", "({a} + 1) div ({b} - 1)"]
 
 
 @st.composite
@@ -43,6 +46,14 @@ def field_specs(draw, index: int, earlier: list[dict]):
         spec["validation"] = {"max_length": draw(st.integers(1, 50))}
         if draw(st.booleans()):
             spec["validation"]["pattern"] = "[A-Za-z ]*"
+    if kind == "calculated":
+        numbers = [f["variable"] for f in earlier if f["type"] in ("integer", "decimal", "slider", "calculated",
+                                                                    "rating_5", "rating_9")] or ["1"]
+        dates = [f["variable"] for f in earlier if f["type"] == "date"] or ["'2024-01-01'"]
+        template = draw(st.sampled_from([t for t in CALCULATIONS if "answered" not in t or numbers != ["1"]]))
+        spec["calculation"] = template.format(a=draw(st.sampled_from(numbers)), b=draw(st.sampled_from(numbers)),
+                                              d=draw(st.sampled_from(dates)), e=draw(st.sampled_from(dates)))
+        spec.pop("required")
     choice_fields = [f for f in earlier if f["type"] in ("single_choice", "dropdown", "multiple_choice", "yes_no")]
     if choice_fields and draw(st.booleans()):
         target = draw(st.sampled_from(choice_fields))
@@ -119,6 +130,9 @@ def test_random_instruments_round_trip_through_redcap_structure(instrument):
     result = import_data_dictionary(text, name=instrument.name, title=instrument.title)
     assert [slot.variable for _, slot in result.instrument.answer_slots()] == [
         slot.variable for _, slot in instrument.answer_slots()]
+    # calculations come back exactly (REDCap's syntax, or our own text where REDCap's only approximates)
+    assert [slot.field.calculation for _, slot in result.instrument.answer_slots()] == [
+        slot.field.calculation for _, slot in instrument.answer_slots()]
 
 
 def acceptable_import(call, data) -> None:

@@ -71,7 +71,7 @@ def test_xlsx_import_maps_types_groups_conditions_and_settings():
         FieldType.LONG_TEXT, False, 500)
     assert fields["site_role"].type is FieldType.DROPDOWN
     found = {(w.row, w.variable): w.message for w in result.warnings}
-    assert found == {(13, "total"): "row skipped: calculations are not supported (type 'calculate')",
+    assert found == {(13, "total"): "row skipped: a calculate row needs a calculation",
                      (14, "photo"): "row skipped: media uploads are not supported (type 'image')"}
 
 
@@ -91,12 +91,16 @@ def test_csv_form_with_legacy_spellings():
     assert fields["why_not"].show_if == "not selected(tools, 'scribe') and answered(age)"
     assert (fields["why_not"].type, fields["why_not"].max_length()) == (FieldType.LONG_TEXT, 300)
     assert [c.code for c in fields["happy"].choices] == ["yes", "no", "other"]
+    # or_other also adds pyxform's text question for the details, shown when 'other' is chosen
+    assert (fields["happy_other"].type, fields["happy_other"].label, fields["happy_other"].show_if) == (
+        FieldType.SHORT_TEXT, "Specify other.", "selected(happy, 'other')")
     assert fields["older_note"].show_if == "age > 30"  # nested group condition carried onto its question
     assert fields["older_note"].validation.pattern == "^[A-Z].*"
     messages = [(w.row, w.variable, w.message) for w in result.warnings]
     assert (None, "tools", "choices sheet row 26: choice 'bad code!' skipped (codes are letters, digits, _ . -)") in messages
     assert (7, "minutes", "constraint '. > 0' is imported as '>=' (strict limits are not supported)") in messages
-    assert (9, "happy", "'or_other' adds an 'Other' option; the text box for specifying it is not imported") in messages
+    assert not any(variable in ("happy", "happy_other") for _, variable, _ in messages)
+    assert (14, "score", "row skipped: a calculate row needs a calculation") in messages
     assert (11, "Older-Note", "variable renamed to 'older_note' (names must be lower-case letters, digits and "
                               "underscores)") in messages
     assert (16, "kids", "repeat 'kids' is not supported; its questions are imported once") in messages
