@@ -73,6 +73,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Union
 
 __all__ = [
+    "quoted",
     "CONDITION_FUNCTIONS",
     "MAX_DEPTH",
     "MAX_LENGTH",
@@ -235,6 +236,13 @@ def _scan_number(text: str, index: int) -> int:
 Scalar = Union[str, int, float, bool]
 
 
+def quoted(text: str) -> str:
+    """A string literal as our language, REDCap and XPath all write one: in single quotes unless
+    the text holds one (none of them has escapes)."""
+    quote = '"' if "'" in text else "'"
+    return f"{quote}{text}{quote}"
+
+
 @dataclass(frozen=True, slots=True)
 class Literal:
     """A constant. ``text`` keeps a number's spelling (so ``'01'`` vs ``1`` stays visible)."""
@@ -249,8 +257,7 @@ class Literal:
         if isinstance(self.value, bool):
             return "true" if self.value else "false"
         if isinstance(self.value, str):
-            quote = '"' if "'" in self.value else "'"
-            return f"{quote}{self.value}{quote}"
+            return quoted(self.value)
         return self.text
 
 

@@ -71,6 +71,7 @@ from survey.expressions import (
     iter_nodes,
     parse,
     parse_calculation,
+    quoted,
 )
 from survey.imports import (
     DraftField,
@@ -647,9 +648,7 @@ class _LogicWriter:
 
     def _operand(self, operand: Any, other: Any) -> str:
         if isinstance(operand, Literal) and isinstance(operand.value, str):
-            value = self._code(other.name, operand.value) if isinstance(other, Variable) else operand.value
-            quote = '"' if "'" in value else "'"
-            return f"{quote}{value}{quote}"
+            return quoted(self._code(other.name, operand.value) if isinstance(other, Variable) else operand.value)
         return self.value(operand)
 
     def value(self, node: Any) -> str:
@@ -687,10 +686,7 @@ class _LogicWriter:
                     text = f"if({argument} <> '', {argument}, {text})"
                 return text
             return f"{node.name}({', '.join(arguments)})"
-        if isinstance(node, Literal) and isinstance(node.value, str):
-            quote = '"' if "'" in node.value else "'"
-            return f"{quote}{node.value}{quote}"
-        return node.to_text()
+        return node.to_text()  # a literal: REDCap quotes strings as we do
 
     def _is_date(self, node: Any) -> bool:
         return isinstance(node, Variable) and self.types.get(node.name) is FieldType.DATE

@@ -19,7 +19,8 @@ from typing import Any
 from survey.app_text import app_text
 from survey.instrument import Field, FieldType, Instrument, Language
 from survey.workbooks import workbook_bytes
-from survey.xpath import quoted, xpath_calculation, xpath_condition
+from survey.expressions import quoted
+from survey.xpath import xpath_calculation, xpath_condition
 
 __all__ = ["XLSFormExport", "export_xlsform"]
 

@@ -41,10 +41,11 @@ from survey.expressions import (
     Variable,
     parse,
     parse_calculation,
+    quoted,
 )
 from survey.instrument import FieldType
 
-__all__ = ["quoted", "xpath_calculation", "xpath_condition"]
+__all__ = ["xpath_calculation", "xpath_condition"]
 
 
 def xpath_condition(text: str, types: Mapping[str, FieldType] | None = None) -> str:
@@ -55,12 +56,6 @@ def xpath_condition(text: str, types: Mapping[str, FieldType] | None = None) -> 
 def xpath_calculation(text: str, types: Mapping[str, FieldType] | None = None) -> str:
     """A ``calculation`` as an XLSForm ``calculation``. ``types`` (variable -> type) spots dates."""
     return _XPathWriter(types or {}).value(parse_calculation(text).root)
-
-
-def quoted(text: str) -> str:
-    """A string literal in XPath: single quotes unless the text holds one."""
-    quote = '"' if "'" in text else "'"
-    return f"{quote}{text}{quote}"
 
 
 class _XPathWriter:
