@@ -13,8 +13,9 @@ on SQLite and (with --postgres) PostgreSQL, it measures:
   (its SQLite and PostgreSQL scanners are extensions downloaded at run time, which an offline
   server cannot do) and aggregation in SQL (the analysis needs every response's answers: filters
   by region, staff group, site type and date, and each respondent's weight);
-* page (N <= 100,000, unless --no-page): on a freshly started server (cold cache), the Roadmap
-  analysis page in Chromium from the click until the script is done and the views are drawn;
+* page (N <= 100,000, unless --no-page): on a freshly started server (cold cache), the lead's
+  home page from the sign-in until it is drawn (it computes today's analysis for its "thinnest
+  evidence" list), then the Roadmap analysis page from the click until the views are drawn;
   then one new response is imported by another process (the CLI) and the page's next render (a
   click on another view) is timed; the Estimates page then shows that response (checked).
 
@@ -115,11 +116,18 @@ def page_figures(url: str, technologies: int) -> dict:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(server.url)
-            sign_in(page, "Lead / analyst")
             done = page.locator("[data-test-script-state='notRunning']")
+            # The lead's home page lists the thinnest evidence: it computes today's analysis, which
+            # the analysis page then shares. Timed from the sign-in until the home page is drawn.
+            started = time.perf_counter()
+            sign_in(page, "Lead / analyst")
+            page.get_by_role("heading", name="The thinnest evidence").wait_for(timeout=SLOW_MS)
+            done.wait_for(timeout=SLOW_MS)
+            home = time.perf_counter() - started
+            analysis_link = page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Roadmap analysis")
             metric = page.locator("[data-testid='stMetric']").filter(has_text="Technologies").locator("[data-testid='stMetricValue']")
             started = time.perf_counter()
-            page.get_by_role("link", name="Roadmap analysis").click()
+            analysis_link.click()
             expect(metric.first).to_have_text(str(technologies), timeout=SLOW_MS)
             page.locator(".st-key-chart_distribution .js-plotly-plot").wait_for(timeout=SLOW_MS)
             done.wait_for(timeout=SLOW_MS)
@@ -128,7 +136,7 @@ def page_figures(url: str, technologies: int) -> dict:
             technology = 17
             name = f"Benchmark technology {technology - 1}"  # ids follow the generated rows, from 1
             before = _respondents(page, expect, name)
-            page.get_by_role("link", name="Roadmap analysis").click()
+            analysis_link.click()
             done.wait_for(timeout=SLOW_MS)
             import_started = time.perf_counter()
             subprocess.run([ROADMAP, "responses", "import", str(one_response_file(folder, technology)), "--instrument", INSTRUMENT,
@@ -144,7 +152,7 @@ def page_figures(url: str, technologies: int) -> dict:
             browser.close()
     finally:
         server.stop()
-    return {"page_cold_s": round(cold, 2), "page_after_new_response_s": round(next_render, 2),
+    return {"home_after_sign_in_s": round(home, 2), "page_cold_s": round(cold, 2), "page_after_new_response_s": round(next_render, 2),
             "new_response_import_s": round(imported, 2), "respondents_before": before, "respondents_after": after}
 
 
@@ -152,7 +160,7 @@ def _respondents(page, expect, technology_name: str, wanted: int | None = None) 
     """The Estimates page's "Survey respondents" behind a technology's workforce impact."""
     import re
 
-    page.get_by_role("link", name="Estimates").click()
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Estimates").click()
     picker = page.get_by_role("combobox", name="Technology", exact=True)
     picker.click()
     picker.press_sequentially(technology_name, delay=10)
@@ -164,8 +172,11 @@ def _respondents(page, expect, technology_name: str, wanted: int | None = None) 
     page.get_by_role("option", name="Impact on the primary workforce group", exact=True).first.click()
     page.keyboard.press("Escape")
     value = page.locator("[data-testid='stMetric']").filter(has_text="Survey respondents").locator("[data-testid='stMetricValue']")
-    expect(value).to_have_text(re.compile(r"^\d+$") if wanted is None else str(wanted), timeout=SLOW_MS)
+    if wanted is not None:  # the figure the retrying expect confirmed, not a later one-shot read
+        expect(value).to_have_text(str(wanted), timeout=SLOW_MS)
+        return wanted
     page.locator("[data-test-script-state='notRunning']").wait_for(timeout=SLOW_MS)
+    expect(value).to_have_text(re.compile(r"^\d+$"), timeout=SLOW_MS)
     return int(value.inner_text())
 
 
