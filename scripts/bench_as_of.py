@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_database import DATA_DIR, best, postgres_url, timed_process  # noqa: E402
+from bench_database import DATA_DIR, PAGE_LIMIT, best, postgres_url, timed_process  # noqa: E402
 from national_evidence import ROADMAP, build  # noqa: E402
 
 AS_OF = "2025-03-15"
@@ -34,7 +34,8 @@ COMPARE_FROM, COMPARE_TO = "2025-02-15", "2025-04-15"
 
 
 def measure(label: str, url: str, responses: int, repeats: int) -> dict:
-    build(url, responses)
+    # As bench_database.py does: a million responses are imported by the function behind the CLI.
+    build(url, responses, in_process=responses > PAGE_LIMIT)
     folder = Path(tempfile.mkdtemp(prefix="bench-as-of-"))
 
     def roadmap(*arguments: str) -> float:
