@@ -160,16 +160,21 @@ class ColumnSpec:
     optional: bool = False
 
 
+# The catalogue's desk assessment, in the technologies frame and in each revision of its history.
+DESK_ASSESSMENT: tuple[ColumnSpec, ...] = (
+    ColumnSpec("time_to_deployment", "code", nullable=True, codes=HORIZONS, ordered=True),
+    ColumnSpec("impact_workforce", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
+    ColumnSpec("impact_pathway", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
+    ColumnSpec("impact_system", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
+)
+
 FRAME_SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
     "technologies": (
         ColumnSpec("technology_id", "int"),
         ColumnSpec("name", "str"),
         ColumnSpec("type_code", "code"),
         ColumnSpec("subtype_code", "code", nullable=True),
-        ColumnSpec("time_to_deployment", "code", nullable=True, codes=HORIZONS, ordered=True),
-        ColumnSpec("impact_workforce", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
-        ColumnSpec("impact_pathway", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
-        ColumnSpec("impact_system", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
+        *DESK_ASSESSMENT,
         ColumnSpec("last_reviewed", "datetime", nullable=True),
         ColumnSpec("updated_at", "datetime"),
         ColumnSpec("is_demo", "bool"),
@@ -227,10 +232,7 @@ FRAME_SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
         ColumnSpec("name", "str", nullable=True),
         ColumnSpec("type_code", "code", nullable=True),
         ColumnSpec("subtype_code", "code", nullable=True),
-        ColumnSpec("time_to_deployment", "code", nullable=True, codes=HORIZONS, ordered=True),
-        ColumnSpec("impact_workforce", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
-        ColumnSpec("impact_pathway", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
-        ColumnSpec("impact_system", "code", nullable=True, codes=IMPACT_LEVELS, ordered=True),
+        *DESK_ASSESSMENT,
         ColumnSpec("last_reviewed", "datetime", nullable=True),
         ColumnSpec("is_demo", "bool"),
         ColumnSpec("links", "str"),
