@@ -613,7 +613,10 @@ def _sum(arguments: list[object]) -> int | float | None:
     numbers = [_as_number(argument) for argument in given]
     if not numbers or any(number is None for number in numbers):
         return None
-    return _tidy(math.fsum(numbers))
+    try:
+        return _tidy(math.fsum(numbers))
+    except OverflowError:  # a total beyond a float is no value, like any other overflow
+        return None
 
 
 def _days_between(arguments: list[object]) -> int | None:
