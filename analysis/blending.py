@@ -824,6 +824,52 @@ def estimate_all(technologies: pd.DataFrame, technology_links: pd.DataFrame, ado
     return estimates[list(ESTIMATE_COLUMNS)]
 
 
+def update_estimates(previous: pd.DataFrame, touched: frozenset[int] | set[int], technologies: pd.DataFrame,
+                     technology_links: pd.DataFrame, adoption: pd.DataFrame, answers: pd.DataFrame,
+                     workshop_results: pd.DataFrame, settings: BlendSettings | None = None, *,
+                     responses: pd.DataFrame | None = None, respondent_filter: RespondentFilter | None = None,
+                     disclosure_threshold: int = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """What :func:`estimate_all` (today, same settings, filter and threshold) gives after a change
+    that touched only the evidence of the ``touched`` technologies — their answers, responses or
+    workshop results; the catalogue (technologies, links, sites) the same — computed from its
+    result ``previous`` before the change by estimating those technologies alone.
+
+    Exact because a technology's estimates depend only on its own evidence and the settings: the
+    disclosure rule counts respondents per technology and quantity, and the bootstrap's draws
+    depend only on a group's size. When ``previous`` is not of the same technologies (or a
+    column's type would change), everything is estimated again.
+    """
+    def everything() -> pd.DataFrame:
+        return estimate_all(technologies, technology_links, adoption, answers, workshop_results, settings,
+                            responses=responses, respondent_filter=respondent_filter,
+                            disclosure_threshold=disclosure_threshold)
+
+    n_quantities = len(s.QUANTITIES)
+    ids = np.sort(technologies["technology_id"].to_numpy(dtype=np.int64))
+    if (len(previous) != len(ids) * n_quantities or list(previous.columns) != list(ESTIMATE_COLUMNS)
+            or not np.array_equal(previous["technology_id"].to_numpy()[::n_quantities], ids)):
+        return everything()
+    chosen = np.isin(ids, np.fromiter(touched, dtype=np.int64, count=len(touched)))
+    if not chosen.any():
+        return previous
+
+    def only(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["technology_id"].isin(ids[chosen]).to_numpy(dtype=bool, na_value=False)]
+
+    fresh = estimate_all(only(technologies), only(technology_links), only(adoption), only(answers),
+                         only(workshop_results), settings, responses=responses,
+                         respondent_filter=respondent_filter, disclosure_threshold=disclosure_threshold)
+    rows = (np.flatnonzero(chosen)[:, None] * n_quantities + np.arange(n_quantities)).reshape(-1)
+    columns = {}
+    for name in ESTIMATE_COLUMNS:
+        if fresh[name].dtype != previous[name].dtype:
+            return everything()
+        column = previous[name].copy()
+        column.iloc[rows] = fresh[name].to_numpy()
+        columns[name] = column
+    return pd.DataFrame(columns)
+
+
 def _interleave(frames: list[dict[str, object]], n_tech: int) -> pd.DataFrame:
     """One frame ordered by technology then quantity from per-quantity column dicts.
 

@@ -214,12 +214,13 @@ def _distinct_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, 
 
 def differencing_guard(member_response: np.ndarray, member_key: np.ndarray, n_keys: int,
                        responses: pd.DataFrame | None, selection: RespondentFilter | None,
-                       threshold: int = DEFAULT_THRESHOLD) -> GuardResult:
+                       threshold: int = DEFAULT_THRESHOLD, *, distinct: bool = False) -> GuardResult:
     """Which keys' respondent evidence a view over ``selection`` may publish.
 
     ``member_response`` / ``member_key`` pair each respondent with each key (a key is whatever is
     published from a group of respondents: a technology's answers to one question, a cell of a
-    count table); duplicate pairs count once. ``responses`` supplies the attributes filtered on
+    count table); duplicate pairs count once (``distinct``: the caller made each pair once, so the
+    de-duplication, a sort of every pair, is skipped). ``responses`` supplies the attributes filtered on
     (``RESPONDENT_DIMENSIONS`` and ``submitted_at``).
 
     A key is publishable when its respondent count in the view is 0 or at least ``threshold`` and,
@@ -239,7 +240,7 @@ def differencing_guard(member_response: np.ndarray, member_key: np.ndarray, n_ke
         raise ValueError(f"differencing_guard: threshold must be at least 1, got {threshold}")
     member_response = np.asarray(member_response, dtype=np.int64)
     member_key = np.asarray(member_key, dtype=np.int64)
-    if len(member_key):
+    if len(member_key) and not distinct:
         member_key, member_response = _distinct_pairs(member_key, member_response)
 
     def counts(mask: np.ndarray) -> np.ndarray:

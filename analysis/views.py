@@ -464,8 +464,9 @@ def training_needs(answers: pd.DataFrame, responses: pd.DataFrame, threshold: in
         cutoff = as_of_cutoffs(member_key, submitted, 3 * n_cells, as_of, threshold)[member_key]
         released = ~np.isnat(cutoff) & (submitted <= cutoff)
         member_response, member_key = member_response[released], member_key[released]
+    # Each (respondent, cell) pair is made once above (from boolean indicator matrices).
     guard = differencing_guard(response_ids[member_response], member_key, 3 * n_cells, responses, respondent_filter,
-                               threshold)
+                               threshold, distinct=True)
     table = pd.DataFrame({
         "archetype": np.repeat(s.ARCHETYPES, len(s.TRAINING_TYPES)),
         "training_type": np.tile(s.TRAINING_TYPES, len(s.ARCHETYPES)),

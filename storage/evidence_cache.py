@@ -15,7 +15,9 @@ that diverged (a restored backup or a reset database), or a cache older than the
 
 The result is exactly what a full read gives — same rows, same order (responses by id, answers
 by answer id, workshop results by workshop), same dtypes and categories — which
-tests/storage/test_evidence_cache.py checks over random sequences of writes. Caches are only
+tests/storage/test_evidence_cache.py checks over random sequences of writes. Each refresh also says which technologies' evidence it touched
+(:meth:`Evidence.touched_since`), so what is computed per technology (the estimates) can be
+brought up to date for those technologies alone. Caches are only
 accelerators (DESIGN.md section 6): every process keeps its own and checks it against the
 database on every call, so two app processes see each other's writes on their next render.
 """
@@ -30,6 +32,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine
 
+from analysis.schemas import VALIDATED_MARK, validate_frame
 from storage.analysis_inputs import AnalysisInputs, assemble_inputs
 from storage.catalogue import catalogue_frames
 from storage.change_log import RESPONSES, TECHNOLOGIES, WORKSHOPS, ChangeSet, DataStamp, changes_between, read_stamp
@@ -42,6 +45,10 @@ from storage.survey_frames import (
     read_survey_columns,
 )
 from storage.workshops import load_workshop_results
+
+# Earlier stamps whose touched technologies a refresh keeps (a cache of results computed at one of
+# them can be brought up to date from it).
+TOUCHED_HISTORY = 8
 
 # Attempts at a full read whose stamp the log can bring up to date before giving up and
 # reading everything in one snapshot on a plain connection.
@@ -58,6 +65,17 @@ class Evidence:
     answers: pd.DataFrame  # raw: with answer_id
     workshops: dict[int, pd.DataFrame]  # results per closed workshop
     inputs: AnalysisInputs | None  # None only while being assembled
+    # (earlier stamp, technology ids whose evidence may differ since), newest first; only for
+    # refreshes where the catalogue (the set of technologies and their desk data) stayed the same.
+    touched: tuple[tuple[DataStamp, frozenset[int]], ...] = ()
+
+    def touched_since(self, stamp: DataStamp) -> frozenset[int] | None:
+        """The technologies whose answers, responses or workshop results may have changed since
+        ``stamp`` (empty when ``stamp`` is this one); None when this cache cannot say (the
+        catalogue changed, everything was read again, or ``stamp`` is too old)."""
+        if stamp == self.stamp:
+            return frozenset()
+        return next((technologies for earlier, technologies in self.touched if earlier == stamp), None)
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -93,10 +111,15 @@ def _recoded(categorical: pd.Categorical, categories: pd.Index) -> np.ndarray:
     return positions[categorical.codes]  # code -1 (missing) picks the appended -1
 
 
-def combine_categoricals(kept: pd.Series, added: pd.Series) -> pd.Categorical:
+def combine_categoricals(kept: pd.Series, added: pd.Series, *, kept_complete: bool = False) -> pd.Categorical:
     """``kept`` then ``added`` as one categorical whose categories are the codes present, sorted
-    (what a full read gives)."""
+    (what a full read gives). ``kept_complete``: every category of ``kept`` is present in it (a
+    cached column nothing was dropped from), so when ``added`` brings no new code the categories
+    stay as they are and only the added rows are recoded."""
     left, right = kept.array, added.array
+    if kept_complete and _present_categories(right) <= set(left.categories):
+        codes = np.concatenate([left.codes, _recoded(right, left.categories)])
+        return pd.Categorical.from_codes(codes, dtype=left.dtype)
     categories = pd.Index(sorted(_present_categories(left) | _present_categories(right)), dtype="str")
     codes = np.concatenate([_recoded(left, categories), _recoded(right, categories)])
     return pd.Categorical.from_codes(codes, categories=categories)
@@ -105,17 +128,18 @@ def combine_categoricals(kept: pd.Series, added: pd.Series) -> pd.Categorical:
 def replace_rows(frame: pd.DataFrame, drop: np.ndarray, added: pd.DataFrame, key: str,
                  categorical: tuple[str, ...]) -> pd.DataFrame:
     """``frame`` without the ``drop`` rows, plus ``added``, in ``key`` order, categorical columns
-    recoded to the codes present."""
-    kept = frame[~drop]
-    if added.empty and not drop.any():
+    recoded to the codes present. New rows only (the usual refresh) copy each column once."""
+    dropping = bool(drop.any())
+    if added.empty and not dropping:
         return frame
+    kept = frame[~drop] if dropping else frame
     columns = {}
     for column in frame.columns:
         if column in categorical:
-            columns[column] = combine_categoricals(kept[column], added[column])
+            columns[column] = combine_categoricals(kept[column], added[column], kept_complete=not dropping)
         else:
             columns[column] = pd.concat([kept[column], added[column]], ignore_index=True).array
-    result = pd.DataFrame(columns)
+    result = pd.DataFrame(columns, copy=False)
     if not result[key].is_monotonic_increasing:
         result = result.sort_values(key, kind="stable", ignore_index=True)
     return result
@@ -202,10 +226,14 @@ def _apply(connection: Connection, evidence: Evidence, changes: ChangeSet, now: 
     response_ranges = merge_ranges(changes.ranges[RESPONSES])
     technology_ranges = merge_ranges(changes.ranges[TECHNOLOGIES])
     responses, answers = evidence.responses, evidence.answers
+    touched: set[int] = set()
+    added: dict[str, pd.DataFrame] = {}
     if response_ranges or technology_ranges:
         new_responses, new_answers = read_survey_changes(connection, response_ranges, technology_ranges)
+        added = {"responses": new_responses, "answers": analysis_answers(new_answers)}
         drop_answers = (in_ranges(answers["response_id"].to_numpy(), response_ranges)
                         | in_ranges(answers["technology_id"].to_numpy(dtype=np.int64, na_value=0), technology_ranges))
+        touched |= _technology_ids(answers["technology_id"][drop_answers]) | _technology_ids(new_answers["technology_id"])
         answers = replace_rows(answers, drop_answers, new_answers, "answer_id", ("variable", "value"))
         drop_responses = in_ranges(responses["response_id"].to_numpy(), response_ranges)
         responses = replace_rows(responses, drop_responses, new_responses, "response_id", ("staff_group", "language"))
@@ -218,13 +246,32 @@ def _apply(connection: Connection, evidence: Evidence, changes: ChangeSet, now: 
     elif changes.ranges[WORKSHOPS]:
         wanted = [i for first, last in merge_ranges(changes.ranges[WORKSHOPS]) for i in range(first, last + 1)]
         for workshop_id in wanted:
-            workshops.pop(workshop_id, None)
-        workshops.update(_per_workshop(load_workshop_results(connection, wanted)))
+            if workshop_id in workshops:
+                touched |= _technology_ids(workshops.pop(workshop_id)["technology_id"])
+        changed_workshops = _per_workshop(load_workshop_results(connection, wanted))
+        for results in changed_workshops.values():
+            touched |= _technology_ids(results["technology_id"])
+        workshops.update(changed_workshops)
     empty_results = load_workshop_results(connection, []) if not workshops else None
     frames = {**catalogue, "responses": responses, "answers": analysis_answers(answers),
               "workshop_results": _workshops_frame(workshops, empty_results)}
+    if evidence.inputs is not None:
+        # The cached rows were validated when the previous inputs were assembled: only the rows
+        # read now need checking, not millions of them again on every refresh.
+        for name in ("responses", "answers"):
+            if name in added:
+                validate_frame(added[name], name)
+            frames[name].attrs[VALIDATED_MARK] = name
     inputs = assemble_inputs(frames, now.version)
-    return Evidence(now, catalogue, responses, answers, workshops, inputs)
+    history: tuple[tuple[DataStamp, frozenset[int]], ...] = ()
+    if not (everything_small or changes.catalogue or technology_ranges):
+        history = ((evidence.stamp, frozenset(touched)),
+                   *((earlier, ids | touched) for earlier, ids in evidence.touched[:TOUCHED_HISTORY - 1]))
+    return Evidence(now, catalogue, responses, answers, workshops, inputs, history)
+
+
+def _technology_ids(column: pd.Series) -> set[int]:
+    return {int(value) for value in pd.unique(column.dropna())}
 
 
 def _per_workshop(results: pd.DataFrame) -> dict[int, pd.DataFrame]:

@@ -5,7 +5,9 @@ storage EvidenceCache, which checks the data stamp on every render and reads onl
 since (a new survey response costs a read of that response, not of all of them); the estimates
 (per settings) and views (per settings, filters, threshold and day) are kept for the newest data
 stamp only and recomputed on demand, so a new response or workshop result shows on the next
-render without a refresh. They are shared, read-only objects (about 30 MB of input frames with
+render without a refresh. Today's estimates are brought up to date rather than recomputed when
+the refresh says which technologies' evidence it touched: those technologies are estimated again
+and the rest kept (exactly what a full recomputation gives). They are shared, read-only objects (about 30 MB of input frames with
 100,000 responses): never copied per render or per filter combination.
 
 The global filters (sidebar) and the blending settings (the Estimates page's sliders) are kept in
@@ -58,6 +60,7 @@ from streamlit_app.report import (
     compare_days,
     compute_analysis,
     compute_estimates,
+    updated_estimates,
     describe_filters,
     inputs_on,
     language_label,
@@ -108,6 +111,9 @@ class AnalysisCache:
         self.evidence = EvidenceCache()
         self._lock = threading.Lock()
         self._stamp: DataStamp | None = None
+        # Today's estimates of the stamp before the current one, and the technologies touched since:
+        # (current stamp, touched ids, {key: estimates}), or None.
+        self._carried: tuple[DataStamp, frozenset[int], dict[tuple, pd.DataFrame]] | None = None
         self._stores: dict[str, OrderedDict[tuple, object]] = {name: OrderedDict() for name in self.LIMITS}
 
     def inputs(self) -> tuple[DataStamp, AnalysisInputs]:
@@ -122,6 +128,8 @@ class AnalysisCache:
                 raise
         with self._lock:
             if evidence.stamp != self._stamp:
+                touched = evidence.touched_since(self._stamp) if self._stamp is not None else None
+                self._carried = None if touched is None else (evidence.stamp, touched, dict(self._stores["estimates"]))
                 self._stamp = evidence.stamp
                 for store in self._stores.values():
                     store.clear()
@@ -157,8 +165,14 @@ class AnalysisCache:
                   threshold: int, day: str) -> pd.DataFrame:
         respondents = respondents if past_day(day) is None else RespondentFilter()  # a past day counts everyone
         key = (settings.model_dump_json(), respondents.model_dump_json(), threshold, day)
-        return self._get("estimates", stamp, key,
-                         lambda: compute_estimates(inputs, settings, threshold, respondents, as_of=day), "Blending the estimates…")
+
+        def make() -> pd.DataFrame:
+            carried = self._carried
+            if past_day(day) is None and carried is not None and carried[0] == stamp and key in carried[2]:
+                return updated_estimates(carried[2][key], carried[1], inputs, settings, threshold, respondents)
+            return compute_estimates(inputs, settings, threshold, respondents, as_of=day)
+
+        return self._get("estimates", stamp, key, make, "Blending the estimates…")
 
     def analysis(self, settings: BlendSettings, filters: Filters, threshold: int, day: str) -> RoadmapAnalysis:
         stamp, inputs = self.inputs()
@@ -190,6 +204,8 @@ class AnalysisCache:
         if evidence is not None:
             frames += [evidence.responses, evidence.answers, *evidence.inputs.frames().values()]
         with self._lock:
+            if self._carried is not None:
+                frames += list(self._carried[2].values())
             for name, store in self._stores.items():
                 for value in store.values():
                     if isinstance(value, pd.DataFrame):

@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 
 from analysis import schemas as s
 from analysis.as_of import UNKNOWN_COLUMNS, day_end, evidence_as_of
-from analysis.blending import BlendSettings, estimate_all, evidence_for
+from analysis.blending import BlendSettings, estimate_all, evidence_for, update_estimates
 from analysis.changes import changed_estimates, evidence_between, evidence_by_month
 from analysis.track_record import ScaleRule, classify_calls, month_ends, reliability, scale_dates, track_record_table
 from analysis.disclosure import DEFAULT_THRESHOLD, RespondentFilter
@@ -254,6 +254,15 @@ def compute_estimates(inputs: AnalysisInputs, settings: BlendSettings, threshold
     return estimate_all(inputs.technologies, inputs.technology_links, inputs.adoption, inputs.answers,
                         inputs.workshop_results, settings, responses=inputs.responses,
                         respondent_filter=respondent_filter, disclosure_threshold=threshold, as_of=past_day(as_of))
+
+
+def updated_estimates(previous: pd.DataFrame, touched: frozenset[int], inputs: AnalysisInputs, settings: BlendSettings,
+                      threshold: int = DEFAULT_THRESHOLD, respondent_filter: RespondentFilter | None = None) -> pd.DataFrame:
+    """Today's :func:`compute_estimates` from those before a change that touched only the evidence of
+    the ``touched`` technologies (analysis.blending.update_estimates)."""
+    return update_estimates(previous, touched, inputs.technologies, inputs.technology_links, inputs.adoption, inputs.answers,
+                            inputs.workshop_results, settings, responses=inputs.responses,
+                            respondent_filter=respondent_filter, disclosure_threshold=threshold)
 
 
 @dataclass(frozen=True)

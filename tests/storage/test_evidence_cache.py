@@ -7,7 +7,9 @@ anonymous), response imports, withdrawals by receipt code, erasure of a named pe
 purges, catalogue edits, additions and deletions, and workshops closed and deleted, on both
 databases. At random points (and at the end) the cache is refreshed and compared, frame by frame
 and estimate by estimate, with a fresh full read; the cache must never have needed a full re-read
-after its first one, because every writer says what it changed.
+after its first one, because every writer says what it changed. Estimates brought up to date
+from the previous refresh's for the technologies it touched (analysis.blending.update_estimates)
+equal estimates computed afresh, with and without respondent filters.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 
 import storage.evidence_cache as evidence_cache
-from analysis.blending import estimate_all
+from analysis.blending import estimate_all, update_estimates
 from analysis.consensus_rules import COMET_RULE
+from analysis.disclosure import RespondentFilter
 from storage.analysis_inputs import ANALYSIS_FRAMES, AnalysisInputs, load_analysis_inputs
 from storage.catalogue import TechnologyInput, create_technology, delete_technology, update_technology
 from storage.change_log import ALL, id_ranges
@@ -195,6 +198,29 @@ def assert_same(cached: AnalysisInputs, full: AnalysisInputs) -> None:
     pd.testing.assert_frame_equal(estimates[0], estimates[1], check_exact=True, obj="estimates")
 
 
+# Estimate settings the update is checked under: (disclosure threshold, respondent filter).
+ESTIMATE_VIEWS = ((1, None), (2, RespondentFilter(staff_groups=("nurse", "medic"))),
+                  (2, RespondentFilter(regions=("london",), submitted_from="2026-03")), (10, None))
+
+
+def estimates_by_view(inputs: AnalysisInputs) -> list[pd.DataFrame]:
+    return [estimate_all(inputs.technologies, inputs.technology_links, inputs.adoption, inputs.answers, inputs.workshop_results,
+                         responses=inputs.responses, respondent_filter=selection, disclosure_threshold=threshold)
+            for threshold, selection in ESTIMATE_VIEWS]
+
+
+def assert_updates_are_exact(previous: list[pd.DataFrame], touched: frozenset[int], inputs: AnalysisInputs) -> list[pd.DataFrame]:
+    """Each view's estimates updated from ``previous`` for the ``touched`` technologies equal a fresh
+    computation; returns the fresh ones."""
+    fresh = estimates_by_view(inputs)
+    for (threshold, selection), before, expected in zip(ESTIMATE_VIEWS, previous, fresh, strict=True):
+        updated = update_estimates(before, touched, inputs.technologies, inputs.technology_links, inputs.adoption, inputs.answers,
+                                   inputs.workshop_results, responses=inputs.responses, respondent_filter=selection,
+                                   disclosure_threshold=threshold)
+        pd.testing.assert_frame_equal(updated, expected, check_exact=True, obj=f"updated estimates (threshold {threshold})")
+    return fresh
+
+
 def assert_nothing_erased_is_held(cache: EvidenceCache, world: World) -> None:
     """Withdrawn and erased responses, and purged free text, are gone from every cached frame."""
     evidence = cache.evidence
@@ -222,19 +248,50 @@ def test_incremental_refresh_equals_a_full_read(backend, steps, monkeypatch: pyt
     read_all = evidence_cache.read_all_survey
     monkeypatch.setattr(evidence_cache, "read_all_survey", lambda engine: full_reads.append(1) or read_all(engine))
     cache = EvidenceCache()
-    cache.current(world.engine)
+    evidence = cache.current_evidence(world.engine)
+    stamp, estimates = evidence.stamp, estimates_by_view(evidence.inputs)
+    updates = 0
     try:
         for step in [*steps, "refresh"]:
             if step == "refresh":
-                cached = cache.current(world.engine)
+                evidence = cache.current_evidence(world.engine)
                 # The full read to compare with: every frame in one snapshot, without ADBC.
-                assert_same(cached, read_everything(world.engine).inputs)
+                assert_same(evidence.inputs, read_everything(world.engine).inputs)
                 assert_nothing_erased_is_held(cache, world)
+                touched = evidence.touched_since(stamp)
+                if touched is None:
+                    estimates = estimates_by_view(evidence.inputs)
+                else:
+                    estimates = assert_updates_are_exact(estimates, touched, evidence.inputs)
+                    updates += 1
+                stamp = evidence.stamp
             else:
                 step[0](world, *step[1:])
         assert full_reads == [1]  # only the first read was a full one: every writer said what it changed
     finally:
         world.engine.dispose()
+
+
+def test_a_refresh_names_the_technologies_it_touched_and_a_catalogue_change_names_none(engine) -> None:
+    world = World(str(engine.url))
+    cache = EvidenceCache()
+    first = cache.current_evidence(world.engine)
+    submit(world, 0, None)  # seed 0: one technology, the first
+    second = cache.current_evidence(world.engine)
+    assert second.touched_since(first.stamp) == {world.technologies[0]}
+    assert second.touched_since(second.stamp) == frozenset()
+    submit(world, 1, None)  # seed 1: the second and third
+    third = cache.current_evidence(world.engine)
+    assert third.touched_since(second.stamp) == set(world.technologies[1:3])
+    assert third.touched_since(first.stamp) == set(world.technologies[:3])  # across both refreshes
+    withdraw(world, 0)
+    fourth = cache.current_evidence(world.engine)
+    assert fourth.touched_since(third.stamp) == {world.technologies[0]}  # the withdrawn answers' technology
+    assert_updates_are_exact(estimates_by_view(third.inputs), fourth.touched_since(third.stamp), fourth.inputs)
+    edit_technology(world, 0)
+    fifth = cache.current_evidence(world.engine)
+    assert fifth.touched_since(fourth.stamp) is None and fifth.touched_since(first.stamp) is None
+    world.engine.dispose()
 
 
 def test_the_bulk_read_and_the_driver_read_give_the_same_frames(engine) -> None:
