@@ -14,7 +14,7 @@ The page states the machine (CPU, cores, memory, OS, Python, SQLite, PostgreSQL,
 versions), the date, the commit and the load average, because the development machine is shared.
 
     .venv/bin/python scripts/bench.py                 # everything, writes docs/benchmarks.md
-    .venv/bin/python scripts/bench.py --quick         # skip the 1M-response analysis
+    .venv/bin/python scripts/bench.py --quick         # skip the runs at 1,000,000 responses
     .venv/bin/python scripts/bench.py --only catalogue submission --output /tmp/bench.md
 """
 
@@ -293,7 +293,7 @@ def render(outcomes: list[Outcome], machine: list[tuple[str, str]], started: dt.
         "peak memory is the largest resident set size of the benchmark's process (including any server it started "
         "and waited for).",
         "",
-        f"Run: {started:%Y-%m-%d %H:%M} UTC{' (quick: the 1M-response analysis was skipped)' if quick else ''}.",
+        f"Run: {started:%Y-%m-%d %H:%M} UTC{' (quick: the runs at 1,000,000 responses were skipped)' if quick else ''}.",
         "",
         "## Machine",
         "",
@@ -327,7 +327,7 @@ def render(outcomes: list[Outcome], machine: list[tuple[str, str]], started: dt.
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="skip the 1M-response analysis")
+    parser.add_argument("--quick", action="store_true", help="skip the runs at 1,000,000 responses")
     parser.add_argument("--postgres", default=os.environ.get("ROADMAP_TEST_POSTGRES_URL"),
                         help="PostgreSQL server for the benchmarks that support it (default: ROADMAP_TEST_POSTGRES_URL)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
