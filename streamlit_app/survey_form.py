@@ -36,7 +36,7 @@ from streamlit_app.auth import dev_login_enabled, secrets_mapping
 from streamlit_app.widgets import catalogue_frames, md_escape, shortened
 from survey.app_text import app_text, choice_text
 from survey.instrument import Field, FieldType, Instrument, Section
-from survey.validation import FieldError, validate_section, validate_submission, visible_fields
+from survey.validation import FieldError, Worded, validate_section, validate_submission, visible_fields
 
 FORM_STATE = "survey_form"
 LANGUAGE_KEY = "sv_language"
@@ -126,12 +126,20 @@ def _error_key(technology_id: str | None, variable: str) -> str:
 
 
 def _store_errors(state: dict[str, Any], errors: list[FieldError]) -> None:
-    # Kept as (kind, server message), so the message is worded in whatever language is shown.
-    state["errors"] = {_error_key(e.technology_id, e.variable): [e.kind, e.message] for e in errors}
+    # Kept as (kind, server message, its locale key and values), so the message is worded in
+    # whatever language is shown.
+    state["errors"] = {_error_key(e.technology_id, e.variable): [e.kind, str(e.message), *_wording(e.message)]
+                       for e in errors}
 
 
-def error_text(instrument: Instrument, variable: str, kind: str, message: str, language: str | None) -> str:
-    """A validation message in ``language``: the question's own message if it has one, else the form's."""
+def _wording(message: str) -> list:
+    return [message.key, dict(message.values)] if isinstance(message, Worded) else []
+
+
+def error_text(instrument: Instrument, variable: str, kind: str, message: str, language: str | None,
+               key: str | None = None, values: dict[str, str] | None = None) -> str:
+    """A validation message in ``language``: the question's own message if it has one, else the
+    form's own words (``key`` and ``values`` of a survey.validation.Worded message), else ``message``."""
     try:
         _, slot = instrument.slot(variable)
     except KeyError:
@@ -139,7 +147,22 @@ def error_text(instrument: Instrument, variable: str, kind: str, message: str, l
     field = slot.field
     if kind == "required":
         return field.text("required_message", language) if field.required_message else app_text(language, "required_message")
-    return field.text("constraint_message", language) if field.constraint_message else message
+    if field.constraint_message:
+        return field.text("constraint_message", language)
+    return app_text(language, key, **(values or {})) if key else message
+
+
+def problem_line(instrument: Instrument, problem: FieldError, technologies: dict[str, str], language: str | None) -> str:
+    """A problem that blocks submission, as the review page lists it: the question as the
+    respondent saw it (and the tool it is about), then the message, in ``language``."""
+    try:
+        question = instrument.slot(problem.variable)[1].text(language)
+    except KeyError:
+        question = problem.variable
+    if problem.technology_id is not None:
+        question = f"{question} ({technologies.get(problem.technology_id, problem.technology_id)})"
+    message = error_text(instrument, problem.variable, problem.kind, problem.message, language, *_wording(problem.message))
+    return f"• {question}: {message}"
 
 
 def form_language(stored: StoredInstrument, state: dict[str, Any]) -> str:
@@ -254,7 +277,8 @@ def _show_errors(instrument: Instrument, state: dict[str, Any], technology_id: s
     for variable in variables:
         error = state["errors"].get(_error_key(technology_id, variable))
         if error:
-            text = error_text(instrument, variable, *error, state.get("language"))
+            kind, message, *wording = error  # drafts saved before messages carried their wording have two
+            text = error_text(instrument, variable, kind, message, state.get("language"), *wording)
             st.error(f"{md_escape(text)}", icon=":material/error:")
 
 
@@ -452,8 +476,7 @@ def render_form(engine: Engine, access: CampaignAccess, stored: StoredInstrument
         if blocking:
             st.error(app_text(language, "need_attention", count=len(blocking)))
             for problem in blocking[:20]:
-                st.text(f"• {problem.variable}: "
-                        f"{error_text(stored.instrument, problem.variable, problem.kind, problem.message, language)}")
+                st.text(problem_line(stored.instrument, problem, technology_labels(state), language))
     _navigation(engine, access, state, stored, pages, page, respondent_id)
 
 

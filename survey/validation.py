@@ -34,6 +34,7 @@ from datetime import date, datetime
 from functools import lru_cache, partial
 from typing import Any
 
+from survey.app_text import app_text
 from survey.expressions import Calculation, Expression, is_unanswered, parse, parse_calculation
 from survey.instrument import EMAIL_PATTERN, PHONE_PATTERN, AnswerSlot, Field, FieldType, Instrument, Section
 
@@ -49,6 +50,28 @@ __all__ = [
 ]
 
 REQUIRED_MESSAGE = "This question needs an answer."
+
+
+class Worded(str):
+    """A validation message in English (it is a ``str``: imports and the CLI print it as it is) that
+    also carries its locale key and values, so the survey form can word it in the respondent's
+    language (survey/locales/*.json, keys ``v_...``)."""
+
+    key: str
+    values: dict[str, str]
+
+    def __new__(cls, key: str, **values: object) -> Worded:
+        shown = {name: str(value) for name, value in values.items()}
+        message = super().__new__(cls, app_text("en", key, **shown))
+        message.key, message.values = key, shown
+        return message
+
+    def __reduce__(self) -> tuple:
+        return _reworded, (self.key, self.values)
+
+
+def _reworded(key: str, values: dict[str, str]) -> Worded:
+    return Worded(key, **values)
 MAX_TECHNOLOGY_ID_LENGTH = 200
 _INTEGER_TEXT = re.compile(r"[+-]?\d{1,15}")
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:\d{1,15}(?:\.\d{0,12})?|\.\d{1,12})")
@@ -125,18 +148,18 @@ def _parse_number(raw: object, whole: bool) -> float | int | None:
 def _range_message(value: float | date, field: Field) -> str | None:
     low, high = field.bounds()
     if low is not None and value < low:
-        return f"Must be at least {format_value(low)}." if not isinstance(low, date) else f"Must be on or after {low}."
+        return Worded("v_at_least", value=format_value(low)) if not isinstance(low, date) else Worded("v_on_or_after", value=low)
     if high is not None and value > high:
-        return f"Must be at most {format_value(high)}." if not isinstance(high, date) else f"Must be on or before {high}."
+        return Worded("v_at_most", value=format_value(high)) if not isinstance(high, date) else Worded("v_on_or_before", value=high)
     return None
 
 
 def _coerce_choice(raw: object, field: Field, codes: frozenset[str]) -> tuple[object, str | None]:
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        return None, "Choose one of the options."
+        return None, Worded("v_choose_one")
     code = raw.strip() if isinstance(raw, str) else format_value(raw).strip()
     if code not in codes:
-        return None, f"{code[:50]!r} is not one of the options."
+        return None, Worded("v_not_an_option", value=repr(code[:50]))
     return code, None
 
 
@@ -148,23 +171,24 @@ def _coerce_yes_no(raw: object) -> tuple[object, str | None]:
         return "yes", None
     if text in ("no", "n", "false", "0"):
         return "no", None
-    return None, "Answer yes or no."
+    return None, Worded("v_yes_or_no")
 
 
 def _coerce_multiple(raw: object, field: Field, known: frozenset[str]) -> tuple[object, str | None]:
     if not isinstance(raw, (list, tuple, set, frozenset)):
-        return None, "Choose one or more of the options."
+        return None, Worded("v_choose_some")
     codes: set[str] = set()
     for item in raw:
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            return None, "Choose one or more of the options."
+            return None, Worded("v_choose_some")
         codes.add(format_value(item).strip())
     unknown = sorted(codes - known)
     if unknown:
-        return None, f"{', '.join(repr(code[:50]) for code in unknown)} {'is' if len(unknown) == 1 else 'are'} not among the options."
+        return None, Worded("v_not_among_option" if len(unknown) == 1 else "v_not_among_options",
+                           values=", ".join(repr(code[:50]) for code in unknown))
     exclusive = [choice for choice in field.choices if choice.exclusive and choice.code in codes]
     if exclusive and len(codes) > 1:
-        return None, f"“{exclusive[0].label}” cannot be combined with other answers."
+        return None, Worded("v_exclusive", label=exclusive[0].label)
     return [choice.code for choice in field.choices if choice.code in codes], None
 
 
@@ -172,7 +196,7 @@ def _coerce_number(raw: object, field: Field) -> tuple[object, str | None]:
     whole = field.type in (FieldType.INTEGER, FieldType.RATING_5, FieldType.RATING_9)
     number = _parse_number(raw, whole)
     if number is None:
-        return None, "Enter a whole number, for example 12." if whole else "Enter a number, for example 12.5."
+        return None, Worded("v_whole_number") if whole else Worded("v_number")
     message = _range_message(number, field)
     if message:
         return None, message
@@ -181,7 +205,7 @@ def _coerce_number(raw: object, field: Field) -> tuple[object, str | None]:
         if step is not None:
             steps = (number - field.validation.min) / step
             if abs(steps - round(steps)) > 1e-9:
-                return None, f"Must be a multiple of {format_value(step)} from {format_value(field.validation.min)}."
+                return None, Worded("v_multiple_of", step=format_value(step), start=format_value(field.validation.min))
         return (int(number) if float(number).is_integer() else float(number)), None
     if field.type is FieldType.DECIMAL:
         return float(number), None
@@ -190,38 +214,38 @@ def _coerce_number(raw: object, field: Field) -> tuple[object, str | None]:
 
 def _coerce_date(raw: object, field: Field) -> tuple[object, str | None]:
     if isinstance(raw, datetime):
-        return None, "Enter a date without a time, as YYYY-MM-DD."
+        return None, Worded("v_date_only")
     if isinstance(raw, date):
         value = raw
     elif isinstance(raw, str) and _ISO_DATE.fullmatch(raw.strip()):
         try:
             value = date.fromisoformat(raw.strip())
         except ValueError:
-            return None, f"{raw.strip()} is not a real date."
+            return None, Worded("v_not_real_date", value=raw.strip())
     else:
-        return None, "Enter a date as YYYY-MM-DD, for example 2024-03-31."
+        return None, Worded("v_date_format")
     message = _range_message(value, field)
     return (None, message) if message else (value.isoformat(), None)
 
 
 def _coerce_text(raw: object, field: Field) -> tuple[object, str | None]:
     if not isinstance(raw, str):
-        return None, "Enter text."
+        return None, Worded("v_text")
     text = raw.replace("\r\n", "\n").strip()
     if field.type is FieldType.SHORT_TEXT:
         text = " ".join(text.split("\n"))
     if _FORBIDDEN_CONTROL.search(text):
-        return None, "The text contains control characters; please retype it."
+        return None, Worded("v_control_characters")
     limit = field.max_length()
     if limit is not None and len(text) > limit:
-        return None, f"Use at most {limit} characters (this answer has {len(text)})."
+        return None, Worded("v_too_long", limit=limit, length=len(text))
     pattern = field.validation.pattern
     if pattern is not None and not re.fullmatch(pattern, text):
         if pattern == EMAIL_PATTERN:
-            return None, "Enter an e-mail address, for example name@nhs.net."
+            return None, Worded("v_email")
         if pattern == PHONE_PATTERN:
-            return None, "Enter a phone number, for example 020 7946 0018 or +44 20 7946 0018."
-        return None, "The answer is not in the expected format."
+            return None, Worded("v_phone")
+        return None, Worded("v_format")
     return text, None
 
 

@@ -258,3 +258,24 @@ def test_answer_rows_long_format():
         (None, "consent", "yes"), (None, "tools", "a"), (None, "tools", "1"), (None, "age", "30"),
         (None, "score", "2.5"), (None, "whole", "12"), ("t1", "minutes", "4"), ("t1", "note", "ok")]
     assert format_value(True) == "true" and format_value(date(2024, 1, 2)) == "2024-01-02"
+
+
+def test_the_apps_own_messages_are_english_text_that_carries_its_wording_for_other_languages():
+    import copy
+    import json
+    import pickle
+    from pathlib import Path
+
+    from survey.validation import Worded
+
+    english = json.loads((Path(__file__).resolve().parents[2] / "survey" / "locales" / "en.json").read_text(encoding="utf-8"))
+    _value, message = one({"type": "integer", "validation": {"min": 0, "max": 50}}, "51")
+    assert message == "Must be at most 50." and isinstance(message, Worded)
+    assert (message.key, message.values) == ("v_at_most", {"value": "50"})
+    assert english[message.key].format(**message.values) == message
+    _value, message = one({"type": "short_text", "validation": {"max_length": 3}}, "abcdef")
+    assert message == "Use at most 3 characters (this answer has 6)." and message.values == {"limit": "3", "length": "6"}
+    for copied in (pickle.loads(pickle.dumps(message)), copy.deepcopy(message)):
+        assert copied == message and (copied.key, copied.values) == (message.key, message.values)
+    assert json.loads(json.dumps([message])) == [str(message)]  # a saved draft keeps the plain text
+    assert {key for key in english if key.startswith("v_")} >= {"v_at_least", "v_email", "v_phone", "v_exclusive"}

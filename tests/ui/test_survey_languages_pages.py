@@ -14,7 +14,7 @@ from sqlalchemy import select
 from storage.db import make_engine, read_session
 from storage.demo import load_demo_catalogue
 from storage.models.survey import SurveyCampaign, SurveyResponse
-from storage.surveys import CampaignInput, create_campaign, get_instrument, save_instrument
+from storage.surveys import CampaignInput, create_campaign, get_instrument, instrument_by_id, save_instrument
 from survey.translations import translation_workbook
 from survey.xlsform import import_xlsform
 from tests.ui.helpers import open_app, prepare_environment, texts
@@ -171,3 +171,46 @@ def test_a_lead_sets_the_language_a_campaign_opens_in(bilingual_db):
     assert not at.exception, [e.message for e in at.exception]
     with read_session(engine) as session:
         assert session.scalar(select(SurveyCampaign.default_language).where(SurveyCampaign.title == "Arolwg")) == "cy"
+
+
+def test_the_forms_own_validation_messages_follow_the_language_and_the_review_names_the_question(
+        bilingual_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A message the app words itself (not the instrument) is in the respondent's language when a
+    locale file has it, in English otherwise; the review page names the question, not its variable."""
+    import json
+
+    from survey.app_text import LOCALE_DIR_VARIABLE
+    from survey.instrument import EMAIL_PATTERN, Instrument
+
+    engine, instrument_id = bilingual_db
+    data = instrument_by_id(engine, instrument_id).instrument.model_dump(mode="json")
+    about = next(section for section in data["sections"] if section["id"] == "about")
+    about["fields"].append({"variable": "email", "type": "short_text", "label": "Your e-mail address",
+                            "translations": {"cy": {"label": "[cy] Eich cyfeiriad e-bost"}},
+                            "validation": {"pattern": EMAIL_PATTERN}})
+    data["version"] += 1
+    with_email = save_instrument(engine, Instrument.model_validate(data), "xlsform")
+    (tmp_path / "cy.json").write_text(json.dumps({"v_email": "[cy] Rhowch gyfeiriad e-bost, er enghraifft enw@nhs.net."}),
+                                      encoding="utf-8")
+    monkeypatch.setenv(LOCALE_DIR_VARIABLE, str(tmp_path))
+
+    at = open_app(None, "survey_take.py", query={"c": campaign_link(engine, with_email, "cy")})
+    answer(at, {"consent": "yes"})
+    next_page(at)
+    answer(at, {"name": "Sam", "years": 4, "email": "not an address"})
+    next_page(at)
+    assert "[cy] Rhowch gyfeiriad e-bost, er enghraifft enw@nhs.net." in shown(at)
+    assert "Enter an e-mail address" not in shown(at)
+    switch_language(at, "en")
+    assert "Enter an e-mail address, for example name@nhs.net." in shown(at) and "[cy] Rhowch" not in shown(at)
+
+    # The review page lists what blocks submission by question (and tool), in the form's language.
+    from streamlit_app.survey_form import problem_line
+    from survey.validation import FieldError, Worded
+
+    instrument = instrument_by_id(engine, with_email).instrument
+    problem = FieldError("about", None, "email", Worded("v_email"))
+    assert problem_line(instrument, problem, {}, "cy") == (
+        "• [cy] Eich cyfeiriad e-bost: [cy] Rhowch gyfeiriad e-bost, er enghraifft enw@nhs.net.")
+    assert problem_line(instrument, FieldError("about", "17", "email", Worded("v_email")), {"17": "Ambient scribe"}, "en") == (
+        "• Your e-mail address (Ambient scribe): Enter an e-mail address, for example name@nhs.net.")
