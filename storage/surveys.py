@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -235,6 +235,9 @@ class CampaignInput(BaseModel):
     is_demo: bool = False
     # The language the form opens in (one of the instrument's); None: the respondent's browser language.
     default_language: str | None = Field(default=None, pattern=LANGUAGE_CODE_PATTERN)
+    # The title in the instrument's other languages, by language code (the title itself is in its default).
+    title_translations: dict[Annotated[str, Field(pattern=LANGUAGE_CODE_PATTERN)],
+                             Annotated[str, Field(min_length=1, max_length=300)]] = {}
 
     @field_validator("opens_at", "closes_at")
     @classmethod
@@ -287,12 +290,18 @@ def create_campaign(engine: Engine, data: CampaignInput, created_by: str | None 
         if data.default_language is not None and data.default_language not in offered:
             raise SurveyError(f"default_language: {data.default_language!r} is not one of the instrument's languages "
                               f"({', '.join(offered)})")
+        untranslatable = sorted(set(data.title_translations) - set(offered[1:]))
+        if untranslatable:
+            raise SurveyError(f"title_translations: {', '.join(map(repr, untranslatable))} "
+                              f"{'is not one of' if len(untranslatable) == 1 else 'are not among'} the instrument's other "
+                              f"languages ({', '.join(offered[1:]) or 'it has none'})")
         link_token = new_link_token() if data.access == "open" else None
         campaign = SurveyCampaign(instrument_id=data.instrument_id, title=data.title, opens_at=data.opens_at,
                                   closes_at=data.closes_at, anonymous=data.anonymous, access=data.access,
                                   link_token_hash=digest(link_token) if link_token else None,
                                   response_limit=data.response_limit, created_by=created_by, is_demo=data.is_demo,
-                                  default_language=data.default_language)
+                                  default_language=data.default_language,
+                                  title_translations=dict(data.title_translations) or None)
         session.add(campaign)
         session.flush()
         tokens = _new_invitations(session, campaign.id, data.invitations)
@@ -383,6 +392,11 @@ class CampaignAccess:
     state: str  # open | scheduled | closed | used
     message: str
     default_language: str | None = None  # the campaign's; None: the respondent's browser language
+    title_translations: dict[str, str] = dataclass_field(default_factory=dict)  # {language code: title}
+
+    def title_in(self, language: str | None) -> str:
+        """The title in ``language`` when the campaign has it, else the title as entered."""
+        return self.title_translations.get(language or "", self.title)
 
     @property
     def is_open(self) -> bool:
@@ -397,7 +411,7 @@ def _access(session: Session, campaign: SurveyCampaign, invitation: SurveyInvita
     if state == "open" and invitation is not None and invitation.used_at is not None:
         state, message = "used", _INVITATION_USED_MESSAGE
     return CampaignAccess(campaign.id, invitation.id if invitation else None, campaign.instrument_id, campaign.title,
-                          campaign.anonymous, state, message, campaign.default_language)
+                          campaign.anonymous, state, message, campaign.default_language, dict(campaign.title_translations or {}))
 
 
 def open_by_link(engine: Engine, token: str, now: datetime | None = None) -> CampaignAccess | None:

@@ -432,7 +432,7 @@ def render_form(engine: Engine, access: CampaignAccess, stored: StoredInstrument
                 respondent_id: str | None) -> None:
     """The whole form for one respondent: pages, navigation, save for later, review and submit."""
     # No "Link to heading" anchors: on a form they are only extra Tab stops before the first question.
-    st.title(md_escape(access.title), anchor=False)
+    st.title(md_escape(access.title_in(form_language(stored, state))), anchor=False)
     if state["submitted"]:
         render_confirmation(state)
         return

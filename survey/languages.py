@@ -131,3 +131,27 @@ def starting_language(offered: list[str], campaign_default: str | None, accept_l
     if campaign_default in offered:
         return campaign_default
     return next((code for code in accepted_languages(accept_language) if code in offered), offered[0])
+
+
+def parse_titles(text: str) -> dict[str, str]:
+    """Titles per language from lines of ``language: title`` (the language as a code, ``cy``, or a
+    name, ``Welsh``, ``Cymraeg``); blank lines are skipped. Raises ValueError naming every bad line."""
+    titles: dict[str, str] = {}
+    problems = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        named, separator, title = line.partition(":")
+        language = parse_language(named) if separator else None
+        code = language.code if language else named.strip().lower()
+        if not separator or not re.fullmatch(LANGUAGE_CODE_PATTERN, code):
+            problems.append(f"line {number}: write the language, a colon, then the title (for example cy: Arolwg y staff)")
+        elif not title.strip():
+            problems.append(f"line {number}: the title in {language_name(code)} is empty")
+        elif code in titles:
+            problems.append(f"line {number}: a second title in {language_name(code)}")
+        else:
+            titles[code] = title.strip()
+    if problems:
+        raise ValueError("; ".join(problems))
+    return titles

@@ -58,6 +58,8 @@ class SurveyCampaign(Base):
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
     # ISO 639-1 code the form opens in (None: the browser's language, else the instrument's default).
     default_language: Mapped[str | None] = mapped_column(String(12))
+    # The title in the instrument's other languages: {ISO 639-1 code: title}; None or {}: the one title.
+    title_translations: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class SurveyInvitation(Base):

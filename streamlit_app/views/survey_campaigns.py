@@ -24,7 +24,7 @@ from streamlit_app.auth import require_role
 from streamlit_app.runtime import get_engine
 from streamlit_app.survey_form import pseudonym_keys
 from streamlit_app.widgets import download_table, md_escape, people_table, show_problems
-from survey.languages import language_name
+from survey.languages import language_name, parse_titles
 
 TAKE_PAGE = "take-survey"
 BROWSER_LANGUAGE = "browser"
@@ -77,6 +77,9 @@ with create_tab:
     with st.form("sv_campaign_form"):
         instrument_id = st.selectbox("Instrument and version", list(choices), format_func=lambda i: choices[i])
         title = st.text_input("Title shown to respondents", max_chars=300)
+        translated_titles = st.text_area(
+            "Title in the instrument's other languages (optional; one per line, for example “cy: Arolwg y staff”)",
+            height=80)
         today = dt.datetime.now(dt.UTC).date()
         opens_on = st.date_input("Opens on", value=today, format="YYYY-MM-DD")
         opens_time = st.time_input("Opens at (UTC)", value=dt.time(0, 0))
@@ -99,10 +102,13 @@ with create_tab:
                                  closes_at=_utc(closes_on, dt.time(23, 59, 59)) if closes_on else None, anonymous=anonymous,
                                  access=access, invitations=int(invitations) if access == "invitation" else 0,
                                  response_limit=int(limit) or None,
-                                 default_language=None if opening_language == BROWSER_LANGUAGE else opening_language)
+                                 default_language=None if opening_language == BROWSER_LANGUAGE else opening_language,
+                                 title_translations=parse_titles(translated_titles))
         except ValidationError as error:
             show_problems("The campaign was not created", [f"{'.'.join(map(str, e['loc'])) or 'campaign'}: {e['msg'].removeprefix('Value error, ')}"
                                                            for e in error.errors()])
+        except ValueError as error:  # from parse_titles (a pydantic ValidationError is caught above)
+            show_problems("The campaign was not created", [f"Title in other languages: {error}"])
         else:
             try:
                 created = create_campaign(engine, data, actor=actor)

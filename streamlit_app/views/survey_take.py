@@ -7,6 +7,8 @@ tab of the same form can never store the response twice.
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 
 import streamlit as st
@@ -78,8 +80,7 @@ if state is None:
 
 access = campaign_access(engine, state["campaign_id"], state["invitation_id"])
 if access.state == "used" and state["submitted"]:
-    access = CampaignAccess(access.campaign_id, access.invitation_id, access.instrument_id, access.title, access.anonymous, "open", "",
-                            access.default_language)
+    access = dataclasses.replace(access, state="open", message="")
 stored = instrument_by_id(engine, state["instrument_id"])
 respondent_id = identity.user_id if identity is not None else None
 render_form(engine, access, stored, state, respondent_id)

@@ -295,3 +295,15 @@ def test_adding_a_language_of_the_forms_words_is_dropping_in_a_file(tmp_path: Pa
     assert app_text("cy", "page_of", page=2, pages=5) == "Tudalen 2 o 5"
     assert app_text("cy", "submit") == english["submit"]  # not translated yet: English
     assert app_text("cy", "back") == english["back"]  # a mistyped placeholder: English, not an error
+
+
+def test_campaign_titles_per_language_are_read_from_lines_naming_each_bad_line():
+    from survey.languages import parse_titles
+
+    assert parse_titles("") == {}
+    assert parse_titles("cy: Arolwg y staff\n\n  Gaeilge :  Suirbhé foirne  \n") == {"cy": "Arolwg y staff", "ga": "Suirbhé foirne"}
+    assert parse_titles("Welsh: Arolwg: 2027") == {"cy": "Arolwg: 2027"}  # only the first colon separates
+    with pytest.raises(ValueError) as refused:
+        parse_titles("cy: Arolwg\nArolwg heb iaith\ncy: Eto\nen:   ")
+    assert str(refused.value) == ("line 2: write the language, a colon, then the title (for example cy: Arolwg y staff); "
+                                  "line 3: a second title in Welsh; line 4: the title in English is empty")

@@ -173,6 +173,43 @@ def test_a_lead_sets_the_language_a_campaign_opens_in(bilingual_db):
         assert session.scalar(select(SurveyCampaign.default_language).where(SurveyCampaign.title == "Arolwg")) == "cy"
 
 
+def problems(at) -> str:
+    """The problems table show_problems draws."""
+    return "\n".join(str(value) for frame in at.dataframe for value in frame.value["problem"])
+
+
+def test_a_campaign_title_is_shown_in_the_language_the_respondent_reads(bilingual_db):
+    engine, instrument_id = bilingual_db
+    at = open_app("lead", "survey_campaigns.py")
+    next(t for t in at.text_input if "Title" in t.label).set_value("Staff survey 2027")
+    next(s for s in at.selectbox if s.label == "Instrument and version").set_value(instrument_id)
+    def create_with(titles: str) -> None:
+        next(a for a in at.text_area if a.label.startswith("Title in the instrument's other languages")).set_value(titles)
+        next(b for b in at.button if b.label == "Create campaign").click().run()
+
+    create_with("Welsh Arolwg staff 2027")  # no colon: refused, naming the line
+    assert "line 1: write the language, a colon, then the title" in problems(at)
+    create_with("fr: Enquête")  # not one of the instrument's languages: refused, saying which it has
+    assert "'fr' is not one of the instrument's other languages (cy)" in problems(at)
+    create_with("Cymraeg: Arolwg staff 2027")
+    assert not at.exception, [e.message for e in at.exception]
+    with read_session(engine) as session:
+        campaign = session.scalars(select(SurveyCampaign).where(SurveyCampaign.title == "Staff survey 2027")).one()
+        assert campaign.title_translations == {"cy": "Arolwg staff 2027"}
+
+    respondent = open_app(None, "survey_take.py", query={"c": campaign_link(engine, instrument_id, None)})
+    assert respondent.title[0].value == "Arolwg / Survey"  # a campaign without translations: its one title
+    from storage.surveys import CampaignInput as Input
+
+    link = create_campaign(engine, Input(instrument_id=instrument_id, title="Staff survey 2027", default_language="cy",
+                                         title_translations={"cy": "Arolwg staff 2027"},
+                                         opens_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))).link_token
+    respondent = open_app(None, "survey_take.py", query={"c": link})
+    assert respondent.title[0].value == "Arolwg staff 2027"
+    switch_language(respondent, "en")
+    assert respondent.title[0].value == "Staff survey 2027"
+
+
 def test_the_forms_own_validation_messages_follow_the_language_and_the_review_names_the_question(
         bilingual_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A message the app words itself (not the instrument) is in the respondent's language when a
