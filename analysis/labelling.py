@@ -209,6 +209,31 @@ def value_text(value: object) -> str:
     return f"{value:+.1f}" if isinstance(value, float) else str(value)
 
 
+def _labelled(frame: pd.DataFrame, column: object, vocabulary: str | ByRow | None, every_label: Labels) -> pd.Series | None:
+    """``frame[column]``'s codes as their labels, or None when the column has no vocabulary."""
+    values = frame[column]
+    if isinstance(vocabulary, ByRow) and vocabulary.column in frame:
+        return pd.Series([
+            every_label.get(vocabulary.vocabulary(by) or "", {}).get(code, code) if isinstance(code, str) else code
+            for by, code in zip(frame[vocabulary.column], values, strict=True)], index=frame.index, dtype=object)
+    if isinstance(vocabulary, str):
+        return label_codes(values, every_label.get(vocabulary, {}))
+    return None
+
+
+def with_label_columns(frame: pd.DataFrame, labels: Labels | None) -> pd.DataFrame:
+    """A machine export with, after each code column (COLUMN_VOCABULARIES), a ``<column>_label``
+    column of its labels: the codes stay as they are for programs, the labels are there for people."""
+    every_label = with_fixed_labels(labels)
+    columns: dict[str, pd.Series] = {}
+    for column in frame.columns:
+        columns[column] = frame[column]
+        labelled = _labelled(frame, column, COLUMN_VOCABULARIES.get(str(column)), every_label)
+        if labelled is not None:
+            columns[f"{column}_label"] = labelled
+    return pd.DataFrame(columns, index=frame.index)
+
+
 def for_people(frame: pd.DataFrame, labels: Labels | None, *,
                vocabularies: Mapping[str, str | ByRow | None] | None = None,
                headings: Mapping[str, str] | None = None,
@@ -228,17 +253,12 @@ def for_people(frame: pd.DataFrame, labels: Labels | None, *,
     """
     every_label = with_fixed_labels(labels)
     spec = {**COLUMN_VOCABULARIES, **(vocabularies or {})}
-    source = frame
     shown = pd.DataFrame(index=frame.index)
     for column in frame.columns:
         values = frame[column]
-        vocabulary = spec.get(str(column))
-        if isinstance(vocabulary, ByRow) and vocabulary.column in source:
-            shown[column] = pd.Series([
-                every_label.get(vocabulary.vocabulary(by) or "", {}).get(code, code) if isinstance(code, str) else code
-                for by, code in zip(source[vocabulary.column], values, strict=True)], index=frame.index, dtype=object)
-        elif isinstance(vocabulary, str):
-            shown[column] = label_codes(values, every_label.get(vocabulary, {}))
+        labelled = _labelled(frame, column, spec.get(str(column)), every_label)
+        if labelled is not None:
+            shown[column] = labelled
         elif pd.api.types.is_bool_dtype(values.dtype):
             shown[column] = pd.Series([None if pd.isna(v) else "yes" if v else "no" for v in values], index=frame.index, dtype=object)
         elif pd.api.types.is_datetime64_any_dtype(values.dtype):

@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from analysis.blending import BlendSettings
+from analysis.labelling import with_fixed_labels
 from analysis.views import Filters
 from storage.analysis_inputs import assemble_inputs
 from storage.case_studies import CaseStudyRecord, EvidenceLink
@@ -22,7 +23,7 @@ from storage.db import make_engine, read_session
 from storage.demo import load_demo_catalogue
 from storage.models.accounts import AuditEvent
 from streamlit_app.cli import main
-from streamlit_app.report import SECTIONS, build_report, compute_analysis, compute_estimates, markdown_to_html
+from streamlit_app.report import SECTIONS, build_report, compute_analysis, compute_estimates, load_labels, markdown_to_html
 from tests.test_report_inputs import world
 
 GENERATED = dt.datetime(2026, 6, 2, 9, 30, tzinfo=dt.UTC)
@@ -182,6 +183,25 @@ def test_estimates_export_xlsx(catalogue_url: str, tmp_path) -> None:
     sheet = load_workbook(io.BytesIO(path.read_bytes())).active
     header = [cell.value for cell in next(sheet.iter_rows(max_row=1))]
     assert header[:4] == ["technology_id", "name", "type_code", "quantity"] and sheet.max_row == 1 + 54
+
+
+def test_estimates_export_with_labels_keeps_every_code_and_puts_its_label_beside_it(catalogue_url: str, tmp_path) -> None:
+    plain, labelled = tmp_path / "plain.csv", tmp_path / "labelled.csv"
+    assert main(["estimates", "export", str(plain), "--database-url", catalogue_url]) == 0
+    assert main(["estimates", "export", str(labelled), "--database-url", catalogue_url, "--labels"]) == 0
+    codes, both = (pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False) for path in (plain, labelled))
+    assert [c for c in both.columns if not c.endswith("_label")] == list(codes.columns)  # nothing else changes
+    pd.testing.assert_frame_equal(both[list(codes.columns)], codes)
+    for column in ("type_code", "quantity", "point", "lower", "upper"):
+        assert list(both.columns).index(f"{column}_label") == list(both.columns).index(column) + 1
+    rows = both.set_index(["technology_id", "quantity"])
+    horizon = rows.xs("time_to_deployment", level="quantity").iloc[0]
+    labels = with_fixed_labels(load_labels(make_engine(catalogue_url)))
+    assert horizon["quantity_label"] == labels["quantity"]["time_to_deployment"] != "time_to_deployment"
+    assert horizon["point_label"] == labels["deployment_horizon"][horizon["point"]] != horizon["point"]
+    assert horizon["type_code_label"] == labels["technology_type"][horizon["type_code"]]
+    minutes = rows.xs("minutes_per_case", level="quantity")
+    assert (minutes["point_label"] == minutes["point"]).all()  # numbers have no label: the value itself
 
 
 def test_estimates_export_refuses_an_unknown_extension(catalogue_url: str, tmp_path, capsys) -> None:

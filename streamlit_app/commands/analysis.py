@@ -1,4 +1,5 @@
-"""`roadmap estimates export PATH` (CSV or XLSX), `roadmap estimates compare` (what changed between
+"""`roadmap estimates export PATH [--labels]` (CSV or XLSX; codes, and their labels beside them with
+``--labels``), `roadmap estimates compare` (what changed between
 two days) and `roadmap report PATH` (the printable HTML report).
 
 All cover every technology with the default blending settings and the disclosure threshold of
@@ -14,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from analysis.blending import BlendSettings
+from analysis.labelling import with_label_columns
 from analysis.views import Filters
 from storage.analysis_inputs import DisclosureSettingError, disclosure_threshold, load_analysis_inputs
 from storage.audit import cli_actor, record_audit
@@ -21,7 +23,7 @@ from storage.catalogue_history import load_catalogue_history
 from storage.db import write_session
 from storage.exports import format_from_path, table_bytes
 from streamlit_app.commands.common import CommandError, Result, open_database, write_output_file
-from streamlit_app.report import compare_days, past_day, report_for_database, roadmap_analysis
+from streamlit_app.report import compare_days, load_labels, past_day, report_for_database, roadmap_analysis
 
 REPORT_SUFFIXES = (".html", ".htm")
 
@@ -53,6 +55,8 @@ def estimates_export(args: argparse.Namespace) -> Result:
     history = load_catalogue_history(engine) if past_day(args.as_of) is not None else None
     analysis = roadmap_analysis(inputs, history, BlendSettings(), Filters(), threshold, args.as_of)
     table = analysis.estimates_table.assign(as_of=f"{analysis.as_of:%Y-%m-%d}")
+    if args.labels:
+        table = with_label_columns(table, load_labels(engine))
     write_output_file(args.path, table_bytes(table, fmt, sheet_name="estimates"))
     _audit_export(engine, "estimates", {"format": fmt, "rows": len(table), "as_of": f"{analysis.as_of:%Y-%m-%d}"})
     technologies = int(table["technology_id"].nunique())

@@ -215,6 +215,8 @@ def _analysis(groups: Groups, common: argparse.ArgumentParser) -> None:
                                    help="export every technology's estimates (formula-safe; survey evidence of too few "
                                         "respondents withheld)")
     exporter.add_argument("path", help="output file ending .csv or .xlsx")
+    exporter.add_argument("--labels", action="store_true",
+                          help="after each code column add <column>_label with its label (the codes are kept)")
     exporter.set_defaults(handler=Handler("analysis", "estimates_export"))
     comparer = commands.add_parser("compare", parents=[common], help="write the estimates whose point or 90%% interval moved "
                                    "between two days, with the evidence that arrived")
