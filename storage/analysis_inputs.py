@@ -101,7 +101,9 @@ def _rows(frame: pd.DataFrame, keep: np.ndarray, frame_name: str) -> pd.DataFram
     go too, so a frame kept up to date incrementally and one read afresh agree whatever was dropped."""
     if keep.all():
         return frame
-    kept = frame[keep]
+    # Numbered afresh: a cached frame and a fresh read may have held different rows before this
+    # filter (results of a technology deleted since), and must still come out identical.
+    kept = frame[keep].reset_index(drop=True)
     present_only = [spec.name for spec in FRAME_SCHEMAS[frame_name] if spec.kind == "code" and spec.codes is None]
     return kept.assign(**{name: kept[name].cat.remove_unused_categories() for name in present_only})
 

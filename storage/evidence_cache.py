@@ -65,14 +65,15 @@ class Evidence:
     answers: pd.DataFrame  # raw: with answer_id
     workshops: dict[int, pd.DataFrame]  # results per closed workshop
     inputs: AnalysisInputs | None  # None only while being assembled
-    # (earlier stamp, technology ids whose evidence may differ since), newest first; only for
-    # refreshes where the catalogue (the set of technologies and their desk data) stayed the same.
+    # (earlier stamp, technology ids whose evidence may differ since), newest first; only across
+    # refreshes that removed no answer and left the catalogue (technologies, desk data) the same.
     touched: tuple[tuple[DataStamp, frozenset[int]], ...] = ()
 
     def touched_since(self, stamp: DataStamp) -> frozenset[int] | None:
-        """The technologies whose answers, responses or workshop results may have changed since
-        ``stamp`` (empty when ``stamp`` is this one); None when this cache cannot say (the
-        catalogue changed, everything was read again, or ``stamp`` is too old)."""
+        """The technologies whose answers or workshop results may have changed since ``stamp``
+        (empty when ``stamp`` is this one), when the changes only added answers or changed workshop
+        results; None when this cache cannot say or will not (answers were removed, the catalogue
+        changed, everything was read again, or ``stamp`` is too old)."""
         if stamp == self.stamp:
             return frozenset()
         return next((technologies for earlier, technologies in self.touched if earlier == stamp), None)
@@ -227,13 +228,15 @@ def _apply(connection: Connection, evidence: Evidence, changes: ChangeSet, now: 
     technology_ranges = merge_ranges(changes.ranges[TECHNOLOGIES])
     responses, answers = evidence.responses, evidence.answers
     touched: set[int] = set()
+    removed = False  # answers withdrawn, erased, purged or replaced by an edit
     added: dict[str, pd.DataFrame] = {}
     if response_ranges or technology_ranges:
         new_responses, new_answers = read_survey_changes(connection, response_ranges, technology_ranges)
         added = {"responses": new_responses, "answers": analysis_answers(new_answers)}
         drop_answers = (in_ranges(answers["response_id"].to_numpy(), response_ranges)
                         | in_ranges(answers["technology_id"].to_numpy(dtype=np.int64, na_value=0), technology_ranges))
-        touched |= _technology_ids(answers["technology_id"][drop_answers]) | _technology_ids(new_answers["technology_id"])
+        removed = bool(drop_answers.any())
+        touched |= _technology_ids(new_answers["technology_id"])
         answers = replace_rows(answers, drop_answers, new_answers, "answer_id", ("variable", "value"))
         drop_responses = in_ranges(responses["response_id"].to_numpy(), response_ranges)
         responses = replace_rows(responses, drop_responses, new_responses, "response_id", ("staff_group", "language"))
@@ -264,7 +267,9 @@ def _apply(connection: Connection, evidence: Evidence, changes: ChangeSet, now: 
             frames[name].attrs[VALIDATED_MARK] = name
     inputs = assemble_inputs(frames, now.version)
     history: tuple[tuple[DataStamp, frozenset[int]], ...] = ()
-    if not (everything_small or changes.catalogue or technology_ranges):
+    # Results computed before answers were removed are not carried forward at all (whatever was
+    # derived from an erased answer goes with it), nor across a catalogue change.
+    if not (everything_small or removed or changes.catalogue or technology_ranges):
         history = ((evidence.stamp, frozenset(touched)),
                    *((earlier, ids | touched) for earlier, ids in evidence.touched[:TOUCHED_HISTORY - 1]))
     return Evidence(now, catalogue, responses, answers, workshops, inputs, history)

@@ -19,7 +19,7 @@ import itertools
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 
@@ -241,6 +241,11 @@ def backend(request: pytest.FixtureRequest, sqlite_template, tmp_path_factory) -
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=st.lists(operations, min_size=1, max_size=12))
+# Found by this test: a cached workshop result of a technology deleted since was dropped with its
+# row number kept, so the frame's index differed from a fresh read's.
+@example(steps=[(run_workshop, 13), "refresh", (add_technology, 34), (run_workshop, 9), (remove_technology, 46),
+                (withdraw, 1), (import_file, 1, 2), (import_file, 6, 2), (add_technology, 46), "refresh",
+                (edit_technology, 48), (withdraw, 46)])
 def test_incremental_refresh_equals_a_full_read(backend, steps, monkeypatch: pytest.MonkeyPatch) -> None:
     _name, new_database = backend
     world = World(new_database())
@@ -284,13 +289,19 @@ def test_a_refresh_names_the_technologies_it_touched_and_a_catalogue_change_name
     third = cache.current_evidence(world.engine)
     assert third.touched_since(second.stamp) == set(world.technologies[1:3])
     assert third.touched_since(first.stamp) == set(world.technologies[:3])  # across both refreshes
-    withdraw(world, 0)
+    run_workshop(world, 3)
     fourth = cache.current_evidence(world.engine)
-    assert fourth.touched_since(third.stamp) == {world.technologies[0]}  # the withdrawn answers' technology
+    assert fourth.touched_since(third.stamp) == {world.technologies[3]}  # the workshop's technology
     assert_updates_are_exact(estimates_by_view(third.inputs), fourth.touched_since(third.stamp), fourth.inputs)
-    edit_technology(world, 0)
+    withdraw(world, 0)  # answers removed: nothing computed before is carried forward
     fifth = cache.current_evidence(world.engine)
     assert fifth.touched_since(fourth.stamp) is None and fifth.touched_since(first.stamp) is None
+    submit(world, 2, None)
+    sixth = cache.current_evidence(world.engine)
+    assert sixth.touched_since(fifth.stamp) == {world.technologies[2]}
+    edit_technology(world, 0)
+    seventh = cache.current_evidence(world.engine)
+    assert seventh.touched_since(sixth.stamp) is None
     world.engine.dispose()
 
 
