@@ -15,10 +15,10 @@ that diverged (a restored backup or a reset database), or a cache older than the
 
 The result is exactly what a full read gives — same rows, same order (responses by id, answers
 by answer id, workshop results by workshop), same dtypes and categories — which
-tests/storage/test_evidence_cache.py checks over random sequences of writes. Each refresh also says which technologies' evidence it touched
-(:meth:`Evidence.touched_since`), so what is computed per technology (the estimates) can be
-brought up to date for those technologies alone. Caches are only
-accelerators (DESIGN.md section 6): every process keeps its own and checks it against the
+tests/storage/test_evidence_cache.py checks over random sequences of writes. Each refresh also
+says which technologies' evidence it touched (:meth:`Evidence.touched_since`), so what is computed
+per technology (the estimates) can be brought up to date for those technologies alone. Caches are
+only accelerators (DESIGN.md section 6): every process keeps its own and checks it against the
 database on every call, so two app processes see each other's writes on their next render.
 """
 

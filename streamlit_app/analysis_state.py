@@ -7,8 +7,9 @@ since (a new survey response costs a read of that response, not of all of them);
 stamp only and recomputed on demand, so a new response or workshop result shows on the next
 render without a refresh. Today's estimates are brought up to date rather than recomputed when
 the refresh says which technologies' evidence it touched: those technologies are estimated again
-and the rest kept (exactly what a full recomputation gives). They are shared, read-only objects (about 30 MB of input frames with
-100,000 responses): never copied per render or per filter combination.
+and the rest kept (exactly what a full recomputation gives). They are shared, read-only objects
+(about 30 MB of input frames with 100,000 responses): never copied per render or per filter
+combination.
 
 The global filters (sidebar) and the blending settings (the Estimates page's sliders) are kept in
 plain session-state entries that outlive page switches, so both analysis pages agree on them and
@@ -60,13 +61,13 @@ from streamlit_app.report import (
     compare_days,
     compute_analysis,
     compute_estimates,
-    updated_estimates,
     describe_filters,
     inputs_on,
     language_label,
     month_label,
     past_day,
     track_record,
+    updated_estimates,
 )
 from streamlit_app.runtime import current_data_version, database_unreachable, get_engine
 from streamlit_app.widgets import (
