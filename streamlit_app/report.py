@@ -233,6 +233,16 @@ def past_day(day: pd.Timestamp | str | None) -> pd.Timestamp | None:
     return day_end(day)
 
 
+def described_day(day: pd.Timestamp | str | None) -> pd.Timestamp:
+    """The day a view describes: ``day`` (normalised), or today."""
+    return pd.Timestamp(day).normalize() if day is not None else pd.Timestamp.now().normalize()
+
+
+def day_text(day: pd.Timestamp) -> str:
+    """How every view and export names the day it describes."""
+    return f"as of {day:%d %B %Y}" if past_day(day) is not None else f"today ({day:%d %B %Y})"
+
+
 def inputs_on(inputs: AnalysisInputs, history: pd.DataFrame | None,
               day: pd.Timestamp | str | None) -> tuple[AnalysisInputs, pd.DataFrame]:
     """The inputs as they stood at the end of ``day`` (analysis.as_of), and where their history is
@@ -305,8 +315,7 @@ class RoadmapAnalysis:
 
     @property
     def as_of_text(self) -> str:
-        """How every view and export names the day it describes."""
-        return f"as of {self.as_of:%d %B %Y}" if self.is_past else f"today ({self.as_of:%d %B %Y})"
+        return day_text(self.as_of)
 
     @property
     def newest_evidence(self) -> pd.Timestamp | None:
@@ -370,7 +379,7 @@ def compute_analysis(inputs: AnalysisInputs, estimates: pd.DataFrame, settings: 
     with the same threshold, day and ``filters.respondent_filter()`` (today only). ``as_of`` is the day
     described (default today; a past day needs the inputs of :func:`inputs_on`, whose notes on
     unknown history are ``history_unknown``); it also dates staleness."""
-    today = pd.Timestamp(as_of).normalize() if as_of is not None else pd.Timestamp.now().normalize()
+    today = described_day(as_of)
     past = past_day(today)
     respondents = None if past is not None else filters.respondent_filter()
     technologies, links, adoption = inputs.technologies, inputs.technology_links, inputs.adoption
@@ -678,6 +687,29 @@ def roadmap_analysis(inputs: AnalysisInputs, history: pd.DataFrame | None, setti
     respondents = None if past_day(day) is not None else filters.respondent_filter()
     estimates = compute_estimates(on_day, settings, threshold, respondents, as_of=day)
     return compute_analysis(on_day, estimates, settings, filters, threshold, as_of=day, history_unknown=unknown)
+
+
+@dataclass(frozen=True)
+class DayEstimates:
+    """Every technology's estimates for one day with their names and types: what `roadmap estimates
+    export` writes. The same table as :func:`roadmap_analysis` gives without filters, without
+    computing its views (at national scale the training needs alone read every answer)."""
+
+    as_of: pd.Timestamp
+    table: pd.DataFrame
+
+    @property
+    def as_of_text(self) -> str:
+        return day_text(self.as_of)
+
+
+def estimates_on_day(inputs: AnalysisInputs, history: pd.DataFrame | None, settings: BlendSettings, threshold: int,
+                     day: pd.Timestamp | str | None = None) -> DayEstimates:
+    """Today's (``day`` None or today) or a past day's estimates of every technology."""
+    on_day, unknown = inputs_on(inputs, history, day)
+    estimates = compute_estimates(on_day, settings, threshold, None, as_of=day)
+    every = on_day.technologies["technology_id"]
+    return DayEstimates(described_day(day), _with_history_notes(estimates_table(on_day.technologies, estimates, every), unknown))
 
 
 @dataclass(frozen=True)

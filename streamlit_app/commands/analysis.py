@@ -16,14 +16,13 @@ from sqlalchemy import Engine
 
 from analysis.blending import BlendSettings
 from analysis.labelling import with_label_columns
-from analysis.views import Filters
 from storage.analysis_inputs import DisclosureSettingError, disclosure_threshold, load_analysis_inputs
 from storage.audit import cli_actor, record_audit
 from storage.catalogue_history import load_catalogue_history
 from storage.db import write_session
 from storage.exports import format_from_path, table_bytes
 from streamlit_app.commands.common import CommandError, Result, open_database, write_output_file
-from streamlit_app.report import compare_days, load_labels, past_day, report_for_database, roadmap_analysis
+from streamlit_app.report import compare_days, estimates_on_day, load_labels, past_day, report_for_database
 
 REPORT_SUFFIXES = (".html", ".htm")
 
@@ -53,8 +52,8 @@ def estimates_export(args: argparse.Namespace) -> Result:
     engine = open_database(args)
     inputs = load_analysis_inputs(engine)
     history = load_catalogue_history(engine) if past_day(args.as_of) is not None else None
-    analysis = roadmap_analysis(inputs, history, BlendSettings(), Filters(), threshold, args.as_of)
-    table = analysis.estimates_table.assign(as_of=f"{analysis.as_of:%Y-%m-%d}")
+    analysis = estimates_on_day(inputs, history, BlendSettings(), threshold, args.as_of)
+    table = analysis.table.assign(as_of=f"{analysis.as_of:%Y-%m-%d}")
     if args.labels:
         table = with_label_columns(table, load_labels(engine))
     write_output_file(args.path, table_bytes(table, fmt, sheet_name="estimates"))

@@ -19,7 +19,7 @@ from analysis.changes import changed_estimates, evidence_between, evidence_by_mo
 from analysis.disclosure import as_of_cutoffs
 from analysis.views import Filters
 from storage.analysis_inputs import assemble_inputs
-from streamlit_app.report import compare_days, roadmap_analysis
+from streamlit_app.report import compare_days, estimates_on_day, roadmap_analysis
 
 N = 5
 
@@ -222,6 +222,21 @@ def test_as_of_today_is_today_exactly():
     pd.testing.assert_frame_equal(today.estimates, same.estimates)
     pd.testing.assert_frame_equal(today.estimates_table, same.estimates_table)
     assert not same.is_past and same.as_of_text.startswith("today")
+
+
+def test_the_export_table_is_the_analysis_table_without_filters_on_every_day():
+    frames = world()
+    inputs = assemble_inputs(frames, 1)
+    # Entries of unknown creation: before the history starts they count with a note on each row.
+    history = history_of(frames, edit_day="2025-03-01").assign(created_at=pd.NaT)
+    settings = BlendSettings()
+    assert estimates_on_day(inputs, history, settings, N, "2024-11-01").table["history_note"].str.startswith(
+        "entry as first recorded on 2024-12-01").all()
+    for day in ("2024-11-01", "2025-02-01", "2025-04-01", None):
+        exported = estimates_on_day(inputs, history, settings, N, day)
+        analysed = roadmap_analysis(inputs, history, settings, Filters(), N, day)
+        pd.testing.assert_frame_equal(exported.table, analysed.estimates_table)
+        assert (exported.as_of, exported.as_of_text) == (analysed.as_of, analysed.as_of_text)
 
 
 def test_changed_estimates_show_direction_only_for_a_few_new_items():
