@@ -37,6 +37,7 @@ from analysis.disclosure import (
     RespondentFilter,
     as_of_cutoffs,
     differencing_guard,
+    distinct_pairs,
     in_respondent_view,
 )
 
@@ -156,11 +157,11 @@ def _lookup(codes: np.ndarray, uniques: np.ndarray, categories: tuple[str, ...])
 
 
 def _technology_positions(ids: np.ndarray, technology_ids: np.ndarray, frame_name: str,
-                          labels: pd.Index) -> np.ndarray:
-    """Position of each id in the sorted ``technology_ids``; unknown ids are an input error."""
+                          labels: pd.Index | _KeptLabels) -> np.ndarray:
+    """Position of each id in the sorted ``technology_ids`` (int32); unknown ids are an input error."""
     if len(technology_ids) and 0 <= technology_ids[0] and technology_ids[-1] <= 4 * len(technology_ids) + 100_000:
         # Compact ids (the usual database case): a direct lookup table beats a binary search.
-        table = np.full(int(technology_ids[-1]) + 2, -1, dtype=np.int64)
+        table = np.full(int(technology_ids[-1]) + 2, -1, dtype=np.int32)
         table[technology_ids] = np.arange(len(technology_ids))
         positions = table[np.clip(ids, -1, len(table) - 1)]  # -1 and too-large ids hit a -1 slot
         unknown = positions < 0
@@ -175,20 +176,33 @@ def _technology_positions(ids: np.ndarray, technology_ids: np.ndarray, frame_nam
             f"{frame_name} row {labels[first]}, field 'technology_id': {int(ids[first])} "
             "is not a technology_id in technologies"
         )
-    return positions
+    return positions.astype(np.int32, copy=False)
+
+
+@dataclass(frozen=True)
+class _KeptLabels:
+    """The row labels of the kept rows of a frame, looked up only when an error message names one:
+    at national scale an index of every kept row would cost hundreds of megabytes."""
+
+    labels: pd.Index
+    kept: np.ndarray  # bool, one per row of the frame
+
+    def __getitem__(self, position: int) -> object:
+        return self.labels[np.flatnonzero(self.kept)[position]]
 
 
 @dataclass(frozen=True)
 class _EngineAnswers:
-    """Answers rows the engine reads (technology-specific, engine variables only), as arrays.
+    """Answers rows the engine reads (technology-specific, engine variables only), as arrays as
+    narrow as their values allow (millions of rows at national scale).
 
     Values are factorised once: ``value_codes`` index into ``value_uniques``.
     """
 
-    labels: pd.Index  # row labels in the caller's frame, for error messages
-    response_id: np.ndarray
-    tech_pos: np.ndarray
-    variable: np.ndarray  # position in _ENGINE_VARIABLES
+    labels: _KeptLabels  # row labels in the caller's frame, for error messages
+    response_id: np.ndarray  # int64
+    tech_pos: np.ndarray  # int32
+    variable: np.ndarray  # int8, position in _ENGINE_VARIABLES
     value_codes: np.ndarray
     value_uniques: np.ndarray
 
@@ -208,14 +222,13 @@ def _engine_answers(answers: pd.DataFrame, technology_ids: np.ndarray) -> _Engin
     variable = category_positions(answers["variable"], _ENGINE_VARIABLES)
     tech = answers["technology_id"]
     keep = (variable >= 0) & tech.notna().to_numpy()
-    kept_tech = tech.to_numpy(dtype=np.int64, na_value=-1)[keep]
-    labels = answers.index[keep]
+    labels = _KeptLabels(answers.index, keep)
     value_codes, value_uniques = factorised(answers["value"])
     return _EngineAnswers(
         labels=labels,
         response_id=answers["response_id"].to_numpy(dtype=np.int64)[keep],
-        tech_pos=_technology_positions(kept_tech, technology_ids, "answers", labels),
-        variable=variable[keep],
+        tech_pos=_technology_positions(tech.to_numpy(dtype=np.int64, na_value=-1)[keep], technology_ids, "answers", labels),
+        variable=variable[keep].astype(np.int8),
         value_codes=value_codes[keep],
         value_uniques=value_uniques,
     )
@@ -269,7 +282,7 @@ def _match_respondent_answer(prepared: _EngineAnswers, answer_rows: np.ndarray, 
 def _ordinal_value_table() -> tuple[tuple[str, ...], np.ndarray]:
     """Vocabulary of ordinal answer values and a (quantity, value) -> category-position table."""
     vocabulary = tuple(dict.fromkeys((*PROBABILITY_CODES, "discontinued", s.DONT_KNOW)))
-    table = np.full((len(s.ORDINAL_QUANTITIES), len(vocabulary) + 1), _INVALID, dtype=np.int64)
+    table = np.full((len(s.ORDINAL_QUANTITIES), len(vocabulary) + 1), _INVALID, dtype=np.int8)
     for q, quantity in enumerate(s.ORDINAL_QUANTITIES):
         for k, code in enumerate(s.QUANTITY_CATEGORIES[quantity]):
             table[q, vocabulary.index(code)] = k
@@ -281,33 +294,37 @@ def _ordinal_value_table() -> tuple[tuple[str, ...], np.ndarray]:
 _ANSWER_VOCABULARY, _ANSWER_CATEGORY = _ordinal_value_table()
 
 
-def survey_evidence(prepared: _EngineAnswers, n_tech: int, settings: BlendSettings) -> pd.DataFrame:
-    """Ordinal survey answers as evidence rows.
+def survey_evidence(prepared: _EngineAnswers, n_tech: int, settings: BlendSettings) -> dict[str, np.ndarray]:
+    """Ordinal survey answers other than don't-know (every one checked) as evidence rows, column
+    by column (arrays, not a frame: at national scale each copy of them is hundreds of megabytes).
 
     Columns: row (position in ``prepared``), response_id, tech_pos, quantity (position in
-    ORDINAL_QUANTITIES), category (position in the quantity's categories; DISCONTINUED or
-    IGNORED_DONT_KNOW markers), weight (0 for dont_know), is_user.
+    ORDINAL_QUANTITIES), category (position in the quantity's categories, or DISCONTINUED),
+    weight, is_user.
     """
     rows = np.flatnonzero(prepared.variable < len(_ORDINAL_VARIABLES))
     quantity = prepared.variable[rows]
     value_code = prepared.codes_in(rows, _ANSWER_VOCABULARY)
     category = _ANSWER_CATEGORY[quantity, value_code]  # value_code -1 -> last column (invalid)
+    del value_code
     invalid = category == _INVALID
     if invalid.any():
         bad_quantity = s.ORDINAL_QUANTITIES[int(quantity[np.flatnonzero(invalid)[0]])]
         allowed = ", ".join((*s.QUANTITY_CATEGORIES[bad_quantity], s.DONT_KNOW)
                             + (("discontinued",) if bad_quantity == "adoption_stage" else ()))
         _raise_bad_answer(prepared, invalid, rows, allowed)
+    answered = category != IGNORED_DONT_KNOW
+    rows, quantity, category = rows[answered], quantity[answered], category[answered]
     weights, is_user = _answer_weights(prepared, rows, n_tech, settings)
-    return pd.DataFrame({
+    return {
         "row": rows,
         "response_id": prepared.response_id[rows],
         "tech_pos": prepared.tech_pos[rows],
         "quantity": quantity,
         "category": category,
-        "weight": np.where(category == IGNORED_DONT_KNOW, 0.0, weights),
+        "weight": weights,
         "is_user": is_user,
-    })
+    }
 
 
 def signed_minutes(prepared: _EngineAnswers, n_tech: int) -> pd.DataFrame:
@@ -430,19 +447,19 @@ def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSetti
     if as_of is not None and respondent_filter is not None and respondent_filter.active:
         raise ValueError("respondent filters apply to today's figures only, not to a view as of a past day")
     survey = survey_evidence(prepared, n_tech, settings)
-    survey = survey[survey["category"].to_numpy() != IGNORED_DONT_KNOW]
     minutes = signed_minutes(prepared, n_tech)
+    tech, quantity, response = survey["tech_pos"], survey["quantity"], survey["response_id"]
 
     # Every answer is a member of its (technology, quantity) key for everyone and for its
     # respondent class; the guard counts them inside the view and in the neighbouring views.
-    ordinal_key = survey["tech_pos"].to_numpy() * _N_QUANTITIES + survey["quantity"].to_numpy()
-    own_class = np.where(survey["is_user"].to_numpy(bool), _USER, _AWARE)
-    minutes_key = minutes["tech_pos"].to_numpy() * _N_QUANTITIES + _MINUTES_Q
-    guard = differencing_guard(
-        np.concatenate([survey["response_id"].to_numpy()] * 2 + [minutes["response_id"].to_numpy()]),
-        np.concatenate([ordinal_key * _N_CLASSES + own_class, ordinal_key * _N_CLASSES + _EVERYONE,
-                        minutes_key * _N_CLASSES + _EVERYONE]),
-        n_tech * _N_QUANTITIES * _N_CLASSES, responses, respondent_filter, threshold)
+    ordinal_key = tech.astype(np.int64) * _N_QUANTITIES + quantity
+    own_class = np.where(survey["is_user"], _USER, _AWARE).astype(np.int8)
+    minutes_key = minutes["tech_pos"].to_numpy().astype(np.int64) * _N_QUANTITIES + _MINUTES_Q
+    member_response, member_key = _guard_members(ordinal_key * _N_CLASSES + own_class, response,
+                                                 minutes_key * _N_CLASSES + _EVERYONE, minutes["response_id"].to_numpy())
+    guard = differencing_guard(member_response, member_key, n_tech * _N_QUANTITIES * _N_CLASSES, responses,
+                               respondent_filter, threshold, distinct=True)
+    del member_response, member_key
     reason = guard.reason.reshape(n_tech, _N_QUANTITIES, _N_CLASSES)
     counted = guard.n.reshape(n_tech, _N_QUANTITIES, _N_CLASSES)[:, :, _EVERYONE]
     status = np.select([reason[:, :, _EVERYONE] == TOO_FEW, reason[:, :, _EVERYONE] == SINGLES_OUT,
@@ -452,10 +469,8 @@ def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSetti
     used = (status == USED) | (status == POOLED)
 
     pooled_weight = (settings.user_weight + settings.aware_weight) / 2
-    tech, quantity = survey["tech_pos"].to_numpy(), survey["quantity"].to_numpy()
     pooled = status[tech, quantity] == POOLED
-    survey = survey.assign(weight=np.where(pooled, pooled_weight, survey["weight"].to_numpy()), pooled=pooled)
-    keep = used[tech, quantity] & in_respondent_view(survey["response_id"].to_numpy(), responses, respondent_filter)
+    keep = used[tech, quantity] & in_respondent_view(response, responses, respondent_filter)
     keep_minutes = used[minutes["tech_pos"].to_numpy(), _MINUTES_Q] & in_respondent_view(
         minutes["response_id"].to_numpy(), responses, respondent_filter)
     n_used = np.where(used, counted, 0)
@@ -463,24 +478,42 @@ def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSetti
         # Each group released in steps: users and non-users apart where today keeps them apart.
         ordinal_chain = ordinal_key * _N_CLASSES + np.where(pooled, _EVERYONE, own_class)
         chain_key = np.concatenate([ordinal_chain, minutes_key * _N_CLASSES + _EVERYONE])
-        submitted = _dates_of(np.concatenate([survey["response_id"].to_numpy(), minutes["response_id"].to_numpy()]),
-                              _submission_dates(responses))
+        submitted = _dates_of(np.concatenate([response, minutes["response_id"].to_numpy()]), _submission_dates(responses))
         cutoff = as_of_cutoffs(chain_key, submitted, n_tech * _N_QUANTITIES * _N_CLASSES, as_of, threshold)[chain_key]
         released = ~np.isnat(submitted) & ~np.isnat(cutoff) & (submitted <= cutoff)
-        keep &= released[:len(survey)]
-        keep_minutes &= released[len(survey):]
+        keep &= released[:len(response)]
+        keep_minutes &= released[len(response):]
         n_used = np.zeros_like(n_used)
-        kept = survey[keep]
-        np.add.at(n_used, (kept["tech_pos"].to_numpy(), kept["quantity"].to_numpy()), 1)
+        np.add.at(n_used, (tech[keep], quantity[keep]), 1)
         np.add.at(n_used[:, _MINUTES_Q], minutes["tech_pos"].to_numpy()[keep_minutes], 1)
+    del ordinal_key, own_class
+    survey["weight"] = np.where(pooled, pooled_weight, survey["weight"])
+    survey["pooled"] = pooled
     return PublishedSurvey(
-        ordinal=survey[keep].reset_index(drop=True),
+        ordinal=pd.DataFrame({name: column[keep] for name, column in survey.items()}),
         minutes=minutes[keep_minutes].reset_index(drop=True),
         n_used=n_used,
         status=status,
         threshold=threshold,
         pooled_weight=pooled_weight,
     )
+
+
+def _guard_members(ordinal_class_key: np.ndarray, ordinal_response: np.ndarray, minutes_key: np.ndarray,
+                   minutes_response: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(respondent, key) pairs for the differencing guard, each pair once: an ordinal answer is a
+    member of its own class's key and of the everyone key; a minutes value of its key.
+
+    De-duplicated once on the ordinal answers (a respondent's class is the same in every answer
+    about a technology, so the everyone pairs come out distinct too), not on the three lists
+    joined: at national scale each list is tens of millions of pairs."""
+    own_key, own_response = distinct_pairs(ordinal_class_key, ordinal_response) if len(ordinal_class_key) else (
+        ordinal_class_key, ordinal_response)
+    everyone_key = own_key - own_key % _N_CLASSES + _EVERYONE
+    if len(minutes_key):
+        minutes_key, minutes_response = distinct_pairs(minutes_key, minutes_response)
+    return (np.concatenate([own_response, own_response, minutes_response]),
+            np.concatenate([own_key, everyone_key, minutes_key]))
 
 
 def current_site_status(adoption: pd.DataFrame) -> pd.DataFrame:

@@ -190,7 +190,7 @@ def in_respondent_view(response_ids: np.ndarray, responses: pd.DataFrame | None,
     return box
 
 
-def _distinct_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def distinct_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each (first, second) pair once, sorted by first then second. One integer key per pair,
     sorted and de-duplicated by hand: ``np.unique`` (over rows, or its hash table over integers)
     took most of the guard's time at national scale."""
@@ -241,7 +241,7 @@ def differencing_guard(member_response: np.ndarray, member_key: np.ndarray, n_ke
     member_response = np.asarray(member_response, dtype=np.int64)
     member_key = np.asarray(member_key, dtype=np.int64)
     if len(member_key) and not distinct:
-        member_key, member_response = _distinct_pairs(member_key, member_response)
+        member_key, member_response = distinct_pairs(member_key, member_response)
 
     def counts(mask: np.ndarray) -> np.ndarray:
         return np.bincount(member_key[mask], minlength=n_keys)
