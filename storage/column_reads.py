@@ -213,9 +213,9 @@ def _as_strings(values: Any) -> pd.Series:
 
 
 def _factorized(values: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(codes with -1 for missing, unique values) of a text column."""
+    """(codes with -1 for missing, unique values) of a text column; the codes in any integer dtype."""
     if isinstance(values, EncodedText):
-        return values.codes.astype(np.int64), values.values
+        return values.codes, values.values
     if hasattr(values, "type"):  # Arrow: dictionary-encode in C
         chunks = values.combine_chunks() if hasattr(values, "combine_chunks") else values
         encoded = pc.dictionary_encode(chunks)
@@ -233,7 +233,10 @@ def sorted_categorical(values: Any, *, blank_is_missing: bool = False) -> pd.Cat
     wanted = pd.Index(sorted(uniques[keep].tolist()), dtype="str")
     positions = wanted.get_indexer(uniques)
     positions[~keep] = -1
-    mapped = np.append(positions, -1)[codes]  # code -1 (missing) picks the appended -1
+    # The codes in the categorical's own (smallest) dtype: at national scale an int64 copy of a
+    # code column is hundreds of megabytes.
+    narrow = np.min_scalar_type(-max(len(wanted), 1))
+    mapped = np.append(positions, -1).astype(narrow)[codes]  # code -1 (missing) picks the appended -1
     return pd.Categorical.from_codes(mapped, categories=wanted)
 
 
