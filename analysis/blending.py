@@ -317,7 +317,7 @@ def survey_evidence(prepared: _EngineAnswers, n_tech: int, settings: BlendSettin
     rows, quantity, category = rows[answered], quantity[answered], category[answered]
     weights, is_user = _answer_weights(prepared, rows, n_tech, settings)
     return {
-        "row": rows,
+        "row": _narrow(rows),
         "response_id": prepared.response_id[rows],
         "tech_pos": prepared.tech_pos[rows],
         "quantity": quantity,
@@ -452,13 +452,15 @@ def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSetti
 
     # Every answer is a member of its (technology, quantity) key for everyone and for its
     # respondent class; the guard counts them inside the view and in the neighbouring views.
-    ordinal_key = tech.astype(np.int64) * _N_QUANTITIES + quantity
+    n_keys = n_tech * _N_QUANTITIES * _N_CLASSES
+    key_type = np.int32 if n_keys < 2**31 else np.int64
+    ordinal_key = tech.astype(key_type) * _N_QUANTITIES + quantity
     own_class = np.where(survey["is_user"], _USER, _AWARE).astype(np.int8)
-    minutes_key = minutes["tech_pos"].to_numpy().astype(np.int64) * _N_QUANTITIES + _MINUTES_Q
-    member_response, member_key = _guard_members(ordinal_key * _N_CLASSES + own_class, response,
-                                                 minutes_key * _N_CLASSES + _EVERYONE, minutes["response_id"].to_numpy())
-    guard = differencing_guard(member_response, member_key, n_tech * _N_QUANTITIES * _N_CLASSES, responses,
-                               respondent_filter, threshold, distinct=True)
+    minutes_key = minutes["tech_pos"].to_numpy().astype(key_type) * _N_QUANTITIES + _MINUTES_Q
+    member_response, member_key = _guard_members(ordinal_key * _N_CLASSES + own_class, _narrow(response),
+                                                 minutes_key * _N_CLASSES + _EVERYONE,
+                                                 _narrow(minutes["response_id"].to_numpy()))
+    guard = differencing_guard(member_response, member_key, n_keys, responses, respondent_filter, threshold, distinct=True)
     del member_response, member_key
     reason = guard.reason.reshape(n_tech, _N_QUANTITIES, _N_CLASSES)
     counted = guard.n.reshape(n_tech, _N_QUANTITIES, _N_CLASSES)[:, :, _EVERYONE]
@@ -479,7 +481,7 @@ def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSetti
         ordinal_chain = ordinal_key * _N_CLASSES + np.where(pooled, _EVERYONE, own_class)
         chain_key = np.concatenate([ordinal_chain, minutes_key * _N_CLASSES + _EVERYONE])
         submitted = _dates_of(np.concatenate([response, minutes["response_id"].to_numpy()]), _submission_dates(responses))
-        cutoff = as_of_cutoffs(chain_key, submitted, n_tech * _N_QUANTITIES * _N_CLASSES, as_of, threshold)[chain_key]
+        cutoff = as_of_cutoffs(chain_key, submitted, n_keys, as_of, threshold)[chain_key]
         released = ~np.isnat(submitted) & ~np.isnat(cutoff) & (submitted <= cutoff)
         keep &= released[:len(response)]
         keep_minutes &= released[len(response):]
@@ -497,6 +499,13 @@ def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSetti
         threshold=threshold,
         pooled_weight=pooled_weight,
     )
+
+
+def _narrow(ids: np.ndarray) -> np.ndarray:
+    """Ids as int32 when they fit (the guard's members are tens of millions at national scale)."""
+    if len(ids) and (ids.min() < -(2**31) or ids.max() >= 2**31):
+        return ids
+    return ids.astype(np.int32)
 
 
 def _guard_members(ordinal_class_key: np.ndarray, ordinal_response: np.ndarray, minutes_key: np.ndarray,

@@ -197,7 +197,8 @@ def distinct_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, n
     low = int(second.min())
     span = int(second.max()) - low + 1
     # In place where possible: at a million responses each temporary is hundreds of megabytes.
-    combined = first * span
+    combined = first.astype(np.int64)
+    combined *= span
     combined += second
     combined -= low
     combined.sort()
@@ -206,7 +207,11 @@ def distinct_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, n
     np.not_equal(combined[1:], combined[:-1], out=keep[1:])
     combined = combined[keep]
     del keep
-    keys, offsets = np.divmod(combined, span)
+    # Back in the callers' dtypes (narrow ones stay narrow), without int64 temporaries.
+    keys = np.empty(len(combined), dtype=first.dtype)
+    np.floor_divide(combined, span, out=keys, casting="unsafe")
+    offsets = np.empty(len(combined), dtype=second.dtype)
+    np.remainder(combined, span, out=offsets, casting="unsafe")
     del combined
     offsets += low
     return keys, offsets
@@ -238,8 +243,9 @@ def differencing_guard(member_response: np.ndarray, member_key: np.ndarray, n_ke
     """
     if threshold < 1:
         raise ValueError(f"differencing_guard: threshold must be at least 1, got {threshold}")
-    member_response = np.asarray(member_response, dtype=np.int64)
-    member_key = np.asarray(member_key, dtype=np.int64)
+    # Any integer dtype: at national scale the members are tens of millions (int32 halves them).
+    member_response = _integers(member_response)
+    member_key = _integers(member_key)
     if len(member_key) and not distinct:
         member_key, member_response = distinct_pairs(member_key, member_response)
 
@@ -266,11 +272,11 @@ def differencing_guard(member_response: np.ndarray, member_key: np.ndarray, n_ke
     attributes = _attribute_codes(member_response, responses)
     for dimension in selection.choices:
         codes, n_codes = attributes[dimension]
-        slabs = np.bincount(member_key[in_view] * n_codes + codes[in_view], minlength=n_keys * n_codes)
+        slabs = np.bincount(member_key[in_view].astype(np.int64) * n_codes + codes[in_view], minlength=n_keys * n_codes)
         singles_out |= small(slabs.reshape(n_keys, n_codes)).any(axis=1)
     if selection.restricts_months:
         months, n_months = attributes["month"]
-        per_month = np.bincount(member_key[in_view] * n_months + months[in_view],
+        per_month = np.bincount(member_key[in_view].astype(np.int64) * n_months + months[in_view],
                                 minlength=n_keys * n_months).reshape(n_keys, n_months)
         held = per_month > 0
         first = held.argmax(axis=1)
@@ -279,6 +285,11 @@ def differencing_guard(member_response: np.ndarray, member_key: np.ndarray, n_ke
         singles_out |= held.any(axis=1) & (small(per_month[rows, first]) | small(per_month[rows, last]))
     reason = np.where(small(n), TOO_FEW, np.where(singles_out & (n > 0), SINGLES_OUT, PUBLISHABLE))
     return GuardResult(n=n, reason=reason)
+
+
+def _integers(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values)
+    return values if values.dtype.kind in "iu" else values.astype(np.int64)
 
 
 def submission_months(responses: pd.DataFrame) -> list[str]:

@@ -20,11 +20,14 @@ rows, and an all-NULL start would be taken for integers.
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import importlib.util
+import queue
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +45,10 @@ ColumnKind = Literal["int", "id", "code", "text", "datetime", "bool"]
 Columns = dict[str, Any]  # column name -> a pyarrow (Chunked)Array or a Python sequence
 
 SQLITE_BATCH_ROWS = 65_536
+READ_AHEAD_BATCHES = 8
+# The reader process's pipe: a whole batch fits (Linux's default 64 KiB would stop the reader at
+# every batch until this process had taken all of it).
+PIPE_BYTES = 1 << 20
 _ADBC_MODULES = {"sqlite": "adbc_driver_sqlite", "postgresql": "adbc_driver_postgresql"}
 
 
@@ -109,16 +116,57 @@ class EncodedText:
         return len(self.codes)
 
 
+def read_ahead(batches: Iterable[Any], depth: int = READ_AHEAD_BATCHES) -> Iterator[Any]:
+    """``batches`` read by a thread up to ``depth`` ahead of the caller, so the producer (the reader
+    process, the driver's COPY) keeps running while this process types the previous batches: on
+    two cores the read then takes about as long as the slower side, not the sum of both."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    finished = object()
+
+    def pump() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        ready.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            item: Any = finished
+        except BaseException as error:  # handed to the caller, raised there
+            item = error
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    thread = threading.Thread(target=pump, name="arrow-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not finished:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def collect_batches(reader: Any) -> Columns:
-    """The columns of an Arrow record batch stream: text columns as :class:`EncodedText`, the
-    others as numpy arrays."""
+    """The columns of an Arrow record batch stream (read ahead, :func:`read_ahead`): text columns
+    as :class:`EncodedText`, the others as numpy arrays."""
     import pyarrow as pa
 
     schema = reader.schema
     text = {field.name for field in schema if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)}
     parts: dict[str, list] = {name: [] for name in schema.names}
     seen: dict[str, dict[str, int]] = {name: {} for name in text}
-    for batch in reader:
+    for batch in read_ahead(reader):
         for name, column in zip(schema.names, batch.columns, strict=True):
             if name not in text:
                 # A copy the collected columns own: a slice of the batch would keep its whole
@@ -151,6 +199,10 @@ def _sqlite_reader(path: str) -> Iterator[Callable[[str], Columns]]:
     command = [sys.executable, "-m", "storage.sqlite_arrow_reader", path, str(SQLITE_BUSY_TIMEOUT_MS), str(SQLITE_BATCH_ROWS)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                cwd=str(Path(__file__).resolve().parents[1]))
+    try:
+        fcntl.fcntl(process.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except OSError:  # a system limit below it: the read is slower, not wrong
+        pass
     try:
         def run(sql: str) -> Columns:
             process.stdin.write(sql.replace("\n", " ").encode("utf-8") + b"\n")
@@ -195,6 +247,25 @@ def driver_columns(connection: Connection, sql: str, names: Sequence[str]) -> Co
     if not rows:
         return {name: () for name in names}
     return dict(zip(names, zip(*rows, strict=True), strict=True))
+
+
+def in_key_order(columns: Columns, key: str) -> Columns:
+    """``columns`` with their rows in ascending ``key`` order (PostgreSQL returns a table's rows in
+    storage order, not id order). Reordered in place, one column at a time: at national scale a
+    sort of the whole frame held every column twice."""
+    keys = columns[key]
+    keys = keys if isinstance(keys, np.ndarray) else np.asarray(keys)
+    if len(keys) < 2 or bool((keys[1:] >= keys[:-1]).all()):
+        return columns
+    order = np.argsort(keys, kind="stable")  # a merge of the runs the storage order leaves
+    for name, values in columns.items():
+        if isinstance(values, EncodedText):
+            columns[name] = EncodedText(values.codes[order], values.values)
+        elif isinstance(values, np.ndarray):
+            columns[name] = values[order]
+        else:
+            columns[name] = [values[position] for position in order]
+    return columns
 
 
 def _as_numpy(values: Any, dtype: str) -> np.ndarray:

@@ -18,7 +18,15 @@ import pandas as pd
 from sqlalchemy import Connection, Engine
 
 from storage.change_log import STAMP_SQL, DataStamp, stamp_from_columns
-from storage.column_reads import Columns, arrow_available, arrow_snapshot, driver_columns, snapshot_connection, typed_column
+from storage.column_reads import (
+    Columns,
+    arrow_available,
+    arrow_snapshot,
+    driver_columns,
+    in_key_order,
+    snapshot_connection,
+    typed_column,
+)
 from storage.permissions import guarded
 
 RESPONSE_COLUMNS = ("response_id", "instrument", "submitted_at", "region", "site_type", "staff_group", "is_demo", "language")
@@ -64,22 +72,16 @@ def responses_frame(columns: Columns) -> pd.DataFrame:
     """responses: response_id int64, instrument str, submitted_at datetime64[ns] (UTC), region /
     site_type str or NA (checked against their vocabularies by analysis/schemas.py), staff_group
     categorical or NA, is_demo bool, language categorical or NA; in response id order."""
-    frame = _typed_frame(columns, RESPONSE_KINDS)
+    frame = _typed_frame(in_key_order(columns, "response_id"), RESPONSE_KINDS)
     for column in ("region", "site_type"):
         frame[column] = frame[column].where(frame[column] != "")
-    return _in_order(frame, "response_id")
+    return frame
 
 
 def raw_answers_frame(columns: Columns) -> pd.DataFrame:
     """answers with their ids: answer_id int64, response_id int64, technology_id Int64 (NA for
     questions not asked per technology), variable / value categorical; in answer id order."""
-    return _in_order(_typed_frame(columns, ANSWER_KINDS), "answer_id")
-
-
-def _in_order(frame: pd.DataFrame, key: str) -> pd.DataFrame:
-    if frame[key].is_monotonic_increasing:
-        return frame.reset_index(drop=True)
-    return frame.sort_values(key, kind="stable", ignore_index=True)
+    return _typed_frame(in_key_order(columns, "answer_id"), ANSWER_KINDS)
 
 
 def analysis_answers(raw: pd.DataFrame) -> pd.DataFrame:
