@@ -77,8 +77,12 @@ def _upgrade(engine: Engine, config: Config, revision: str) -> None:
     with engine.connect() as connection, _sqlite_foreign_keys_off(connection):
         with connection.begin():
             config.attributes["connection"] = connection
+            before = MigrationContext.configure(connection).get_current_revision()
             command.upgrade(config, revision)
-            if connection.dialect.name == "sqlite":
+            migrated = MigrationContext.configure(connection).get_current_revision() != before
+            # Only after a migration ran: the check reads every row (seconds at national scale),
+            # and every command opens the database through here.
+            if migrated and connection.dialect.name == "sqlite":
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                 if broken:
                     raise RuntimeError(f"the migration left {len(broken)} row(s) pointing at missing rows, e.g. {tuple(broken[0])}")
