@@ -133,14 +133,15 @@ MIN_VALUES_FOR_INTERVAL = 3
 # ---------------------------------------------------------------------------------------------
 
 
-def category_positions(values: pd.Series | np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
-    """Position of each value in ``categories`` (-1 for anything else, including NA), vectorised.
+def category_positions(values: pd.Series | np.ndarray, categories: tuple[str, ...], dtype: type = np.int64) -> np.ndarray:
+    """Position of each value in ``categories`` (-1 for anything else, including NA), vectorised,
+    as ``dtype``.
 
     Factorises first, so the string comparison runs once per distinct value (fast for the
     repetitive code columns of the answers frame, whatever their string storage).
     """
     codes, uniques = factorised(values)
-    return _lookup(codes, uniques, categories)
+    return _lookup(codes, uniques, categories, dtype)
 
 
 def factorised(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,8 +152,8 @@ def factorised(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques, dtype=object)
 
 
-def _lookup(codes: np.ndarray, uniques: np.ndarray, categories: tuple[str, ...]) -> np.ndarray:
-    positions = np.append(pd.Index(list(categories), dtype=object).get_indexer(uniques), -1)
+def _lookup(codes: np.ndarray, uniques: np.ndarray, categories: tuple[str, ...], dtype: type = np.int64) -> np.ndarray:
+    positions = np.append(pd.Index(list(categories), dtype=object).get_indexer(uniques), -1).astype(dtype)
     return positions[codes]  # code -1 (NA) picks the appended -1
 
 
@@ -163,9 +164,12 @@ def _technology_positions(ids: np.ndarray, technology_ids: np.ndarray, frame_nam
         # Compact ids (the usual database case): a direct lookup table beats a binary search.
         table = np.full(int(technology_ids[-1]) + 2, -1, dtype=np.int32)
         table[technology_ids] = np.arange(len(technology_ids))
-        positions = table[np.clip(ids, -1, len(table) - 1)]  # -1 and too-large ids hit a -1 slot
+        if len(ids) == 0 or ids.min() >= 0:  # no clipped copy of millions of ids
+            positions = table.take(ids, mode="clip")  # too-large ids hit the last (-1) slot
+        else:
+            positions = table[np.clip(ids, -1, len(table) - 1)]  # -1 and too-large ids hit a -1 slot
         unknown = positions < 0
-        positions = np.maximum(positions, 0)
+        np.maximum(positions, 0, out=positions)
     else:
         positions = np.searchsorted(technology_ids, ids)
         positions = np.clip(positions, 0, max(len(technology_ids) - 1, 0))
@@ -200,7 +204,7 @@ class _EngineAnswers:
     """
 
     labels: _KeptLabels  # row labels in the caller's frame, for error messages
-    response_id: np.ndarray  # int64
+    response_id: np.ndarray  # int32 when the ids fit
     tech_pos: np.ndarray  # int32
     variable: np.ndarray  # int8, position in _ENGINE_VARIABLES
     value_codes: np.ndarray
@@ -219,16 +223,16 @@ class _EngineAnswers:
 
 
 def _engine_answers(answers: pd.DataFrame, technology_ids: np.ndarray) -> _EngineAnswers:
-    variable = category_positions(answers["variable"], _ENGINE_VARIABLES)
+    variable = category_positions(answers["variable"], _ENGINE_VARIABLES, np.int8)
     tech = answers["technology_id"]
     keep = (variable >= 0) & tech.notna().to_numpy()
     labels = _KeptLabels(answers.index, keep)
     value_codes, value_uniques = factorised(answers["value"])
     return _EngineAnswers(
         labels=labels,
-        response_id=answers["response_id"].to_numpy(dtype=np.int64)[keep],
+        response_id=_narrow(answers["response_id"].to_numpy(dtype=np.int64))[keep],
         tech_pos=_technology_positions(tech.to_numpy(dtype=np.int64, na_value=-1)[keep], technology_ids, "answers", labels),
-        variable=variable[keep].astype(np.int8),
+        variable=variable[keep],
         value_codes=value_codes[keep],
         value_uniques=value_uniques,
     )
@@ -243,25 +247,20 @@ def _raise_bad_answer(prepared: _EngineAnswers, bad: np.ndarray, rows: np.ndarra
 
 
 def _respondent_keys(response_id: np.ndarray, tech_pos: np.ndarray, n_tech: int) -> np.ndarray:
-    return response_id * max(n_tech, 1) + tech_pos
+    return response_id.astype(np.int64) * max(n_tech, 1) + tech_pos
 
 
-def _answer_weights(prepared: _EngineAnswers, rows: np.ndarray, n_tech: int,
-                    settings: BlendSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Weight of each answer in ``rows`` and whether its respondent uses the technology.
-
-    Users (daily/weekly/monthly/rarely) weigh ``user_weight``; respondents who only know of it
-    (not_used) or did not answer the use question weigh ``aware_weight`` (the cautious choice).
-    """
+def _answer_users(prepared: _EngineAnswers, rows: np.ndarray, n_tech: int) -> np.ndarray:
+    """Whether the respondent of each answer in ``rows`` uses the technology: users
+    (daily/weekly/monthly/rarely) weigh ``user_weight``; respondents who only know of it
+    (not_used) or did not answer the use question weigh ``aware_weight`` (the cautious choice)."""
     freq_rows = np.flatnonzero(prepared.variable == _FREQUENCY_VAR)
     freq_code = prepared.codes_in(freq_rows, s.USE_FREQUENCIES)
     if (freq_code < 0).any():
         _raise_bad_answer(prepared, freq_code < 0, freq_rows, ", ".join(s.USE_FREQUENCIES))
     is_user_freq = np.isin(freq_code, [s.USE_FREQUENCIES.index(f) for f in s.USER_FREQUENCIES])
     found = _match_respondent_answer(prepared, freq_rows, rows, n_tech)
-    is_user = np.where(found >= 0, is_user_freq[np.maximum(found, 0)] if len(freq_rows) else False, False)
-    weights = np.where(is_user, settings.user_weight, settings.aware_weight)
-    return weights, is_user
+    return np.where(found >= 0, is_user_freq[np.maximum(found, 0)] if len(freq_rows) else False, False)
 
 
 def _match_respondent_answer(prepared: _EngineAnswers, answer_rows: np.ndarray, rows: np.ndarray,
@@ -294,13 +293,13 @@ def _ordinal_value_table() -> tuple[tuple[str, ...], np.ndarray]:
 _ANSWER_VOCABULARY, _ANSWER_CATEGORY = _ordinal_value_table()
 
 
-def survey_evidence(prepared: _EngineAnswers, n_tech: int, settings: BlendSettings) -> dict[str, np.ndarray]:
+def survey_evidence(prepared: _EngineAnswers, n_tech: int) -> dict[str, np.ndarray]:
     """Ordinal survey answers other than don't-know (every one checked) as evidence rows, column
     by column (arrays, not a frame: at national scale each copy of them is hundreds of megabytes).
 
     Columns: row (position in ``prepared``), response_id, tech_pos, quantity (position in
     ORDINAL_QUANTITIES), category (position in the quantity's categories, or DISCONTINUED),
-    weight, is_user.
+    is_user (:func:`_answer_users`; the weight follows from it).
     """
     rows = np.flatnonzero(prepared.variable < len(_ORDINAL_VARIABLES))
     quantity = prepared.variable[rows]
@@ -315,15 +314,13 @@ def survey_evidence(prepared: _EngineAnswers, n_tech: int, settings: BlendSettin
         _raise_bad_answer(prepared, invalid, rows, allowed)
     answered = category != IGNORED_DONT_KNOW
     rows, quantity, category = rows[answered], quantity[answered], category[answered]
-    weights, is_user = _answer_weights(prepared, rows, n_tech, settings)
     return {
         "row": _narrow(rows),
         "response_id": prepared.response_id[rows],
         "tech_pos": prepared.tech_pos[rows],
         "quantity": quantity,
         "category": category,
-        "weight": weights,
-        "is_user": is_user,
+        "is_user": _answer_users(prepared, rows, n_tech),
     }
 
 
@@ -446,7 +443,7 @@ def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSetti
     """
     if as_of is not None and respondent_filter is not None and respondent_filter.active:
         raise ValueError("respondent filters apply to today's figures only, not to a view as of a past day")
-    survey = survey_evidence(prepared, n_tech, settings)
+    survey = survey_evidence(prepared, n_tech)
     minutes = signed_minutes(prepared, n_tech)
     tech, quantity, response = survey["tech_pos"], survey["quantity"], survey["response_id"]
 
@@ -457,8 +454,7 @@ def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSetti
     ordinal_key = tech.astype(key_type) * _N_QUANTITIES + quantity
     own_class = np.where(survey["is_user"], _USER, _AWARE).astype(np.int8)
     minutes_key = minutes["tech_pos"].to_numpy().astype(key_type) * _N_QUANTITIES + _MINUTES_Q
-    member_response, member_key = _guard_members(ordinal_key * _N_CLASSES + own_class, _narrow(response),
-                                                 minutes_key * _N_CLASSES + _EVERYONE,
+    member_response, member_key = _guard_members(ordinal_key, own_class, response, minutes_key * _N_CLASSES + _EVERYONE,
                                                  _narrow(minutes["response_id"].to_numpy()))
     guard = differencing_guard(member_response, member_key, n_keys, responses, respondent_filter, threshold, distinct=True)
     del member_response, member_key
@@ -488,11 +484,15 @@ def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSetti
         n_used = np.zeros_like(n_used)
         np.add.at(n_used, (tech[keep], quantity[keep]), 1)
         np.add.at(n_used[:, _MINUTES_Q], minutes["tech_pos"].to_numpy()[keep_minutes], 1)
-    del ordinal_key, own_class
-    survey["weight"] = np.where(pooled, pooled_weight, survey["weight"])
+    del ordinal_key, own_class, tech, quantity, response
     survey["pooled"] = pooled
+    if not keep.all():  # else no copy at all: usually every answer is published
+        survey = {name: survey.pop(name)[keep] for name in list(survey)}  # each original freed in turn
+    weight = np.where(survey["pooled"], pooled_weight, np.where(survey["is_user"], settings.user_weight, settings.aware_weight))
+    columns = ("row", "response_id", "tech_pos", "quantity", "category")
     return PublishedSurvey(
-        ordinal=pd.DataFrame({name: column[keep] for name, column in survey.items()}),
+        ordinal=pd.DataFrame({**{name: survey[name] for name in columns}, "weight": weight, "is_user": survey["is_user"],
+                              "pooled": survey["pooled"]}, copy=False),
         minutes=minutes[keep_minutes].reset_index(drop=True),
         n_used=n_used,
         status=status,
@@ -502,27 +502,40 @@ def published_survey(prepared: _EngineAnswers, n_tech: int, settings: BlendSetti
 
 
 def _narrow(ids: np.ndarray) -> np.ndarray:
-    """Ids as int32 when they fit (the guard's members are tens of millions at national scale)."""
+    """Ids as int32 when they fit (tens of millions of answers at national scale)."""
     if len(ids) and (ids.min() < -(2**31) or ids.max() >= 2**31):
         return ids
-    return ids.astype(np.int32)
+    return ids.astype(np.int32, copy=False)
 
 
-def _guard_members(ordinal_class_key: np.ndarray, ordinal_response: np.ndarray, minutes_key: np.ndarray,
-                   minutes_response: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _guard_members(ordinal_key: np.ndarray, own_class: np.ndarray, ordinal_response: np.ndarray,
+                   minutes_key: np.ndarray, minutes_response: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(respondent, key) pairs for the differencing guard, each pair once: an ordinal answer is a
     member of its own class's key and of the everyone key; a minutes value of its key.
 
     De-duplicated once on the ordinal answers (a respondent's class is the same in every answer
     about a technology, so the everyone pairs come out distinct too), not on the three lists
     joined: at national scale each list is tens of millions of pairs."""
+    ordinal_class_key = ordinal_key * _N_CLASSES + own_class
     own_key, own_response = distinct_pairs(ordinal_class_key, ordinal_response) if len(ordinal_class_key) else (
         ordinal_class_key, ordinal_response)
-    everyone_key = own_key - own_key % _N_CLASSES + _EVERYONE
+    del ordinal_class_key
     if len(minutes_key):
         minutes_key, minutes_response = distinct_pairs(minutes_key, minutes_response)
-    return (np.concatenate([own_response, own_response, minutes_response]),
-            np.concatenate([own_key, everyone_key, minutes_key]))
+    # Written into the joined arrays directly: no separate everyone list, no copies to join.
+    own, ordinal = len(own_key), 2 * len(own_key)
+    member_key = np.empty(ordinal + len(minutes_key), dtype=np.result_type(own_key, minutes_key))
+    member_key[:own] = own_key
+    everyone = member_key[own:ordinal]
+    np.remainder(own_key, _N_CLASSES, out=everyone)
+    np.subtract(own_key, everyone, out=everyone)
+    everyone += _EVERYONE
+    member_key[ordinal:] = minutes_key
+    member_response = np.empty(len(member_key), dtype=np.result_type(own_response, minutes_response))
+    member_response[:own] = own_response
+    member_response[own:ordinal] = own_response
+    member_response[ordinal:] = minutes_response
+    return member_response, member_key
 
 
 def current_site_status(adoption: pd.DataFrame) -> pd.DataFrame:

@@ -268,7 +268,9 @@ def validate_frame(frame: pd.DataFrame, frame_name: str) -> pd.DataFrame:
         # Validated before (the mark survives filtering and copies) and still normalised: code
         # columns are categoricals that cannot hold unknown codes, ids still integers.
         return frame
-    result = frame.copy()
+    # Shallow: copy-on-write keeps the caller's frame as it is, and a deep copy would hold every
+    # column twice (hundreds of megabytes for the answers at national scale).
+    result = frame.copy(deep=False)
     for spec in specs:
         result[spec.name] = _normalise_column(result[spec.name], spec, frame_name)
     result.attrs[VALIDATED_MARK] = frame_name

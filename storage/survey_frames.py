@@ -24,6 +24,7 @@ from storage.column_reads import (
     arrow_snapshot,
     driver_columns,
     in_key_order,
+    return_freed_memory,
     snapshot_connection,
     typed_column,
 )
@@ -124,6 +125,7 @@ def read_all_survey(engine: Engine) -> tuple[DataStamp, pd.DataFrame, pd.DataFra
         with arrow_snapshot(engine) as run:
             stamp = stamp_from_columns(run(STAMP_SQL))
             responses, answers = read_survey_columns(run)
+        return_freed_memory()
         return stamp, responses, answers
     with snapshot_connection(engine) as connection:
         stamp = stamp_from_columns(driver_columns(connection, STAMP_SQL, ("version", "token")))
