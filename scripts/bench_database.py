@@ -130,7 +130,9 @@ def page_figures(url: str, technologies: int) -> dict:
 
             technology = 17
             name = f"Benchmark technology {technology - 1}"  # ids follow the generated rows, from 1
-            before = _respondents(page, expect, name)
+            # What the page must show, from the database: a figure read off the page could be the
+            # previous selection's, before the rerun for this one has drawn.
+            before = _respondents(page, expect, name, survey_respondents(url, technology))
             analysis_link.click()
             done.wait_for(timeout=SLOW_MS)
             import_started = time.perf_counter()
@@ -151,10 +153,23 @@ def page_figures(url: str, technologies: int) -> dict:
             "new_response_import_s": round(imported, 2), "respondents_before": before, "respondents_after": after}
 
 
-def _respondents(page, expect, technology_name: str, wanted: int | None = None) -> int:
-    """The Estimates page's "Survey respondents" behind a technology's workforce impact."""
-    import re
+def survey_respondents(url: str, technology_id: int) -> int:
+    """Respondents behind a technology's workforce impact, as `roadmap estimates export` counts them."""
+    from analysis.blending import BlendSettings
+    from storage.analysis_inputs import disclosure_threshold, load_analysis_inputs
+    from storage.db import make_engine
+    from streamlit_app.report import estimates_on_day
 
+    engine = make_engine(url)
+    table = estimates_on_day(load_analysis_inputs(engine), None, BlendSettings(), disclosure_threshold()).table
+    engine.dispose()
+    row = table[(table["technology_id"] == technology_id) & (table["quantity"] == "impact_workforce")]
+    return int(row["n_survey"].iloc[0])
+
+
+def _respondents(page, expect, technology_name: str, wanted: int) -> int:
+    """The Estimates page's "Survey respondents" behind a technology's workforce impact, once it
+    shows ``wanted`` (Playwright's retrying expect: the page may still be drawing)."""
     page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Estimates").click()
     picker = page.get_by_role("combobox", name="Technology", exact=True)
     picker.click()
@@ -167,12 +182,8 @@ def _respondents(page, expect, technology_name: str, wanted: int | None = None) 
     page.get_by_role("option", name="Impact on the primary workforce group", exact=True).first.click()
     page.keyboard.press("Escape")
     value = page.locator("[data-testid='stMetric']").filter(has_text="Survey respondents").locator("[data-testid='stMetricValue']")
-    if wanted is not None:  # the figure the retrying expect confirmed, not a later one-shot read
-        expect(value).to_have_text(str(wanted), timeout=SLOW_MS)
-        return wanted
-    page.locator("[data-test-script-state='notRunning']").wait_for(timeout=SLOW_MS)
-    expect(value).to_have_text(re.compile(r"^\d+$"), timeout=SLOW_MS)
-    return int(value.inner_text())
+    expect(value).to_have_text(str(wanted), timeout=SLOW_MS)
+    return wanted
 
 
 def read_methods(url: str, responses: int, repeats: int) -> dict:
