@@ -16,6 +16,7 @@ versions), the date, the commit and the load average, because the development ma
     .venv/bin/python scripts/bench.py                 # everything, writes docs/benchmarks.md
     .venv/bin/python scripts/bench.py --quick         # skip the runs at 1,000,000 responses
     .venv/bin/python scripts/bench.py --only catalogue submission --output /tmp/bench.md
+    .venv/bin/python scripts/bench.py --only bench_database --merge   # re-run some, keep the rest of the page
 """
 
 from __future__ import annotations
@@ -175,10 +176,14 @@ def _first_match(path: str, pattern: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
+def _commit() -> str:
+    completed = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return completed.stdout.strip() or "unknown"
+
+
 def machine_description(postgres_version: str | None) -> list[tuple[str, str]]:
     memory_kb = _first_match("/proc/meminfo", r"^MemTotal:\s+(\d+)")
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     versions = []
     for library in LIBRARIES:
         try:
@@ -195,7 +200,7 @@ def machine_description(postgres_version: str | None) -> list[tuple[str, str]]:
         ("SQLite", sqlite3.sqlite_version),
         ("PostgreSQL", postgres_version or "not available (PostgreSQL figures skipped)"),
         ("Libraries", ", ".join(versions)),
-        ("Commit", commit or "unknown"),
+        ("Commit", _commit()),
     ]
 
 
@@ -325,6 +330,39 @@ def render(outcomes: list[Outcome], machine: list[tuple[str, str]], started: dt.
     return "\n".join(lines) + "\n"
 
 
+def _sections(page: str) -> list[tuple[str, list[str]]]:
+    """(heading, lines) of each "## " section of a page; the part before the first one has heading ""."""
+    sections: list[tuple[str, list[str]]] = [("", [])]
+    for line in page.splitlines():
+        if line.startswith("## "):
+            sections.append((line[3:], []))
+        sections[-1][1].append(line)
+    return sections
+
+
+def merge_pages(old: str, new: str, note: str) -> str:
+    """``old`` with what ``new`` (a run of some of the benchmarks) measured again: each section and
+    each summary row of ``new`` replaces the one with the same name (sections ``old`` lacks come at
+    the end), and ``note`` (when and on which commit) follows the run line, so the page says which
+    figures are newer than the rest."""
+    fresh = dict(_sections(new))
+    summary_rows = {line.split(" | ")[0]: line for line in fresh.get("Summary", []) if line.startswith("| ")}
+    merged = []
+    for heading, lines in _sections(old):
+        if heading == "Summary":
+            lines = [summary_rows.pop(line.split(" | ")[0], line) if line.startswith("| ") else line for line in lines]
+            while lines and not lines[-1]:
+                lines.pop()
+            lines += [*summary_rows.values(), ""]
+        elif heading and heading in fresh:
+            lines = fresh.pop(heading)
+        elif not heading:
+            lines = [*lines[:-1], note, ""] if lines and not lines[-1] else [*lines, note]
+        merged.append("\n".join(lines))
+    merged += ["\n".join(lines) for heading, lines in fresh.items() if heading and heading not in ("Machine", "Summary")]
+    return "\n".join(merged).rstrip("\n") + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the runs at 1,000,000 responses")
@@ -334,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", default=[], metavar="WORD", help="only benchmarks whose name contains a word")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_SECONDS, help="seconds allowed per benchmark run")
+    parser.add_argument("--merge", action="store_true",
+                        help="put what this run measures into the existing --output page instead of replacing it")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
@@ -356,6 +396,11 @@ def main(argv: list[str] | None = None) -> int:
         outcomes.append(outcome)
     page = render(outcomes, machine_description(postgres_version), started, (load_before, os.getloadavg()[0]), args.quick)
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    if args.merge and args.output.exists():
+        labels = ", ".join(f"`{outcome.run.label}`" for outcome in outcomes)
+        note = (f"Measured again on {started:%Y-%m-%d %H:%M} UTC (commit {_commit()}, load average {load_before:.1f} at the "
+                f"start): {labels}; the other figures are from the run above.")
+        page = merge_pages(args.output.read_text(encoding="utf-8"), page, note)
     args.output.write_text(page, encoding="utf-8")
     print(f"wrote {args.output}")
     return 0 if all(outcome.exit_code == 0 for outcome in outcomes) else 1

@@ -62,3 +62,28 @@ def test_database_figures_are_put_side_by_side_with_their_growth():
     assert [line.split(" | ")[1] for line in table] == ["10,000", "100,000"]  # ordered by size
     assert "- sqlite, 10,000 → 100,000 responses (×10): export ×4.0, plain pandas ×6.2 (linear growth would be ×10)." in lines
     assert database_growth([]) == []
+
+
+def test_a_partial_run_is_merged_into_the_page_and_says_which_figures_are_newer():
+    from scripts.bench import merge_pages
+
+    old = "\n".join([
+        "# Benchmarks", "", "Run: 2026-12-06 15:48 UTC.", "",
+        "## Summary", "", "| benchmark | wall time (s) |", "| --- | --- |", "| a.py | 1.0 |", "| b.py | 2.0 |", "",
+        "## a.py", "", "old a figures", "",
+        "## b.py", "", "old b figures", "",
+    ]) + "\n"
+    new = "\n".join([
+        "# Benchmarks", "", "Run: 2026-12-06 16:37 UTC.", "", "## Machine", "", "| CPU | x |", "",
+        "## Summary", "", "| benchmark | wall time (s) |", "| --- | --- |", "| b.py | 3.0 |", "| c.py | 4.0 |", "",
+        "## b.py", "", "new b figures", "",
+        "## c.py", "", "new c figures", "",
+    ]) + "\n"
+    merged = merge_pages(old, new, "Measured again: `b.py`, `c.py`.")
+    lines = merged.splitlines()
+    assert lines[:4] == ["# Benchmarks", "", "Run: 2026-12-06 15:48 UTC.", "Measured again: `b.py`, `c.py`."]
+    summary = [line for line in lines if line.startswith("| ") and "." in line.split(" | ")[0]]
+    assert summary == ["| a.py | 1.0 |", "| b.py | 3.0 |", "| c.py | 4.0 |"]
+    assert "old a figures" in merged and "old b figures" not in merged
+    assert merged.index("new b figures") < merged.index("new c figures")  # b in its place, c at the end
+    assert "| CPU | x |" not in merged  # the page's own machine table stays
