@@ -355,12 +355,19 @@ def merge_pages(old: str, new: str, note: str) -> str:
                 lines.pop()
             lines += [*summary_rows.values(), ""]
         elif heading and heading in fresh:
-            lines = fresh.pop(heading)
+            lines = _ending_blank(fresh.pop(heading))
         elif not heading:
             lines = [*lines[:-1], note, ""] if lines and not lines[-1] else [*lines, note]
         merged.append("\n".join(lines))
-    merged += ["\n".join(lines) for heading, lines in fresh.items() if heading and heading not in ("Machine", "Summary")]
+    merged += ["\n".join(_ending_blank(lines)) for heading, lines in fresh.items() if heading and heading not in ("Machine", "Summary")]
     return "\n".join(merged).rstrip("\n") + "\n"
+
+
+def _ending_blank(lines: list[str]) -> list[str]:
+    """A section's lines ending in one blank line (the last section of a page has none)."""
+    while lines and not lines[-1]:
+        lines = lines[:-1]
+    return [*lines, ""]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,8 +76,8 @@ def test_a_partial_run_is_merged_into_the_page_and_says_which_figures_are_newer(
     new = "\n".join([
         "# Benchmarks", "", "Run: 2026-12-06 16:37 UTC.", "", "## Machine", "", "| CPU | x |", "",
         "## Summary", "", "| benchmark | wall time (s) |", "| --- | --- |", "| b.py | 3.0 |", "| c.py | 4.0 |", "",
-        "## b.py", "", "new b figures", "",
-        "## c.py", "", "new c figures", "",
+        "## b.py", "", "new b figures",
+        "## c.py", "", "new c figures",
     ]) + "\n"
     merged = merge_pages(old, new, "Measured again: `b.py`, `c.py`.")
     lines = merged.splitlines()
@@ -87,3 +87,4 @@ def test_a_partial_run_is_merged_into_the_page_and_says_which_figures_are_newer(
     assert "old a figures" in merged and "old b figures" not in merged
     assert merged.index("new b figures") < merged.index("new c figures")  # b in its place, c at the end
     assert "| CPU | x |" not in merged  # the page's own machine table stays
+    assert "new b figures\n\n## c.py" in merged  # a section taken from the end of a page keeps its blank line
