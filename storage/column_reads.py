@@ -125,26 +125,25 @@ def read_ahead(batches: Iterable[Any], depth: int = READ_AHEAD_BATCHES) -> Itera
     stop = threading.Event()
     finished = object()
 
+    def offer(item: Any) -> bool:
+        """Queue ``item`` unless the caller has stopped reading (then False)."""
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def pump() -> None:
         try:
             for batch in batches:
-                while not stop.is_set():
-                    try:
-                        ready.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(batch):
                     return
             item: Any = finished
         except BaseException as error:  # handed to the caller, raised there
             item = error
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        offer(item)
 
     thread = threading.Thread(target=pump, name="arrow-read-ahead", daemon=True)
     thread.start()
