@@ -310,6 +310,7 @@ class RunOutcome:
     elements: list = field(default_factory=list)  # (kind, proto) of the last run, in order
     errors: list[str] = field(default_factory=list)
     matched_at: float | None = None
+    reran_page: bool = False  # the whole page ran, not only a fragment
 
     def widgets(self, kind: str, label: str | None = None) -> list:
         return [proto for element_kind, proto in self.elements
@@ -339,6 +340,7 @@ class StreamlitConnection:
         self.page_script_hash = ""
         self._committed: dict[str, object] = {}  # widget id -> last submitted WidgetState (no triggers)
         self._auto_reruns: dict[str, float] = {}  # fragment id -> interval (s)
+        self._widget_fragments: dict[str, str] = {}  # widget id -> id of the fragment drawing it ("" = none)
         self._lock = asyncio.Lock()
         self._poller: asyncio.Task | None = None
 
@@ -368,13 +370,18 @@ class StreamlitConnection:
             raise LoadTestError(f"polling the page failed: {type(failure).__name__}: {failure}")
 
     async def run(self, states: Sequence = (), *, watch: Callable[[str, object], bool] | None = None) -> RunOutcome:
-        """Send a rerun of the page with these widget states and read until the script has
-        finished. ``watch`` is called on every new element; the time of its first match is kept."""
+        """Send a rerun with these widget states and read until the script has finished.
+        ``watch`` is called on every new element; the time of its first match is kept.
+
+        As the frontend does, a click on a button drawn by a fragment (e.g. the form's submit
+        button inside ``@st.fragment``) reruns only that fragment, not the whole page."""
+        fragment_id = next((self._widget_fragments.get(state.id, "") for state in states
+                            if state.WhichOneof("value") == "trigger_value"), "")
         async with self._lock:
-            return await self._exchange(states, watch, fragment_id="")
+            return await self._exchange(states, watch, fragment_id=fragment_id)
 
     async def _exchange(self, states: Sequence, watch: Callable[[str, object], bool] | None, *,
-                        fragment_id: str) -> RunOutcome:
+                        fragment_id: str, auto_rerun: bool = False) -> RunOutcome:
         from streamlit.proto.BackMsg_pb2 import BackMsg
 
         message = BackMsg()
@@ -383,7 +390,7 @@ class StreamlitConnection:
         client_state.page_name = self.page_name
         client_state.page_script_hash = self.page_script_hash
         client_state.fragment_id = fragment_id
-        client_state.is_auto_rerun = bool(fragment_id)
+        client_state.is_auto_rerun = auto_rerun
         submitted = {state.id: state for state in states}
         for state in {**self._committed, **submitted}.values():
             client_state.widget_states.widgets.add().CopyFrom(state)
@@ -395,7 +402,7 @@ class StreamlitConnection:
         try:
             return await asyncio.wait_for(self._read_until_finished(watch, fragment=True), FRAGMENT_RUN_LIMIT_SECONDS)
         except TimeoutError:
-            raise LoadTestError(f"the server did not answer an auto-rerun of fragment {fragment_id} within "
+            raise LoadTestError(f"the server did not answer a rerun of fragment {fragment_id} within "
                                 f"{FRAGMENT_RUN_LIMIT_SECONDS} s") from None
 
     async def _read_until_finished(self, watch, *, fragment: bool) -> RunOutcome:
@@ -420,6 +427,8 @@ class StreamlitConnection:
                 element_kind = element.WhichOneof("type")
                 proto = getattr(element, element_kind)
                 outcome.elements.append((element_kind, proto))
+                if "id" in proto.DESCRIPTOR.fields_by_name:
+                    self._widget_fragments[proto.id] = message.delta.fragment_id
                 if element_kind == "alert" and proto.format == proto.ERROR:
                     outcome.errors.append(proto.body)
                 if watch is not None and outcome.matched_at is None and watch(element_kind, proto):
@@ -428,6 +437,7 @@ class StreamlitConnection:
             elif kind == "script_finished" and message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 if message.script_finished == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
                     outcome.errors.append("the page failed to compile")
+                outcome.reran_page = message.script_finished != ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
                 self._ensure_polling()
                 return outcome
 
@@ -444,7 +454,7 @@ class StreamlitConnection:
             await asyncio.sleep(min(self._auto_reruns.values(), default=AUTO_RERUN_SECONDS))
             async with self._lock:
                 for fragment_id in list(self._auto_reruns):
-                    await self._exchange((), None, fragment_id=fragment_id)
+                    await self._exchange((), None, fragment_id=fragment_id, auto_rerun=True)
 
 
 def page_cookies(url: str) -> dict[str, str]:
@@ -469,6 +479,7 @@ class ParticipantResult:
     token: str = ""
     join_seconds: float | None = None
     save_seconds: list[float] = field(default_factory=list)
+    page_reruns_on_save: int = 0  # saves that ran the whole page instead of the rating form's fragment
     error: str = ""
 
 
@@ -504,6 +515,7 @@ async def websocket_participant(base_url: str, target: WorkshopTarget, plan: Par
         if saved.matched_at is None:
             raise LoadTestError(f"save: no confirmation appeared; errors shown: {saved.errors}")
         result.save_seconds.append(saved.matched_at - clicked)
+        result.page_reruns_on_save += saved.reran_page
         save_button = saved.one("button", SAVE_BUTTON, "after saving")
     return connection
 
@@ -655,6 +667,7 @@ class LoadReport:
     proxied: bool
     save_latency_seconds: dict[str, object]
     join_latency_seconds: dict[str, object]
+    saves_rerunning_page: int | None  # websocket driver: saves that reran the whole page (the form's fragment should)
     server_rss_mb: dict[str, object]
     cpu_seconds: dict[str, object]
     bottleneck: str
@@ -679,6 +692,8 @@ class LoadReport:
             f"{'measure':<34}{'p50':>9}{'p95':>9}{'max':>9}{'count':>7}",
             f"{'click Save -> confirmation (s)':<34}{_cell(save['p50'])}{_cell(save['p95'])}{_cell(save['max'])}{save['count']:>7}",
             f"{'open link -> rating form (s)':<34}{_cell(join['p50'])}{_cell(join['p95'])}{_cell(join['max'])}{join['count']:>7}",
+            *([f"Saves that reran the whole page instead of the form's fragment: {self.saves_rerunning_page}"]
+              if self.saves_rerunning_page else []),
             "",
             (f"Server memory (VmRSS, largest of {self.server_processes} process(es)): start {rss['start']} MB, "
              f"peak {rss['peak']} MB, end {rss['end']} MB; peak per process {rss['per_process_peak']} MB"),
@@ -791,6 +806,7 @@ def run_load(*, participants: int, items: int, driver: str, saves: int, save_spr
         server_processes=len(server_pids), proxied=server is None,
         save_latency_seconds=latency_summary(save_times),
         join_latency_seconds=latency_summary(join_times),
+        saves_rerunning_page=sum(r.page_reruns_on_save for r in results) if driver == "websocket" else None,
         server_rss_mb=sampler.memory_mb(),
         cpu_seconds={"server": round(server_cpu, 2), "client": round(client_cpu, 2), "wall": round(wall, 2),
                      "server_cores": round(server_cpu / wall, 2), "client_cores": round(client_cpu / wall, 2),
