@@ -19,6 +19,7 @@ flight and no rating lands after the close.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,7 +27,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -89,14 +90,15 @@ def _hash(secret: str) -> str:
 
 
 def _view(session: Session, workshop: Workshop) -> WorkshopView:
-    return _view_of(session, workshop, workshop.items, workshop.groups, workshop.rounds)
-
-
-def _view_of(session: Session, workshop: Any, items: Iterable[Any], groups: Iterable[Any], rounds: Iterable[Any]) -> WorkshopView:
-    """A snapshot from ORM objects or plain rows with the same attribute names."""
-    items = list(items)
-    technology_ids = {item.technology_id for item in items if item.technology_id is not None}
+    technology_ids = {item.technology_id for item in workshop.items if item.technology_id is not None}
     names = dict(session.execute(select(Technology.id, Technology.name).where(Technology.id.in_(technology_ids))).all())
+    return _view_of(workshop, workshop.items, workshop.groups, workshop.rounds, names)
+
+
+def _view_of(workshop: Any, items: Iterable[Any], groups: Iterable[Any], rounds: Iterable[Any],
+             names: Mapping[int, str]) -> WorkshopView:
+    """A snapshot from ORM objects or plain rows with the same attribute names (``names``:
+    technology id -> name)."""
     return WorkshopView(
         id=workshop.id, title=workshop.title, purpose=workshop.purpose, workshop_date=workshop.workshop_date,
         owner_user_id=workshop.owner_user_id, scales=WorkshopScales.model_validate(workshop.scales),
@@ -116,19 +118,24 @@ def _view_of(session: Session, workshop: Any, items: Iterable[Any], groups: Iter
     )  # fmt: skip
 
 
-def _read_view(session: Session, workshop_id: int) -> WorkshopView | None:
-    """The same snapshot read as plain columns, without ORM objects: the participants' pages ask
-    for it on every run, and a whole room joins at once."""
-    workshop = session.execute(select(Workshop.__table__).where(Workshop.id == workshop_id)).first()
+def _read_view(session: Session, which: ColumnElement[bool]) -> WorkshopView | None:
+    """The snapshot of the workshop ``which`` selects (e.g. ``Workshop.id == 7``), read as plain
+    columns in four queries, without ORM objects: the participants' pages ask for it on every
+    run, and a whole room joins at once."""
+    workshop = session.execute(select(Workshop.__table__).where(which)).first()
     if workshop is None:
         return None
-    items = session.execute(select(WorkshopItem.__table__).where(WorkshopItem.workshop_id == workshop_id)
-                            .order_by(WorkshopItem.position)).all()
-    groups = session.execute(select(StakeholderGroup.__table__).where(StakeholderGroup.workshop_id == workshop_id)
+    items = session.execute(
+        select(WorkshopItem.__table__, Technology.name.label("technology_name"))
+        .outerjoin(Technology, Technology.id == WorkshopItem.technology_id)
+        .where(WorkshopItem.workshop_id == workshop.id).order_by(WorkshopItem.position)
+    ).all()
+    groups = session.execute(select(StakeholderGroup.__table__).where(StakeholderGroup.workshop_id == workshop.id)
                              .order_by(StakeholderGroup.position)).all()
-    rounds = session.execute(select(WorkshopRound.__table__).where(WorkshopRound.workshop_id == workshop_id)
+    rounds = session.execute(select(WorkshopRound.__table__).where(WorkshopRound.workshop_id == workshop.id)
                              .order_by(WorkshopRound.number)).all()
-    return _view_of(session, workshop, items, groups, rounds)
+    names = {item.technology_id: item.technology_name for item in items if item.technology_id is not None}
+    return _view_of(workshop, items, groups, rounds, names)
 
 
 def _load(session: Session, workshop_id: int, *, lock: bool = False) -> Workshop | None:
@@ -438,7 +445,7 @@ def set_invited(engine: Engine, workshop_id: int, invited: Mapping[int, int], *,
 # ---------------------------------------------------------------------------------------------
 
 
-_Joinable = TypeVar("_Joinable", Workshop, WorkshopView)
+_Joinable = TypeVar("_Joinable")  # anything with the workshop's status and expires_at
 
 
 def _joinable(workshop: _Joinable | None, moment: datetime) -> _Joinable:
@@ -455,31 +462,50 @@ def find_workshop_by_code(engine: Engine, code: str, *, now: datetime | None = N
     if (problem := join_code_problem(normalised)) is not None:
         raise JoinError(problem)
     with read_session(engine) as session:
-        workshop_id = session.scalar(select(Workshop.id).where(Workshop.join_code_hash == _hash(normalised)))
-        view = _read_view(session, workshop_id) if workshop_id else None
+        view = _read_view(session, Workshop.join_code_hash == _hash(normalised))
     return _joinable(view, now_utc(now))
 
 
 def join_workshop(engine: Engine, code: str, group_id: int, *, now: datetime | None = None) -> tuple[str, str]:
-    """Give the participant a seat in the chosen group; returns (token, alias).
+    """Give the participant a seat in the chosen group; returns (token, alias). See ``take_seat``."""
+    token, seat = take_seat(engine, find_workshop_by_code(engine, code, now=now), group_id, now=now)
+    return token, seat.alias
+
+
+def take_seat(engine: Engine, workshop: WorkshopView, group_id: int, *,
+              now: datetime | None = None) -> tuple[str, ParticipantView]:
+    """Give the participant a seat in the chosen group of ``workshop`` (as ``find_workshop_by_code``
+    read it for the join page); returns (token, the participant's view).
 
     The token is returned once and only its hash is stored: it is the participant's credential.
+    A whole room joins at once, so the workshop row is locked only to number the seat, and the
+    join page's snapshot is not read again: whether the workshop still takes participants, and
+    the group, are checked under the lock; a round opened or closed meanwhile reaches the page
+    at its next poll.
     """
     moment = now_utc(now)
-    normalised = normalise_join_code(code)
     token = secrets.token_urlsafe(24)
     with write_session(engine) as session:
-        workshop_id = session.scalar(select(Workshop.id).where(Workshop.join_code_hash == _hash(normalised)))
         # Locking the workshop row serialises joins, so aliases are numbered without gaps or clashes.
-        workshop = _joinable(_load(session, workshop_id, lock=True) if workshop_id else None, moment)
-        group = next((g for g in workshop.groups if g.id == group_id), None)
-        if group is None:
+        locked = session.execute(select(Workshop.status, Workshop.expires_at).where(Workshop.id == workshop.id)
+                                 .with_for_update()).first()
+        _joinable(locked, moment)
+        # Counted after the lock is held: a statement's snapshot starts when it runs, so every
+        # seat committed by the joiners before us is seen.
+        seats, group_name = session.execute(select(
+            select(func.count()).where(Participant.workshop_id == workshop.id).scalar_subquery(),
+            select(StakeholderGroup.name).where(StakeholderGroup.id == group_id,
+                                                StakeholderGroup.workshop_id == workshop.id).scalar_subquery(),
+        )).one()
+        if group_name is None:
             raise JoinError("Choose one of this workshop's stakeholder groups.")
-        seats = session.scalar(select(func.count()).select_from(Participant).where(Participant.workshop_id == workshop.id))
-        alias = participant_alias(seats or 0)
-        session.add(Participant(workshop_id=workshop.id, group_id=group.id, token_hash=_hash(token), alias=alias,
-                                joined_at=moment))
-    return token, alias
+        alias = participant_alias(seats)
+        participant_id = session.execute(
+            insert(Participant.__table__).values(workshop_id=workshop.id, group_id=group_id, token_hash=_hash(token),
+                                                 alias=alias, joined_at=moment).returning(Participant.__table__.c.id)
+        ).scalar_one()
+    return token, ParticipantView(participant_id, alias, group_id, group_name,
+                                  dataclasses.replace(workshop, status=locked.status))
 
 
 def participant_session(engine: Engine, token: str) -> ParticipantView | None:
@@ -493,7 +519,7 @@ def participant_session(engine: Engine, token: str) -> ParticipantView | None:
         ).first()
         if seat is None:
             return None
-        view = _read_view(session, seat.workshop_id)
+        view = _read_view(session, Workshop.id == seat.workshop_id)
     assert view is not None  # participants are deleted with their workshop
     return ParticipantView(seat.id, seat.alias, seat.group_id, seat.name, view)
 
@@ -518,15 +544,22 @@ def participant_round_state(engine: Engine, token: str) -> tuple | None:
     return row.status, tuple((number, bool(is_open)) for number, is_open in rounds)
 
 
-def _upsert(session: Session, rows: list[dict]) -> None:
-    dialect = session.get_bind().dialect.name
-    statement = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(Rating).values(rows)
-    statement = statement.on_conflict_do_update(
+def _upsert_statement(dialect: str) -> Any:
+    statement = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(Rating.__table__)
+    return statement.on_conflict_do_update(
         index_elements=["round_id", "item_id", "participant_id"],
         set_={"value": statement.excluded.value, "reason": statement.excluded.reason,
               "updated_at": statement.excluded.updated_at},
     )
-    session.execute(statement)
+
+
+# One statement per dialect, compiled once: the rows go as parameters, which SQLAlchemy sends
+# as one multi-row INSERT (a whole room saves at once).
+_UPSERTS = {dialect: _upsert_statement(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def _upsert(session: Session, rows: list[dict]) -> None:
+    session.connection().execute(_UPSERTS[session.get_bind().dialect.name], rows)
 
 
 def save_ratings(engine: Engine, token: str, round_number: int, ratings: Sequence[RatingInput | Mapping],
@@ -539,18 +572,18 @@ def save_ratings(engine: Engine, token: str, round_number: int, ratings: Sequenc
     moment = now_utc(now)
     # Plain column reads, not ORM objects: a whole room saves at once, so this path is kept lean.
     with write_session(engine) as session:
+        # The seat and the round in one query, share-locking only the round row.
         seat = session.execute(
-            select(Participant.id, Participant.workshop_id, Workshop.scales)
-            .join(Workshop, Workshop.id == Participant.workshop_id).where(Participant.token_hash == _hash(token))
+            select(Participant.id, Participant.workshop_id, Workshop.scales, WorkshopRound.id.label("round_id"),
+                   WorkshopRound.closed_at)
+            .join(Workshop, Workshop.id == Participant.workshop_id)
+            .join(WorkshopRound, (WorkshopRound.workshop_id == Participant.workshop_id)
+                  & (WorkshopRound.number == round_number))
+            .where(Participant.token_hash == _hash(token)).with_for_update(read=True, of=WorkshopRound)
         ).first()
-        if seat is None:
+        if seat is None and session.scalar(select(Participant.id).where(Participant.token_hash == _hash(token))) is None:
             raise RatingError("Your seat in this workshop was not found; join again with the code.")
-        round_ = session.execute(
-            select(WorkshopRound.id, WorkshopRound.closed_at)
-            .where(WorkshopRound.workshop_id == seat.workshop_id, WorkshopRound.number == round_number)
-            .with_for_update(read=True)
-        ).first()
-        if round_ is None or round_.closed_at is not None:
+        if seat is None or seat.closed_at is not None:
             raise RatingError(f"Round {round_number} is closed; ratings can no longer be changed.")
         items = {
             row.id: RatedItem(row.id, row.position, row.question, row.dropped_after_round)
@@ -559,7 +592,7 @@ def save_ratings(engine: Engine, token: str, round_number: int, ratings: Sequenc
                                        .where(WorkshopItem.workshop_id == seat.workshop_id))
         }
         check_ratings(parsed, items, WorkshopScales.model_validate(seat.scales), round_number)
-        rows = [{"round_id": round_.id, "item_id": rating.item_id, "participant_id": seat.id,
+        rows = [{"round_id": seat.round_id, "item_id": rating.item_id, "participant_id": seat.id,
                  "value": rating.value, "reason": rating.reason, "updated_at": moment} for rating in parsed]
         _upsert(session, rows)
         return len(rows)

@@ -8,6 +8,11 @@ no session is ever kept in ``st.session_state``.
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -65,3 +70,37 @@ def current_data_version() -> int:
         raise
     _last_data_versions[url] = version
     return version
+
+
+# A room of participants opens the workshop page at once. Python runs one thread at a time, and
+# with dozens of page runs in flight each database round trip waits behind all the others for
+# its turn, so every run got slower together (and a joiner holding the workshop's row lock kept
+# everyone else waiting). Letting a few run at once and the rest queue (in microseconds, not
+# spinning) finishes the whole room sooner: measured in docs/benchmarks.md (load_serve.py).
+ROOM_RUNS_AT_ONCE = int(os.environ.get("EXP_SLOTS", "2"))
+# A turn waited for longer than this goes ahead anyway: a run stuck on an unresponsive database
+# delays the others by at most this long.
+ROOM_TURN_WAIT_LIMIT_SECONDS = 5.0
+_room_turns = threading.BoundedSemaphore(ROOM_RUNS_AT_ONCE)
+_turn_held = threading.local()
+
+
+@contextmanager
+def room_turn() -> Iterator[None]:
+    """Run the block when it is this thread's turn among the crowd pages' runs in this process
+    (re-entrant: a fragment drawn inside a page run that holds a turn does not wait again)."""
+    if getattr(_turn_held, "depth", 0):
+        _turn_held.depth += 1
+        try:
+            yield
+        finally:
+            _turn_held.depth -= 1
+        return
+    acquired = _room_turns.acquire(timeout=ROOM_TURN_WAIT_LIMIT_SECONDS)
+    _turn_held.depth = 1
+    try:
+        yield
+    finally:
+        _turn_held.depth = 0
+        if acquired:
+            _room_turns.release()

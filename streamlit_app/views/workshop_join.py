@@ -14,30 +14,38 @@ from sqlalchemy.exc import DBAPIError
 
 from storage.workshops import (
     find_workshop_by_code,
-    join_workshop,
     participant_ratings,
+    participant_round_state,
     participant_session,
     round_distribution,
     round_reasons,
-    participant_round_state,
     save_ratings,
+    take_seat,
 )
 from survey.workshop_rules import (
     JoinError,
     ParticipantView,
+    WorkshopView,
     RatingError,
     RatingInput,
     format_join_code,
     normalise_join_code,
 )
-from streamlit_app.runtime import database_unreachable, get_engine
+from streamlit_app.runtime import database_unreachable, get_engine, room_turn
 from streamlit_app.widgets import database_errors, md_escape
 from streamlit_app.workshop_widgets import distribution_figure
 
 TOKEN_KEY = "workshop_token"
 CODE_KEY = "workshop_join_code"
+# Set by a full run of the page, which has just read the workshop's state: the polling
+# fragments then skip their first check (a whole room's page runs at once when it joins).
+STATE_JUST_READ_KEY = "workshop_state_just_read"
+GROUP_KEY = "ws_join_group"
+JOINED_KEY = "workshop_joined"  # (token, participant's view), left by the Join button's callback for its run
+JOIN_PROBLEM_KEY = "workshop_join_problem"  # why the Join button's callback could not give a seat
 REASON_MAX_CHARS = 500
 SAVE_FAILED_MESSAGE = "Your ratings could not be saved just now — they are still on this page. Try again in a moment."
+JOIN_FAILED_MESSAGE = "You could not be given a seat just now (the database did not answer). Press Join again in a moment."
 engine = get_engine()
 st.title("Join a workshop")
 
@@ -53,19 +61,29 @@ def forget_seat() -> None:
     st.query_params.pop("p", None)
 
 
-def join_flow() -> str | None:
-    """Code, then group. Returns the new seat's token when the participant joined in this run
-    (the join form is then cleared and the page carries on in the same run: a room joining at
-    once would otherwise cost the server a second run of the page each); else None."""
-    holder = st.empty()
-    with holder.container():
-        token = _join_form()
-    if token is not None:
-        holder.empty()
-    return token
+def take_seat_on_join(workshop: WorkshopView) -> None:
+    """The Join button's callback. It runs before the page, so the run the click starts draws the
+    rating form straight away: a room joins at once, and drawing the join form again only to
+    clear it, and reading the workshop once more, cost the server that much more per joiner.
+    ``workshop`` is the snapshot the join form was drawn from; ``take_seat`` checks under a lock
+    that the workshop still takes participants and that the group is still one of its own."""
+    group_id = st.session_state.get(GROUP_KEY)
+    if group_id is None:
+        st.session_state[JOIN_PROBLEM_KEY] = "Choose your stakeholder group."
+        return
+    with room_turn():
+        try:
+            st.session_state[JOINED_KEY] = take_seat(engine, workshop, int(group_id))
+        except JoinError as error:
+            st.session_state[JOIN_PROBLEM_KEY] = str(error)
+        except DBAPIError as error:
+            if not database_unreachable(error):
+                raise
+            st.session_state[JOIN_PROBLEM_KEY] = JOIN_FAILED_MESSAGE
 
 
-def _join_form() -> str | None:
+def join_flow() -> None:
+    """Code, then group; the Join button's callback (``take_seat_on_join``) gives the seat."""
     prefilled = st.query_params.get("join", "")
     if prefilled and CODE_KEY not in st.session_state:
         st.session_state[CODE_KEY] = normalise_join_code(prefilled)
@@ -76,7 +94,7 @@ def _join_form() -> str | None:
             if st.form_submit_button("Continue", type="primary"):
                 st.session_state[CODE_KEY] = normalise_join_code(typed)
                 st.rerun()
-        return None
+        return
     try:
         workshop = find_workshop_by_code(engine, code)
     except JoinError as error:
@@ -85,7 +103,7 @@ def _join_form() -> str | None:
             st.session_state.pop(CODE_KEY, None)
             st.query_params.pop("join", None)
             st.rerun()
-        return None
+        return
     st.subheader(md_escape(workshop.title))
     if workshop.purpose:
         st.text(workshop.purpose)
@@ -93,18 +111,10 @@ def _join_form() -> str | None:
                "you responded (as an alias such as P07), not what you answered.")
     groups = {group.id: group.name for group in workshop.groups}
     with st.form("ws_join_group_form"):
-        group_id = st.radio("Which stakeholder group are you in?", list(groups), format_func=groups.get, index=None)
-        if st.form_submit_button("Join", type="primary"):
-            if group_id is None:
-                st.error("Choose your stakeholder group.")
-                return None
-            try:
-                token, _alias = join_workshop(engine, code, int(group_id))
-            except JoinError as error:
-                st.error(str(error))
-                return None
-            return token
-    return None
+        st.radio("Which stakeholder group are you in?", list(groups), format_func=groups.get, index=None, key=GROUP_KEY)
+        if problem := st.session_state.pop(JOIN_PROBLEM_KEY, None):
+            st.error(problem)
+        st.form_submit_button("Join", type="primary", on_click=take_seat_on_join, args=(workshop,))
 
 
 def state_signature(seat: ParticipantView) -> tuple:
@@ -113,6 +123,8 @@ def state_signature(seat: ParticipantView) -> tuple:
 
 
 def _rerun_on_round_change(token: str, signature: tuple) -> None:
+    if st.session_state.pop(STATE_JUST_READ_KEY, False):
+        return
     try:
         state = participant_round_state(engine, token)
     except DBAPIError as error:
@@ -158,18 +170,27 @@ def feedback(seat: ParticipantView, item_id: int, previous_round: int, distribut
 # A fragment: pressing Save reruns only this form, not the whole app, which keeps the server's
 # work per save small when a whole room saves at once.
 @st.fragment
-def rating_form(seat: ParticipantView, token: str) -> None:
+def rating_form(seat: ParticipantView, token: str, new_seat: bool = False) -> None:
+    with room_turn():
+        _rating_form(seat, token, new_seat)
+
+
+def _rating_form(seat: ParticipantView, token: str, new_seat: bool) -> None:
     workshop = seat.workshop
     current = workshop.open_round
     assert current is not None
     items = workshop.items_in(current.number)
     previous_round = current.number - 1 if current.number > 1 else None
+    save_key = f"ws_save_{workshop.id}_{current.number}"
+    # The stored ratings only fill the form's first drawing: a seat taken in this run has none,
+    # and while Save is being handled the form's widgets hold what was sent.
+    read_saved = not new_seat and not st.session_state.get(save_key)
     try:
-        saved = participant_ratings(engine, token, current.number)
+        saved = participant_ratings(engine, token, current.number) if read_saved else {}
         if previous_round:
             distribution = round_distribution(engine, workshop, previous_round)
             reasons = round_reasons(engine, workshop, previous_round)
-            own_previous = participant_ratings(engine, token, previous_round)
+            own_previous = participant_ratings(engine, token, previous_round) if not new_seat else {}
         live = None if workshop.hide_results_until_close else round_distribution(engine, workshop, current.number)
         reachable = True
     except DBAPIError as error:
@@ -211,7 +232,7 @@ def rating_form(seat: ParticipantView, token: str) -> None:
                         counts = live[live["item_id"] == item.id]
                         st.plotly_chart(distribution_figure(counts, scale, "This round so far"), width="stretch",
                                         key=f"ws_live_{item.id}", config={"displayModeBar": False})
-        submitted = st.form_submit_button("Save ratings", type="primary")
+        submitted = st.form_submit_button("Save ratings", type="primary", key=save_key)
     if submitted:
         missing = [str(item.position) for item in items if choices[item.id][0] is None]
         if missing:
@@ -238,32 +259,42 @@ def rating_form(seat: ParticipantView, token: str) -> None:
         st.success(f"Saved {count} ratings for round {current.number}. Thank you!")
 
 
-token = st.session_state.get(TOKEN_KEY) or st.query_params.get("p")
-seat = participant_session(engine, token) if token else None
-if seat is None:
-    if token:
-        forget_seat()
-        st.warning("That participant link is no longer valid; join again with the code.")
-    token = join_flow()
-    seat = participant_session(engine, token) if token else None
+def participant_page() -> None:
+    joined = st.session_state.pop(JOINED_KEY, None)
+    if joined is not None:  # the Join button's callback has just given this seat
+        (token, seat), new_seat = joined, True
+    else:
+        token = st.session_state.get(TOKEN_KEY) or st.query_params.get("p")
+        seat = participant_session(engine, token) if token else None
+        new_seat = False
     if seat is None:
-        st.stop()
+        if token:
+            forget_seat()
+            st.warning("That participant link is no longer valid; join again with the code.")
+        join_flow()
+        return
 
-remember_token(token)
-workshop = seat.workshop
-st.subheader(md_escape(workshop.title))
-if workshop.status == "closed":
-    st.info("This workshop has closed. Thank you for taking part.")
-    st.stop()
-if workshop.is_expired():
-    st.info("This workshop has ended: its join code has expired. Thank you for taking part.")
-    st.stop()
-if workshop.open_round is None:
-    done = len(workshop.rounds)
-    st.info(f"Round {done} has closed. Please wait for the facilitator to open round {done + 1}."
-            if done else "You have joined. Please wait for the facilitator to open round 1.")
-    st.caption("This page updates by itself.")
-    wait_for_round(token, state_signature(seat))
-    st.stop()
-rating_form(seat, token)
-watch_for_round_close(token, state_signature(seat))
+    remember_token(token)
+    workshop = seat.workshop
+    st.subheader(md_escape(workshop.title))
+    if workshop.status == "closed":
+        st.info("This workshop has closed. Thank you for taking part.")
+        return
+    if workshop.is_expired():
+        st.info("This workshop has ended: its join code has expired. Thank you for taking part.")
+        return
+    if workshop.open_round is None:
+        done = len(workshop.rounds)
+        st.info(f"Round {done} has closed. Please wait for the facilitator to open round {done + 1}."
+                if done else "You have joined. Please wait for the facilitator to open round 1.")
+        st.caption("This page updates by itself.")
+        st.session_state[STATE_JUST_READ_KEY] = True
+        wait_for_round(token, state_signature(seat))
+        return
+    rating_form(seat, token, new_seat)
+    st.session_state[STATE_JUST_READ_KEY] = True
+    watch_for_round_close(token, state_signature(seat))
+
+
+with room_turn():
+    participant_page()

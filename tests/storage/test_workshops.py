@@ -32,6 +32,7 @@ from storage.workshops import (
     participant_ratings,
     participant_session,
     save_ratings,
+    take_seat,
     update_workshop,
 )
 from survey.workshop_rules import (
@@ -207,6 +208,50 @@ def test_participants_get_sequential_aliases_and_only_a_hashed_token_is_stored(e
     assert participant_session(engine, "not-a-token") is None
     with pytest.raises(JoinError, match="stakeholder groups"):
         join_workshop(engine, view.join_code, 987_654, now=START)
+
+
+def test_a_room_joining_at_once_gets_distinct_aliases_without_gaps(engine: Engine, workshop: int) -> None:
+    # The join page's snapshot is read once and every joiner takes a seat from it, as a room does.
+    view = find_workshop_by_code(engine, get_workshop(engine, workshop, actor=ALICE).join_code, now=START)
+    barrier = threading.Barrier(24)
+    seats: list[tuple[str, object]] = []
+    errors: list[BaseException] = []
+
+    def join_now(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            seats.append(take_seat(engine, view, view.groups[index % 2].id, now=START))
+        except BaseException as error:  # noqa: BLE001 - collected and reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=join_now, args=(index,)) for index in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors[:3]
+    assert sorted(seat.alias for _token, seat in seats) == [f"P{n:02d}" for n in range(1, 25)]
+    for token, seat in seats:  # what the page shows at once is what a later visit reads back
+        again = participant_session(engine, token)
+        assert again is not None
+        assert (again.participant_id, again.alias, again.group_id, again.group_name) == (
+            seat.participant_id, seat.alias, seat.group_id, seat.group_name)
+        assert again.workshop == seat.workshop
+
+
+def test_a_seat_is_refused_when_the_workshop_changed_after_the_join_page_was_drawn(engine: Engine, workshop: int) -> None:
+    view = find_workshop_by_code(engine, get_workshop(engine, workshop, actor=ALICE).join_code, now=START)
+    same_items = [item.technology_id for item in view.items]
+    other = create_workshop(engine, parse_workshop_input(setup_values(same_items)), now=START, actor=ALICE)
+    with pytest.raises(JoinError, match="stakeholder groups"):  # a group of another workshop
+        take_seat(engine, view, get_workshop(engine, other, actor=ALICE).groups[0].id, now=START)
+    with pytest.raises(JoinError, match="expired"):
+        take_seat(engine, view, view.groups[0].id, now=view.expires_at + timedelta(seconds=1))
+    close_workshop(engine, workshop, now=START, actor=ALICE)
+    with pytest.raises(JoinError, match="closed"):  # closed by the facilitator while the page was open
+        take_seat(engine, view, view.groups[0].id, now=START)
+    with read_session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Participant)) == 0
 
 
 # --- ratings ------------------------------------------------------------------------------------

@@ -231,6 +231,61 @@ def test_participant_joins_rates_and_sees_round_two_feedback(engine: Engine) -> 
     assert len(at.get("plotly_chart")) == 2  # the round-1 distribution beside each item
 
 
+def test_join_button_explains_a_missing_group_a_closed_workshop_and_an_unreachable_database(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import storage.workshops as workshops
+    from sqlalchemy.exc import OperationalError
+
+    workshop_id = own_workshop(engine)
+    workshop = get_workshop(engine, workshop_id, actor=FACILITATOR)
+    open_round(engine, workshop_id, actor=FACILITATOR)
+
+    def unreachable(*_args, **_kwargs):
+        raise OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
+
+    # The Join button's callback is the one drawn by the previous run: patch before drawing it.
+    real_take_seat = workshops.take_seat
+    monkeypatch.setattr(workshops, "take_seat", unreachable)
+    at = open_app(None, "workshop_join.py", query={"join": workshop.join_code})
+    button(at, "Join").click().run()
+    assert "Choose your stakeholder group." in texts(at)
+    assert "workshop_token" not in at.session_state
+
+    at.radio[0].set_value(workshop.groups[0].id)
+    button(at, "Join").click().run()
+    assert not at.exception
+    assert "You could not be given a seat just now" in texts(at)
+    assert at.radio[0].value == workshop.groups[0].id  # the choice stays for the next try
+    monkeypatch.setattr(workshops, "take_seat", real_take_seat)
+    at.run()
+
+    close_workshop(engine, workshop_id, actor=FACILITATOR)  # closed while the join page was open
+    button(at, "Join").click().run()
+    assert "This workshop has closed; thank you for taking part." in texts(at)
+    assert "workshop_token" not in at.session_state and "Round 1 of" not in texts(at)
+
+
+def test_a_returning_participant_sees_their_saved_ratings_and_can_change_them(engine: Engine) -> None:
+    workshop_id = own_workshop(engine)
+    workshop = get_workshop(engine, workshop_id, actor=FACILITATOR)
+    open_round(engine, workshop_id, actor=FACILITATOR)
+    first, second = workshop.items
+    token, _ = join_workshop(engine, workshop.join_code, workshop.groups[0].id)
+    save_ratings(engine, token, 1, [RatingInput(item_id=first.id, value=4, reason="early days"),
+                                    RatingInput(item_id=second.id, value=6)])
+    at = open_app(None, "workshop_join.py", query={"p": token})  # a reload, or the link on another device
+    assert "Saved: 2 of 2 items rated in this round." in texts(at)
+    assert at.radio(key=f"ws_rate_1_{first.id}").value == 4 and at.radio(key=f"ws_rate_1_{second.id}").value == 6
+    assert at.text_input(key=f"ws_reason_1_{first.id}").value == "early days"
+    at.radio(key=f"ws_rate_1_{second.id}").set_value(2)
+    button(at, "Save ratings").click().run()
+    assert "Saved 2 ratings for round 1" in texts(at)
+    assert at.radio(key=f"ws_rate_1_{first.id}").value == 4 and at.radio(key=f"ws_rate_1_{second.id}").value == 2
+    with read_session(engine) as session:
+        stored = dict(session.execute(select(Rating.item_id, Rating.value)).all())
+    assert stored == {first.id: 4, second.id: 2}
+
+
 def test_participant_refresh_keeps_the_seat_and_closed_workshop_is_explained(engine: Engine) -> None:
     workshop_id = own_workshop(engine)
     workshop = get_workshop(engine, workshop_id, actor=FACILITATOR)
