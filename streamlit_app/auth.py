@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +100,21 @@ class _NoSecretsFile:
     secrets: object = None
 
 
+# Whether a secrets file exists is asked three times per page run; the answer is kept this long
+# (an administrator adding a file is noticed within seconds), as the path checks were a
+# measurable part of each run when a room joins at once.
+SECRETS_FILES_RECHECK_SECONDS = 5.0
+_secrets_files_seen: tuple[float, bool] = (float("-inf"), False)
+
+
 def _secrets_files_exist() -> bool:
-    return any(Path(path).exists() for path in st.get_option("secrets.files"))
+    global _secrets_files_seen
+    checked_at, exists = _secrets_files_seen
+    now = time.monotonic()
+    if now - checked_at >= SECRETS_FILES_RECHECK_SECONDS:
+        exists = any(Path(path).exists() for path in st.get_option("secrets.files"))
+        _secrets_files_seen = (now, exists)
+    return exists
 
 
 def secrets_mapping() -> Mapping[str, Any] | None:

@@ -8,7 +8,6 @@ no session is ever kept in ``st.session_state``.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,7 +76,7 @@ def current_data_version() -> int:
 # its turn, so every run got slower together (and a joiner holding the workshop's row lock kept
 # everyone else waiting). Letting a few run at once and the rest queue (in microseconds, not
 # spinning) finishes the whole room sooner: measured in docs/benchmarks.md (load_serve.py).
-ROOM_RUNS_AT_ONCE = int(os.environ.get("EXP_SLOTS", "2"))
+ROOM_RUNS_AT_ONCE = 2
 # A turn waited for longer than this goes ahead anyway: a run stuck on an unresponsive database
 # delays the others by at most this long.
 ROOM_TURN_WAIT_LIMIT_SECONDS = 5.0

@@ -26,7 +26,10 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 # Streamlit's date fields draw day and month as spin buttons narrower than WCAG 2.2's 24 px touch
 # target; a clinician on a phone taps the wrong one. A fixed style sheet (no user text) widens them.
 APP_STYLE = ("<style>[data-testid='stDateInput'] [role='spinbutton'] "
-             "{ display: inline-block; min-width: 24px; text-align: center; }</style>")
+             "{ display: inline-block; min-width: 24px; text-align: center; }"
+             # Each item of the workshop rating form starts below a rule (its rating widget's key
+             # begins ws_rate_): drawn here rather than by a box element per item.
+             "[class*='st-key-ws_rate_'] { border-top: 1px solid #d8dde0; padding-top: 0.75rem; }</style>")
 
 
 def md_escape(text: object) -> str:

@@ -8,6 +8,8 @@ No sign-in: the join code admits, and a random token (kept in the session and in
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import DBAPIError
@@ -210,10 +212,11 @@ def _rating_form(seat: ParticipantView, token: str, new_seat: bool) -> None:
         choices: dict[int, tuple[int | None, str]] = {}
         for item in items:
             scale = workshop.scale_for(item)
-            # One bordered box per item, the item itself as the rating's label: every element
-            # costs the server work on each save, and a whole room saves at once.
-            box = st.container(border=True)
-            rate_column, feedback_column = box.columns([3, 2]) if previous_round or live is not None else (box, None)
+            # The item itself is the rating's label, and a rule drawn by the app's style sheet
+            # (not a bordered box) separates the items: every element costs the server work on
+            # each save, and a whole room saves at once.
+            with_feedback = bool(previous_round) or live is not None
+            rate_column, feedback_column = st.columns([3, 2]) if with_feedback else (nullcontext(), None)
             with rate_column:
                 value, reason = saved.get(item.id, (None, ""))
                 chosen = st.radio(
