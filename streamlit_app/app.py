@@ -17,7 +17,8 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from streamlit_app.auth import current_identity, startup_problems  # noqa: E402
-from streamlit_app.navigation import pages_for, pages_needing_sign_in, pages_refused_to  # noqa: E402
+from streamlit_app.navigation import CROWD_PAGES, pages_for, pages_needing_sign_in, pages_refused_to  # noqa: E402
+from streamlit_app.runtime import end_turn, room_turn  # noqa: E402
 from streamlit_app.views.sign_in import (  # noqa: E402
     render_configuration_refusal,
     render_refused_link,
@@ -26,35 +27,44 @@ from streamlit_app.views.sign_in import (  # noqa: E402
 )
 from streamlit_app.widgets import APP_STYLE, DATABASE_READ_FAILED, database_errors  # noqa: E402
 
-st.set_page_config(page_title="AI Workforce Roadmap", page_icon=":material/map:", layout="wide")
-st.html(APP_STYLE)
 
-problems = startup_problems()
-if problems:
-    # Outside development a missing or default secret stops everything, saying which.
-    print("AI Workforce Roadmap refuses to start: " + "; ".join(problems), file=sys.stderr)
-    render_configuration_refusal(problems)
-    st.stop()
+def main() -> None:
+    st.set_page_config(page_title="AI Workforce Roadmap", page_icon=":material/map:", layout="wide")
+    st.html(APP_STYLE)
+
+    problems = startup_problems()
+    if problems:
+        # Outside development a missing or default secret stops everything, saying which.
+        print("AI Workforce Roadmap refuses to start: " + "; ".join(problems), file=sys.stderr)
+        render_configuration_refusal(problems)
+        st.stop()
+
+    with database_errors(DATABASE_READ_FAILED, stop=True):
+        identity = current_identity()
+    if identity is None:
+        sign_in = st.Page(render_sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)
+        # A bookmarked or shared link to a page that needs a role offers sign-in at that address;
+        # once signed in, the same address opens the page itself (or says the role cannot).
+        wanted = [st.Page(partial(render_sign_in, wanted=spec), title=spec.title, url_path=spec.url_path, visibility="hidden")
+                  for spec in pages_needing_sign_in()]
+        navigation = st.navigation({"Account": [sign_in, *wanted], **pages_for(None, default_url_path="sign-in")})
+    else:
+        render_user_box(identity)
+        sections = pages_for(identity.role)
+        # A link to a page this role may not use (followed before or after signing in) says so at
+        # that address instead of "Page not found".
+        refused = [st.Page(partial(render_refused_link, spec, identity), title=spec.title, url_path=spec.url_path,
+                           visibility="hidden") for spec in pages_refused_to(identity.role)]
+        first_section = next(iter(sections))
+        sections[first_section] = [*sections[first_section], *refused]
+        navigation = st.navigation(sections, expanded=True)
+    if navigation.url_path not in CROWD_PAGES:
+        end_turn()  # only the pages a room opens at once take turns beyond this point
+    with database_errors(DATABASE_READ_FAILED, stop=True):
+        navigation.run()
 
 
-with database_errors(DATABASE_READ_FAILED, stop=True):
-    identity = current_identity()
-if identity is None:
-    sign_in = st.Page(render_sign_in, title="Sign in", icon=":material/login:", url_path="sign-in", default=True)
-    # A bookmarked or shared link to a page that needs a role offers sign-in at that address;
-    # once signed in, the same address opens the page itself (or says the role cannot).
-    wanted = [st.Page(partial(render_sign_in, wanted=spec), title=spec.title, url_path=spec.url_path, visibility="hidden")
-              for spec in pages_needing_sign_in()]
-    navigation = st.navigation({"Account": [sign_in, *wanted], **pages_for(None, default_url_path="sign-in")})
-else:
-    render_user_box(identity)
-    sections = pages_for(identity.role)
-    # A link to a page this role may not use (followed before or after signing in) says so at
-    # that address instead of "Page not found".
-    refused = [st.Page(partial(render_refused_link, spec, identity), title=spec.title, url_path=spec.url_path,
-                       visibility="hidden") for spec in pages_refused_to(identity.role)]
-    first_section = next(iter(sections))
-    sections[first_section] = [*sections[first_section], *refused]
-    navigation = st.navigation(sections, expanded=True)
-with database_errors(DATABASE_READ_FAILED, stop=True):
-    navigation.run()
+# Every run takes its turn (see runtime.room_turn) for the part every page shares; a page that a
+# whole room does not open at once gives the turn up as soon as it is known.
+with room_turn():
+    main()

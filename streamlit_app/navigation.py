@@ -25,6 +25,9 @@ class PageSpec:
 ANONYMOUS = "anonymous"
 EVERYONE = (ANONYMOUS, "respondent", "facilitator", "lead", "admin")
 SIGNED_IN = ("respondent", "facilitator", "lead", "admin")
+# Pages a whole room opens at once (a workshop's participants joining and saving together): their
+# runs take turns in each process (streamlit_app/runtime.room_turn).
+CROWD_PAGES = ("join",)
 
 PAGES: list[PageSpec] = [
     PageSpec("home.py", "Home", ":material/home:", "home", "Overview", SIGNED_IN),

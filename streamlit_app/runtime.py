@@ -81,25 +81,31 @@ ROOM_RUNS_AT_ONCE = 2
 # delays the others by at most this long.
 ROOM_TURN_WAIT_LIMIT_SECONDS = 5.0
 _room_turns = threading.BoundedSemaphore(ROOM_RUNS_AT_ONCE)
-_turn_held = threading.local()
+_turn_state = threading.local()
 
 
 @contextmanager
 def room_turn() -> Iterator[None]:
-    """Run the block when it is this thread's turn among the crowd pages' runs in this process
-    (re-entrant: a fragment drawn inside a page run that holds a turn does not wait again)."""
-    if getattr(_turn_held, "depth", 0):
-        _turn_held.depth += 1
+    """Run the block when it is this thread's turn among the page runs of this process that take
+    turns (re-entrant: a block inside one that holds, or held, the turn does not wait again)."""
+    if getattr(_turn_state, "depth", 0):
+        _turn_state.depth += 1
         try:
             yield
         finally:
-            _turn_held.depth -= 1
+            _turn_state.depth -= 1
         return
-    acquired = _room_turns.acquire(timeout=ROOM_TURN_WAIT_LIMIT_SECONDS)
-    _turn_held.depth = 1
+    _turn_state.holding = _room_turns.acquire(timeout=ROOM_TURN_WAIT_LIMIT_SECONDS)
+    _turn_state.depth = 1
     try:
         yield
     finally:
-        _turn_held.depth = 0
-        if acquired:
-            _room_turns.release()
+        _turn_state.depth = 0
+        end_turn()
+
+
+def end_turn() -> None:
+    """Give this thread's turn to the next run before its block ends (the block carries on)."""
+    if getattr(_turn_state, "holding", False):
+        _turn_state.holding = False
+        _room_turns.release()
