@@ -17,6 +17,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 import asyncio  # noqa: E402
+import gc  # noqa: E402
 import importlib  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
 from contextlib import asynccontextmanager  # noqa: E402
@@ -35,15 +36,30 @@ PAGE_DEPENDENCIES = (
 )
 
 
+# Python's cyclic garbage collector, left as it is, scanned the whole heap (a million objects
+# from those imports) twice or so per process while a room of 150 joined: 130 ms each, every
+# session stalled meanwhile (docs/benchmarks.md, load_serve.py). What the imports made lives as
+# long as the process, so it is set aside ("frozen") once they are done, and the youngest
+# generation is collected every 20,000 allocations instead of 700.
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
 def import_page_dependencies() -> None:
     for name in PAGE_DEPENDENCIES:
         importlib.import_module(name)
+
+
+def settle_garbage_collector() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 @asynccontextmanager
 async def warm_up(_app: App) -> AsyncIterator[None]:
     """Import the pages' dependencies before the server answers its first health check."""
     await asyncio.to_thread(import_page_dependencies)
+    settle_garbage_collector()
     yield
 
 
