@@ -59,6 +59,7 @@ from urllib.parse import parse_qs, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import uvloop
 from sqlalchemy.engine import make_url
 
 from analysis.consensus_rules import COMET_RULE
@@ -799,8 +800,11 @@ def run_load(*, participants: int, items: int, driver: str, saves: int, save_spr
     try:
         with ResourceSampler(server_pids) as sampler:
             try:
-                asyncio.run(asyncio.wait_for(
-                    _participants(driver, url.rstrip("/"), target, plans, results, chromium), timeout))
+                # uvloop (as the server uses): the client shares the machine's cores with the
+                # server it measures, so the less it spends the less it disturbs the figures.
+                with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                    runner.run(asyncio.wait_for(
+                        _participants(driver, url.rstrip("/"), target, plans, results, chromium), timeout))
             except TimeoutError:
                 errors.append(f"the run did not finish within the {timeout:g} s limit")
     finally:

@@ -9,6 +9,7 @@ no session is ever kept in ``st.session_state``.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -36,8 +37,20 @@ def _engine_for(url: str) -> Engine:
     return engine
 
 
+# Streamlit's resource cache owns each engine (made once per process and URL, with the schema
+# upgrade); this map only answers the lookups after that. A cache_resource lookup hashes its
+# arguments and takes locks, ~0.6 ms on every call and more on a session's first run, and every
+# page run asks for the engine: measurable when a room of 150 joins at once. Weak references,
+# so an engine the resource cache lets go of (tests clear it) is not kept alive here.
+_engines_by_url: weakref.WeakValueDictionary[str, Engine] = weakref.WeakValueDictionary()
+
+
 def get_engine() -> Engine:
-    return _engine_for(database_url())
+    url = database_url()
+    engine = _engines_by_url.get(url)
+    if engine is None:
+        engine = _engines_by_url[url] = _engine_for(url)
+    return engine
 
 
 def database_unreachable(error: BaseException) -> bool:
