@@ -27,6 +27,8 @@ from streamlit_app.views.sign_in import (  # noqa: E402
 )
 from streamlit_app.widgets import APP_STYLE, DATABASE_READ_FAILED, database_errors  # noqa: E402
 
+FIRST_RUN_DONE_KEY = "app_first_run_done"
+
 
 def main() -> None:
     st.set_page_config(page_title="AI Workforce Roadmap", page_icon=":material/map:", layout="wide")
@@ -65,6 +67,9 @@ def main() -> None:
 
 
 # Every run takes its turn (see runtime.room_turn) for the part every page shares; a page that a
-# whole room does not open at once gives the turn up as soon as it is known.
-with room_turn():
+# whole room does not open at once gives the turn up as soon as it is known. A session's first
+# run (opening the link) waits behind the runs of visitors already on their way (joining, saving).
+first_run = FIRST_RUN_DONE_KEY not in st.session_state
+st.session_state[FIRST_RUN_DONE_KEY] = True
+with room_turn(urgent=not first_run):
     main()

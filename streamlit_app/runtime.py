@@ -22,6 +22,7 @@ from storage.db import make_engine
 from storage.demo import load_demo_catalogue
 from storage.migrate import upgrade_to_head
 from storage.settings import database_url, env_flag
+from streamlit_app.turns import TurnQueue
 
 
 @st.cache_resource(show_spinner="Opening the database…")
@@ -93,14 +94,15 @@ ROOM_RUNS_AT_ONCE = 2
 # A turn waited for longer than this goes ahead anyway: a run stuck on an unresponsive database
 # delays the others by at most this long.
 ROOM_TURN_WAIT_LIMIT_SECONDS = 5.0
-_room_turns = threading.BoundedSemaphore(ROOM_RUNS_AT_ONCE)
+_room_turns = TurnQueue(ROOM_RUNS_AT_ONCE)
 _turn_state = threading.local()
 
 
 @contextmanager
-def room_turn() -> Iterator[None]:
+def room_turn(*, urgent: bool = False) -> Iterator[None]:
     """Run the block when it is this thread's turn among the page runs of this process that take
-    turns (re-entrant: a block inside one that holds, or held, the turn does not wait again)."""
+    turns; ``urgent`` for a run that carries on what a visitor started (see turns.TurnQueue).
+    Re-entrant: a block inside one that holds, or held, the turn does not wait again."""
     if getattr(_turn_state, "depth", 0):
         _turn_state.depth += 1
         try:
@@ -108,7 +110,7 @@ def room_turn() -> Iterator[None]:
         finally:
             _turn_state.depth -= 1
         return
-    _turn_state.holding = _room_turns.acquire(timeout=ROOM_TURN_WAIT_LIMIT_SECONDS)
+    _turn_state.holding = _room_turns.acquire(urgent=urgent, timeout=ROOM_TURN_WAIT_LIMIT_SECONDS)
     _turn_state.depth = 1
     try:
         yield

@@ -73,7 +73,7 @@ def take_seat_on_join(workshop: WorkshopView) -> None:
     if group_id is None:
         st.session_state[JOIN_PROBLEM_KEY] = "Choose your stakeholder group."
         return
-    with room_turn():
+    with room_turn(urgent=True):
         try:
             st.session_state[JOINED_KEY] = take_seat(engine, workshop, int(group_id))
         except JoinError as error:
@@ -173,7 +173,7 @@ def feedback(seat: ParticipantView, item_id: int, previous_round: int, distribut
 # work per save small when a whole room saves at once.
 @st.fragment
 def rating_form(seat: ParticipantView, token: str, new_seat: bool = False) -> None:
-    with room_turn():
+    with room_turn(urgent=True):
         _rating_form(seat, token, new_seat)
 
 
