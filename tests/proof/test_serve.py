@@ -46,6 +46,30 @@ def test_serve_refuses_what_it_cannot_serve_and_says_why(env: dict[str, str], me
 
 @needs_nginx
 @needs_postgres
+def check_static_files_come_from_nginx(url: str) -> None:
+    """The page's scripts, styles and fonts: as the app ships them, with the right types, compressed
+    ahead of time and cacheable for good, from nginx (an app process sends neither header)."""
+    import gzip
+    import re
+
+    import streamlit
+
+    with urllib.request.urlopen(f"{url}/join", timeout=10) as response:
+        page = response.read().decode()
+    assets = set(re.findall(r'(?:src|href)="\./(static/[^"]+)"', page))
+    script = next(asset for asset in sorted(assets) if asset.endswith(".js"))
+    font = next(asset for asset in sorted(assets) if asset.endswith(".woff2"))
+    shipped = Path(streamlit.__file__).parent / "static"
+    for asset, media_type, compressed in ((script, "text/javascript", True), (font, "font/woff2", False)):
+        request = urllib.request.Request(f"{url}/{asset}", headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+            assert response.headers["Content-Type"] == media_type, asset
+            assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable", asset
+            assert (response.headers.get("Content-Encoding") == "gzip") is compressed, asset
+        assert (gzip.decompress(body) if compressed else body) == (shipped / asset).read_bytes(), asset
+
+
 def test_two_processes_behind_nginx_carry_forty_participants_saving_at_once(tmp_path: Path):
     admin_url, database_url = scratch_database(POSTGRES_URL)
     try:
@@ -54,6 +78,7 @@ def test_two_processes_behind_nginx_carry_forty_participants_saving_at_once(tmp_
                 assert response.status == 200
                 cookies = response.headers.get_all("Set-Cookie") or []
                 assert any(c.startswith("roadmap_route=") and "HttpOnly" in c for c in cookies), "nginx sets the affinity cookie"
+            check_static_files_come_from_nginx(deployment.url)
             before = deployment.connects()
             report = load_workshop.run_load(participants=40, items=10, driver="websocket", saves=1, save_spread=0,
                                             database_url=database_url, timeout=240, workdir=tmp_path,
