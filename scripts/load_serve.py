@@ -5,8 +5,10 @@ For each room size (default 40 and 150 participants, 10 items each) a fresh scra
 made on the PostgreSQL server, serve.sh is started on it, every participant joins and then all
 press Save at once; afterwards every rating is read back (stored once, with the values sent), and
 serve.sh is stopped with SIGTERM. Reported per room: save and join latency (p50/p95/max), the peak
-resident memory of each app process, CPU used, and whether the target was met (40 at once: save
-p95 < 1 s; 150 at once: save and join p95 < 2 s).
+resident memory of each app process, CPU used, whether the target was met (40 at once: save
+p95 < 1 s; 150 at once: save and join p95 < 2 s), and what the static files of a browser's first
+visit (the participants here open no scripts) cost the app processes through nginx and straight
+from one of them.
 
 Usage: .venv/bin/python scripts/load_serve.py --postgres URL [--workers 2] [--participants 40 150]
        [--items 10] [--json]
@@ -19,15 +21,40 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
+import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.load_workshop import run_load  # noqa: E402
+from scripts.load_workshop import process_table, run_load  # noqa: E402
 from tests.proof.serving import drop_database, nginx_path, scratch_database, serve  # noqa: E402
+
+
+STATIC_FILE = re.compile(r'(?:src|href)="\./(static/[^"]+)"')
+
+
+def static_files_cpu_ms(base_url: str, app_pids: Sequence[int], repeats: int = 3) -> float:
+    """The app processes' CPU (ms) for the static files of one first visit from ``base_url``: a
+    browser with an empty cache fetches every script, style sheet and font the page names."""
+    with urllib.request.urlopen(f"{base_url}/join", timeout=30) as response:
+        files = sorted(set(STATIC_FILE.findall(response.read().decode())))
+
+    def app_cpu() -> float:
+        table = process_table()
+        return sum(table[pid][1] for pid in app_pids if pid in table)
+
+    before = app_cpu()
+    for _ in range(repeats):
+        for name in files:
+            request = urllib.request.Request(f"{base_url}/{name}", headers={"Accept-Encoding": "gzip"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                response.read()
+    return round((app_cpu() - before) / repeats * 1000, 1)
 
 
 def measure(postgres_url: str, workers: int, participants: int, items: int, workdir: Path) -> dict[str, object]:
@@ -37,6 +64,10 @@ def measure(postgres_url: str, workers: int, participants: int, items: int, work
             report = run_load(participants=participants, items=items, driver="websocket", saves=1, save_spread=0,
                               database_url=database_url, timeout=600, workdir=workdir, url=deployment.url,
                               server_pids=deployment.worker_pids())
+            # A first visit's static files, through nginx (which serves them) and straight from an
+            # app process (as without the proxy): what each costs the app processes.
+            static_ms = static_files_cpu_ms(deployment.url, deployment.worker_pids())
+            static_direct_ms = static_files_cpu_ms(deployment.worker_url(0), deployment.worker_pids())
     finally:
         drop_database(admin_url, database_url)
     return {
@@ -46,6 +77,7 @@ def measure(postgres_url: str, workers: int, participants: int, items: int, work
         "join_p50_s": report.join_latency_seconds["p50"], "join_p95_s": report.join_latency_seconds["p95"],
         "peak_mb_per_worker": report.server_rss_mb["per_process_peak"],
         "server_cpu_s": report.cpu_seconds["server"], "client_cpu_s": report.cpu_seconds["client"],
+        "first_visit_static_app_cpu_ms": static_ms, "same_from_an_app_process_ms": static_direct_ms,
         "machine_busy_cores": report.cpu_seconds["machine_busy_cores"],
         "stored": f"{report.verification['ratings_stored']} of {report.verification['ratings_expected']}",
         "duplicates": report.verification["duplicates"], "ok": report.ok,

@@ -191,7 +191,7 @@ def resident_kb(pid: int) -> int | None:
     return None
 
 
-def _process_table() -> dict[int, tuple[int, float]]:
+def process_table() -> dict[int, tuple[int, float]]:
     """pid -> (parent pid, CPU seconds used so far) for every visible process."""
     table = {}
     for entry in Path("/proc").iterdir():
@@ -244,7 +244,7 @@ class ResourceSampler:
         for pid in self.server_roots:
             if (rss := resident_kb(pid)) is not None:
                 self.rss_kb[pid].append(rss)
-        table = _process_table()
+        table = process_table()
         for root in self.server_roots:
             self._server_pids |= _tree(table, root)
         for pid in _tree(table, os.getpid()) | (self._server_pids & table.keys()):
