@@ -113,8 +113,8 @@ done
 for index in $(seq 0 $((WORKERS - 1))); do wait_healthy "$index"; FAILS[index]=0; done
 
 # Streamlit's own scripts, styles and fonts, served by nginx from a copy compressed once here: a
-# browser's first visit fetches about 60 of them (2.3 MB compressed), which cost an app process
-# about 75 ms of CPU each time (measured; docs/workshops.md). Their names carry a content hash, so
+# browser's first visit fetches about 60 of them, which cost an app process 50-60 ms of CPU each
+# time (docs/benchmarks.md, load_serve.py). Their names carry a content hash, so
 # browsers may keep them for good. The copy sits with nginx's other files, which its user can read.
 STREAMLIT_STATIC="$(.venv/bin/python -c 'import pathlib, streamlit; print(pathlib.Path(streamlit.__file__).parent / "static")')"
 mkdir -p "$NGINX_TEMP/app"
