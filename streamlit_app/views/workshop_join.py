@@ -299,5 +299,4 @@ def participant_page() -> None:
     watch_for_round_close(token, state_signature(seat))
 
 
-with room_turn():
-    participant_page()
+participant_page()  # in the turn app.py takes for the pages a room opens at once
